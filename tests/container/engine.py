@@ -1,0 +1,210 @@
+"""Podman plumbing for the container suite: a private store, FROM-scratch images.
+
+Nothing can be pulled on the project's machines, so every image is built
+`FROM scratch` from files on this machine: the init under test (OXINIT,
+build/oxinit by default) and Debian's busybox-static for the commands.
+
+Each Engine keeps its images and containers in its own --root/--runroot/--tmpdir
+under one temporary directory and removes all of it in close(), so the suite
+never touches (or depends on) the machine's own podman store. CONTAINERS_CONF
+points at tests/container/containers.conf (runc, low rlimits, no network).
+
+If podman or runc is missing or cannot run a container, Engine() raises
+EngineError with what it saw: the suite then fails loudly, it never skips.
+"""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+CONF = os.path.join(HERE, "containers.conf")
+BUSYBOX = os.environ.get("OXINIT_BUSYBOX", "/bin/busybox")
+
+
+class EngineError(RuntimeError):
+    pass
+
+
+def _is_static(path):
+    """True when the ELF file has no PT_INTERP (no dynamic loader needed)."""
+    with open(path, "rb") as f:
+        data = f.read(1 << 16)
+    return data[:4] == b"\x7fELF" and b"/ld-linux" not in data and b"/ld-musl" not in data
+
+
+class Engine:
+    def __init__(self, oxinit):
+        for tool in ("podman", "runc"):
+            if not shutil.which(tool):
+                raise EngineError(f"{tool} not found: apt-get install podman runc "
+                                  "(scripts/deps.sh --install)")
+        if not os.path.isfile(BUSYBOX) or not _is_static(BUSYBOX):
+            raise EngineError(f"{BUSYBOX} missing or not static: apt-get install busybox-static")
+        if not os.access(oxinit, os.X_OK):
+            raise EngineError(f"{oxinit} not executable: run make first")
+        if not _is_static(oxinit):
+            raise EngineError(f"{oxinit} is not static: it cannot run in a FROM scratch image")
+        self.oxinit = os.path.abspath(oxinit)
+        self.dir = tempfile.mkdtemp(prefix="oxinit-ctr-")
+        self.env = dict(os.environ, CONTAINERS_CONF=CONF)
+        self.base = ["podman", "--root", os.path.join(self.dir, "root"),
+                     "--runroot", os.path.join(self.dir, "runroot"),
+                     "--tmpdir", os.path.join(self.dir, "tmp"),
+                     "--storage-driver", "vfs"]
+        self._images = {}
+        self._names = []
+        self._seq = 0
+        # Prove the engine can run a container at all before any test relies on it.
+        self.build_image("probe", [("busybox", BUSYBOX)], "FROM scratch\n"
+                         "COPY busybox /bin/busybox\n")
+        r = self.podman("run", "--rm", "--network", "none", "probe", "/bin/busybox",
+                        "echo", "engine-ok", check=False, timeout=60)
+        if r.returncode != 0 or "engine-ok" not in r.stdout:
+            raise EngineError(f"podman cannot run a container (rc {r.returncode}):\n"
+                              f"{r.stdout}{r.stderr}")
+
+    # -- running podman -------------------------------------------------------
+    def cmd(self, *args):
+        return self.base + [str(a) for a in args]
+
+    def podman(self, *args, check=True, timeout=60, input=None):
+        """Run one podman command, bounded in time; raise on failure if check."""
+        try:
+            r = subprocess.run(self.cmd(*args), env=self.env, capture_output=True,
+                               text=True, timeout=timeout, input=input,
+                               stdin=None if input is not None else subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as e:
+            raise AssertionError(f"podman {' '.join(map(str, args))}: no answer in "
+                                 f"{timeout}s\n{e.stdout}{e.stderr}") from None
+        if check and r.returncode != 0:
+            raise AssertionError(f"podman {' '.join(map(str, args))} failed "
+                                 f"(rc {r.returncode}):\n{r.stdout}{r.stderr}")
+        return r
+
+    def popen(self, *args, **kw):
+        return subprocess.Popen(self.cmd(*args), env=self.env, **kw)
+
+    # -- images ---------------------------------------------------------------
+    def build_image(self, tag, files, containerfile, context=None):
+        """Build `tag` from a context holding `files` [(name in context, host path)]
+        (copied, symlinks resolved) plus an optional existing context dir."""
+        ctx = os.path.join(self.dir, "ctx-" + tag)
+        if context:
+            shutil.copytree(context, ctx, symlinks=True)
+        else:
+            os.makedirs(ctx)
+        for name, src in files:
+            dst = os.path.join(ctx, name)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy2(src, dst)
+        cf = os.path.join(ctx, "Containerfile.test")
+        with open(cf, "w") as f:
+            f.write(containerfile)
+        r = self.podman("build", "--pull=never", "--network", "none", "--layers=false",
+                        "-f", cf, "-t", tag, ctx, check=False, timeout=300)
+        if r.returncode != 0:
+            raise EngineError(f"building image {tag} failed (rc {r.returncode}):\n"
+                              f"{r.stdout[-3000:]}{r.stderr[-3000:]}")
+        return tag
+
+    def image(self, kind):
+        """Build once and return one of the suite's images:
+        oxinit   busybox + oxinit at /sbin/oxinit, ENTRYPOINT ["/sbin/oxinit","--"]
+        plain    busybox only (an ordinary image, for --init --init-path)
+        example  docker/example/ (several services from /etc/oxinit.toml)"""
+        if kind in self._images:
+            return self._images[kind]
+        bb = "COPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n"
+        if kind == "oxinit":
+            tag = self.build_image("oxinit-test", [("busybox", BUSYBOX), ("oxinit", self.oxinit)],
+                                   "FROM scratch\n" + bb + "COPY oxinit /sbin/oxinit\n"
+                                   "ENTRYPOINT [\"/sbin/oxinit\", \"--\"]\n")
+        elif kind == "plain":
+            tag = self.build_image("plain-test", [("busybox", BUSYBOX)],
+                                   "FROM scratch\n" + bb + "CMD [\"/bin/sh\"]\n")
+        elif kind == "example":
+            ex = os.path.join(ROOT, "docker", "example")
+            with open(os.path.join(ex, "Dockerfile")) as f:
+                cf = f.read()
+            tag = self.build_image("example-test", [("busybox", BUSYBOX), ("oxinit", self.oxinit)],
+                                   cf, context=ex)
+        else:
+            raise ValueError(kind)
+        self._images[kind] = tag
+        return tag
+
+    # -- containers -----------------------------------------------------------
+    def name(self, what):
+        self._seq += 1
+        n = f"oxt-{what}-{os.getpid()}-{self._seq}"
+        self._names.append(n)
+        return n
+
+    def run(self, image, *argv, opts=(), timeout=60):
+        """podman run --rm in the foreground; returns the CompletedProcess."""
+        return self.podman("run", "--rm", "--network", "none", *opts, image, *argv,
+                           check=False, timeout=timeout)
+
+    def start(self, what, image, *argv, opts=()):
+        """podman run -d; returns the container's name once it is running."""
+        n = self.name(what)
+        self.podman("run", "-d", "--name", n, "--network", "none", *opts, image, *argv)
+        return n
+
+    def inspect(self, name):
+        r = self.podman("inspect", "--type", "container", name)
+        return json.loads(r.stdout)[0]
+
+    def state(self, name):
+        return self.inspect(name)["State"]
+
+    def exit_code(self, name):
+        st = self.state(name)
+        assert st["Status"] in ("exited", "stopped"), f"{name} still {st['Status']}"
+        return st["ExitCode"]
+
+    def wait_exit(self, name, timeout=30):
+        """Wait (bounded) until the container has exited; return its exit code."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st = self.state(name)
+            if st["Status"] in ("exited", "stopped"):
+                return st["ExitCode"]
+            time.sleep(0.1)
+        raise AssertionError(f"{name} did not exit within {timeout}s:\n{self.logs(name)}")
+
+    def logs(self, name):
+        r = self.podman("logs", name, check=False)
+        return r.stdout + r.stderr
+
+    def wait_log(self, name, text, timeout=20):
+        """Wait (bounded) until `text` appears in the container's output."""
+        deadline = time.monotonic() + timeout
+        out = ""
+        while time.monotonic() < deadline:
+            out = self.logs(name)
+            if text in out:
+                return out
+            time.sleep(0.1)
+        raise AssertionError(f"{name}: {text!r} not in its output after {timeout}s:\n{out}")
+
+    def rm(self, name):
+        self.podman("rm", "-f", "-t", "0", name, check=False)
+
+    def close(self):
+        """Remove every container and image this engine made, then its store."""
+        for n in self._names:
+            self.podman("rm", "-f", "-t", "0", n, check=False, timeout=30)
+        self.podman("rm", "-a", "-f", "-t", "0", check=False, timeout=60)
+        self.podman("rmi", "-a", "-f", check=False, timeout=60)
+        # Anything still mounted under the store (shm of a container podman
+        # lost track of) must go before rmtree, or rmtree would recurse into it.
+        with open("/proc/self/mountinfo") as f:
+            mounts = [ln.split()[4] for ln in f]
+        for m in sorted((m for m in mounts if m.startswith(self.dir + "/")), reverse=True):
+            subprocess.run(["umount", "-l", m], capture_output=True, timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
