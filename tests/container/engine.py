@@ -189,6 +189,12 @@ class Engine:
             out = self.logs(name)
             if text in out:
                 return out
+            if self.state(name)["Status"] in ("exited", "stopped"):
+                out = self.logs(name)
+                if text in out:
+                    return out
+                raise AssertionError(f"{name} exited ({self.state(name)['ExitCode']}) "
+                                     f"without printing {text!r}:\n{out}")
             time.sleep(0.1)
         raise AssertionError(f"{name}: {text!r} not in its output after {timeout}s:\n{out}")
 
