@@ -1,0 +1,36 @@
+// Value tree -> Config: every key checked against the schema, with the
+// position of the offending key or value in each message.
+#pragma once
+#include <string_view>
+#include <vector>
+
+#include "plan.h"
+#include "spec.h"
+#include "sys/str.h"
+#include "users.h"
+
+namespace oxinit {
+
+// Parses one file's text and adds it to out: its services are appended
+// (a name already in out is an error naming both places), its [init] keys
+// replace earlier values. User and group names are looked up in users.
+bool parse_config(std::string_view text, std::string_view file, Config& out, ConfigError& err,
+                  UserDb& users);
+
+// The same without the filesystem, for fuzzing: user and group names resolve
+// against empty passwd/group files (numbers still work).
+bool parse_config_text(std::string_view text, std::string_view file, Config& out, ConfigError& err);
+
+// Reads and parses files in order into out (an empty list or an empty file is
+// an empty config). Users come from users_root + /etc/passwd and /etc/group.
+bool load_config(const std::vector<Str>& files, Config& out, ConfigError& err,
+                 std::string_view users_root = "");
+
+// root/etc/oxinit.toml if it exists, then root/etc/oxinit.d/*.toml in name
+// order (regular files, or symlinks to them; dot files skipped).
+std::vector<Str> default_config_files(std::string_view root);
+
+// Levenshtein distance (for "did you mean" suggestions).
+size_t edit_distance(std::string_view a, std::string_view b);
+
+}  // namespace oxinit
