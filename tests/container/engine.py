@@ -178,8 +178,14 @@ class Engine:
         raise AssertionError(f"{name} did not exit within {timeout}s:\n{self.logs(name)}")
 
     def logs(self, name):
-        r = self.podman("logs", name, check=False)
-        return r.stdout + r.stderr
+        """The container's stdout and stderr, interleaved in the order written."""
+        try:
+            r = subprocess.run(self.cmd("logs", name), env=self.env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"podman logs {name}: no answer in 60s") from None
+        return r.stdout
 
     def wait_log(self, name, text, timeout=20):
         """Wait (bounded) until `text` appears in the container's output."""

@@ -20,7 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import test, main, OXINIT, wait_until  # noqa: E402
-from engine import Engine, EngineError  # noqa: E402
+from engine import BUSYBOX, Engine, EngineError  # noqa: E402
 
 _engine = None
 _engine_error = None
@@ -300,6 +300,141 @@ def init_path_with_plain_image():
     e.wait_log(n, "ready")
     took, err = stop(e, n)
     assert e.exit_code(n) == 4 and ENGINE_KILLED not in err, (took, err)
+
+
+# --- service mode and the multi-service example (docker/example) -------------
+
+def order_of(out, *needles):
+    """Positions of each needle in out; fails naming the first one missing."""
+    pos = []
+    for nd in needles:
+        i = out.find(nd)
+        assert i >= 0, f"{nd!r} not in the output:\n{out}"
+        pos.append(i)
+    return pos
+
+
+def config_file(e, name, text):
+    path = os.path.join(e.dir, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+@test
+def service_stop_timeout_beats_engine():
+    """A service that ignores SIGTERM (and its grandchild) is SIGKILLed as a
+    group by oxinit at its stop_timeout (2 s), before the engine's 30 s."""
+    e = eng()
+    conf = config_file(e, "stubborn.toml", """
+[service.stubborn]
+command = ["/bin/sh", "-c", "trap '' TERM; sleep 1000 & echo ready; while :; do sleep 0.1; done"]
+stop_timeout = "2s"
+""")
+    n = e.start("svcstop", e.image("oxinit"),
+                opts=["-v", f"{conf}:/etc/oxinit.toml:ro", "--entrypoint", '["/sbin/oxinit"]'])
+    e.wait_log(n, "stubborn | ready")
+    took, err = stop(e, n)
+    code = e.exit_code(n)
+    out = e.logs(n)
+    assert ENGINE_KILLED not in err, f"podman had to kill it: {err}\n{out}"
+    assert 1.5 <= took < ENGINE_STOP / 2, f"stop took {took:.1f}s\n{out}"
+    assert "SIGKILL" in out, f"oxinit did not say it sent SIGKILL:\n{out}"
+    # The rule (issue 3): no main command, no critical service -> 0 once
+    # everything was stopped as asked.
+    assert code == 0, f"exit {code}:\n{out}"
+    print(f"   stop_timeout 2s, engine -t {ENGINE_STOP}: gone after {took:.2f}s, exit {code}")
+
+
+@test
+def example_check_prints_start_order():
+    e = eng()
+    r = e.run(e.image("example"), opts=["--entrypoint", '["/sbin/oxinit", "--check"]'])
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout + r.stderr
+    pos = [m.start() for m in (re.search(rf"\b{s}\b", out) for s in
+                                ("setup", "web", "worker", "app")) if m]
+    assert len(pos) == 4 and pos == sorted(pos), f"start order not setup, web, worker, app:\n{out}"
+
+
+@test
+def example_starts_in_order_with_prefixes():
+    e = eng()
+    n = e.start("exstart", e.image("example"))
+    try:
+        out = e.wait_log(n, "app | web says: hello from oxinit", timeout=30)
+        out = e.wait_log(n, "worker | job 1: working")
+        setup, web, worker, app = order_of(out, "setup | wrote /srv/www/index.html",
+                                           "web | listening on 127.0.0.1:8080",
+                                           "worker | job 1: working", "app | web says:")
+        # The oneshot finished before anything that comes after it started.
+        assert setup < min(web, worker, app), out
+        # httpd's request log (its stderr) is prefixed too.
+        assert re.search(r"^web \| 127\.0\.0\.1:\d+: response:200", out, re.M), out
+        # Every line of service output carries a prefix: nothing bare but oxinit's own.
+        for ln in out.splitlines():
+            assert re.match(r"^(setup|web|worker|app) \| |^\[\w+ oxinit", ln), f"bare line {ln!r}"
+    finally:
+        e.rm(n)
+
+
+@test
+def example_stop_in_reverse_order():
+    e = eng()
+    n = e.start("exstop", e.image("example"))
+    e.wait_log(n, "app | web says: hello", timeout=30)
+    e.wait_log(n, "worker | job 1: working")
+    took, err = stop(e, n)
+    out = e.logs(n)
+    assert ENGINE_KILLED not in err, err + out
+    assert e.exit_code(n) == 0, out
+    # app stops first, the worker finishes its job, and only then the web server.
+    pos = order_of(out, "app | stopping", "worker | TERM received",
+                   "worker | job ", "web | stopping")
+    bye = out.find("done, bye")
+    assert bye > 0, out
+    assert pos[0] < pos[1] < bye < pos[3], f"not stopped in reverse order:\n{out}"
+    # Within the stop_timeouts (2 + 5 + 3 s), without oxinit having to SIGKILL.
+    assert took < 10, f"stop took {took:.1f}s:\n{out}"
+    assert "SIGKILL" not in out, out
+    print(f"   example stopped in reverse order in {took:.2f}s")
+
+
+@test
+def example_critical_exit_ends_container():
+    e = eng()
+    n = e.start("excrit", e.image("example"))
+    e.wait_log(n, "app | web says: hello", timeout=30)
+    e.podman("exec", n, "sh", "-c", "echo 3 > /tmp/app.fail")
+    code = e.wait_exit(n, timeout=30)
+    out = e.logs(n)
+    assert code == 3, f"exit {code}, want the critical app's 3:\n{out}"
+    fatal, bye, web = order_of(out, "app | fatal error, exiting with 3", "done, bye",
+                               "web | stopping")
+    assert fatal < bye < web, f"the others were not stopped in order:\n{out}"
+
+
+@test
+def dockerfile_final_stage_builds_and_runs():
+    """docker/Dockerfile's build stage needs a Debian image (no pulls here), so
+    build its final stage with a local stand-in for the build stage that holds
+    build/oxinit where `make` would have put it."""
+    e = eng()
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__)))), "docker", "Dockerfile")) as f:
+        text = f.read()
+    stages = re.split(r"(?m)^(?=FROM )", text)
+    assert re.match(r"FROM debian:bookworm\S* AS build\b", stages[1]), stages[1][:80]
+    assert "make" in stages[1] and "/out/sbin/oxinit" in stages[1], stages[1]
+    final = stages[-1]
+    assert 'ENTRYPOINT ["/sbin/oxinit", "--"]' in final, final
+    cf = ("FROM scratch AS build\nCOPY oxinit /out/sbin/oxinit\n" + final
+          + "\nCOPY busybox /bin/busybox\n")
+    img = e.build_image("dockerfile-test", [("oxinit", e.oxinit), ("busybox", BUSYBOX)], cf)
+    r = e.run(img, "/sbin/oxinit", "--version")
+    assert r.returncode == 0 and r.stdout.startswith("tini version "), r.stdout + r.stderr
+    r = e.run(img, "/bin/busybox", "sh", "-c", "exit 6")
+    assert r.returncode == 6, r.stdout + r.stderr
 
 
 if __name__ == "__main__":
