@@ -1,0 +1,47 @@
+# meson is the source of truth; this Makefile only wraps it.
+#   make            build/oxinit (static, musl)
+#   make test       every test suite (unit, integration, container, vm, bench smoke)
+#   make demo       oxinit as PID 1 over examples/demo.sh
+#   make install    $(DESTDIR)/sbin/oxinit
+BUILD      ?= build
+TEST_BUILD ?= build-test
+ASAN_BUILD ?= build-asan
+PREFIX     ?= /
+PY         ?= /usr/bin/python3
+
+.PHONY: all deps test unit integration container vm bench bench-quick demo install clean check-all asan
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+	@size=$$(stat -c %s $(BUILD)/oxinit); echo "build/oxinit: $$size bytes"
+
+deps:
+	@scripts/deps.sh --build
+
+$(BUILD)/build.ninja: | deps
+	meson setup $(BUILD) --native-file build-aux/musl.ini -Dmusl=true -Dunit_tests=false
+
+$(TEST_BUILD)/build.ninja: | deps
+	meson setup $(TEST_BUILD) -Dbuildtype=debug -Dwerror=true
+
+$(ASAN_BUILD)/build.ninja: | deps
+	meson setup $(ASAN_BUILD) -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+
+unit: $(TEST_BUILD)/build.ninja
+	ninja -C $(TEST_BUILD)
+	$(TEST_BUILD)/unit-tests
+
+integration: all
+	$(PY) tests/integration/run.py
+
+demo: all
+	unshare --pid --fork --mount-proc $(BUILD)/oxinit -v -w -- sh examples/demo.sh
+
+install: all
+	install -D -m 0755 $(BUILD)/oxinit $(DESTDIR)/sbin/oxinit
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD) $(ASAN_BUILD)
+
+test:
+	@scripts/deps.sh
+	$(PY) tests/run_all.py

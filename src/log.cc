@@ -1,0 +1,47 @@
+#include "log.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+
+#include "sys/format.h"
+
+namespace oxinit {
+namespace {
+int g_verbosity = 1;
+int g_out = STDOUT_FILENO;
+int g_err = STDERR_FILENO;
+const char* const kNames[] = {"FATAL", "WARN ", "INFO ", "DEBUG", "TRACE"};
+}  // namespace
+
+void set_verbosity(int v) { g_verbosity = v; }
+int verbosity() { return g_verbosity; }
+bool log_enabled(Level l) { return l == Level::Fatal || g_verbosity >= static_cast<int>(l); }
+
+void set_log_fds(int out_fd, int err_fd) {
+  g_out = out_fd;
+  g_err = err_fd;
+}
+
+void log(Level l, const char* fmt, ...) {
+  if (!log_enabled(l)) return;
+  int saved = errno;
+  char buf[1024];
+  size_t n = format(buf, sizeof buf, "[%s oxinit (%d)] ", kNames[static_cast<int>(l)],
+                    static_cast<int>(getpid()));
+  va_list ap;
+  va_start(ap, fmt);
+  size_t len = n + vformat(buf + n, sizeof buf - n - 1, fmt, ap);
+  va_end(ap);
+  buf[len++] = '\n';
+  // One write per line, so lines from oxinit and its children never interleave
+  // mid-line. A full non-blocking pipe drops the message rather than block.
+  ssize_t w;
+  do {
+    w = write(l <= Level::Warn ? g_err : g_out, buf, len);
+  } while (w < 0 && errno == EINTR);
+  errno = saved;
+}
+
+}  // namespace oxinit

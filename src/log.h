@@ -1,0 +1,28 @@
+// oxinit's own messages: "[LEVEL oxinit (PID)] text", tini's format.
+// FATAL and WARN go to stderr; INFO, DEBUG and TRACE to stdout (as tini).
+#pragma once
+
+namespace oxinit {
+
+enum class Level { Fatal = 0, Warn = 1, Info = 2, Debug = 3, Trace = 4 };
+
+// A message of level L is printed when L == Fatal or verbosity >= L.
+void set_verbosity(int v);
+int verbosity();
+bool log_enabled(Level l);
+
+// Where messages go; the loop swaps in non-blocking descriptors so a stdout
+// nobody reads cannot wedge PID 1 (a message that does not fit is dropped).
+void set_log_fds(int out_fd, int err_fd);
+
+// Saves and restores errno, so callers can log between a failing call and
+// reading errno.
+void log(Level l, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define OX_FATAL(...) ::oxinit::log(::oxinit::Level::Fatal, __VA_ARGS__)
+#define OX_WARN(...) ::oxinit::log(::oxinit::Level::Warn, __VA_ARGS__)
+#define OX_INFO(...) ::oxinit::log(::oxinit::Level::Info, __VA_ARGS__)
+#define OX_DEBUG(...) ::oxinit::log(::oxinit::Level::Debug, __VA_ARGS__)
+#define OX_TRACE(...) ::oxinit::log(::oxinit::Level::Trace, __VA_ARGS__)
+
+}  // namespace oxinit

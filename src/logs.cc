@@ -1,0 +1,257 @@
+#include "logs.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "log.h"
+#include "sys/format.h"
+
+namespace oxinit {
+
+void swallow_own_sigpipe() {
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGPIPE);
+  struct timespec zero = {0, 0};
+  // A thread-directed signal is dequeued before a process-directed one
+  // (dequeue_signal in kernel/signal.c), so this takes our own SIGPIPE.
+  sigtimedwait(&s, nullptr, &zero);
+}
+
+void OutputSink::open(int fd) {
+  fd_ = fd;
+  struct stat st;
+  if (fstat(fd, &st) < 0) return;
+  if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) return;  // never blocks for long
+  if (S_ISSOCK(st.st_mode)) {
+    is_socket_ = true;  // send(MSG_DONTWAIT) does not block
+    pollable_ = true;
+    return;
+  }
+  // A pipe, FIFO or terminal: a new open file description via /proc has its
+  // own O_NONBLOCK, so children that share fd 1 keep their blocking writes
+  // (setting O_NONBLOCK on the shared description would break them: fcntl(2)).
+  char path[40] = "/proc/self/fd/";
+  format_int(path + 14, fd);
+  int own = ::open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (own >= 0) {
+    own_.reset(own);
+    fd_ = own;
+  }
+  pollable_ = true;
+}
+
+void OutputSink::push(std::string_view a, std::string_view b, std::string_view c) {
+  size_t n = a.size() + b.size() + c.size();
+  if (head_ == buf_.size()) {
+    buf_.clear();
+    head_ = 0;
+  }
+  if (buf_.size() - head_ + n > kOutputQueueCap) {
+    dropped_++;
+    dropped_total_++;
+    return;
+  }
+  if (head_ > kOutputQueueCap / 2) {  // compact now and then
+    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
+  buf_.insert(buf_.end(), a.begin(), a.end());
+  buf_.insert(buf_.end(), b.begin(), b.end());
+  buf_.insert(buf_.end(), c.begin(), c.end());
+}
+
+void OutputSink::note_drops() {
+  if (!dropped_ || pending()) return;
+  char line[96];
+  size_t n = format(line, sizeof line, "oxinit | dropped %llu lines: output was not being read\n",
+                   static_cast<unsigned long long>(dropped_));
+  dropped_ = 0;
+  push(std::string_view(line, n), {}, {});
+}
+
+bool OutputSink::flush() {
+  for (int round = 0; round < 64 && pending(); round++) {
+    size_t n = buf_.size() - head_;
+    // Without a private non-blocking handle, a pipe write of at most PIPE_BUF
+    // after EPOLLOUT cannot block (pipe(7)).
+    if (!own_.valid() && !is_socket_ && pollable_ && n > 4096) n = 4096;
+    ssize_t w = is_socket_ ? send(fd_, buf_.data() + head_, n, MSG_DONTWAIT | MSG_NOSIGNAL)
+                           : write(fd_, buf_.data() + head_, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return true;
+      if (errno == EPIPE) swallow_own_sigpipe();
+      // The output is gone (EPIPE, EIO): count the queue as dropped.
+      dropped_total_++;
+      buf_.clear();
+      head_ = 0;
+      return false;
+    }
+    head_ += static_cast<size_t>(w);
+    if (!own_.valid() && !is_socket_ && pollable_) break;  // one write per EPOLLOUT
+    if (!pending()) note_drops();
+  }
+  if (!pending()) note_drops();
+  return pending();
+}
+
+void Logs::init(Loop* loop, uint64_t token_base, bool timestamps) {
+  loop_ = loop;
+  token_base_ = token_base;
+  timestamps_ = timestamps;
+  out_[0].open(STDOUT_FILENO);
+  out_[1].open(STDERR_FILENO);
+}
+
+Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) return errno_error("pipe2");
+  UniqueFd rd(p[0]), wr(p[1]);
+  // The child's end must block: it is the child's stdout (fcntl(2)).
+  int fl = fcntl(wr.get(), F_GETFL);
+  fcntl(wr.get(), F_SETFL, fl & ~O_NONBLOCK);
+  size_t slot = 0;
+  while (slot < streams_.size() && streams_[slot].fd.valid()) slot++;
+  if (slot == streams_.size()) streams_.emplace_back();
+  Stream& s = streams_[slot];
+  s.prefix = name;
+  s.prefix += " | ";
+  s.is_stderr = is_stderr;
+  s.partial.clear();
+  if (auto r = loop_->add(rd.get(), EPOLLIN, token_base_ | slot); !r) return r.error();
+  s.fd = std::move(rd);
+  return wr;
+}
+
+void Logs::emit(Stream& s, std::string_view line) {
+  OutputSink& o = out_[s.is_stderr ? 1 : 0];
+  if (!timestamps_) {
+    o.push(s.prefix, line, "\n");
+    return;
+  }
+  // RFC 3339 in UTC: a static binary has no time zone database.
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char stamp[40];
+  size_t n = format(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ", tm.tm_year + 1900,
+                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+  Str head(std::string_view(stamp, n));
+  head += s.prefix;
+  o.push(head, line, "\n");
+}
+
+void Logs::message(bool to_stderr, std::string_view text) {
+  out_[to_stderr ? 1 : 0].push("oxinit | ", text, "\n");
+  out_[to_stderr ? 1 : 0].flush();
+  update_interest();
+}
+
+bool Logs::read_stream(size_t slot) {
+  Stream& s = streams_[slot];
+  char buf[16384];
+  // One read per event: a flooding service gets its turn like everyone else.
+  ssize_t n = read(s.fd.get(), buf, sizeof buf);
+  if (n < 0) return errno == EAGAIN || errno == EINTR;
+  if (n == 0) return false;
+  std::string_view data(buf, static_cast<size_t>(n));
+  while (!data.empty()) {
+    size_t nl = data.find('\n');
+    std::string_view piece = data.substr(0, nl);
+    if (nl == std::string_view::npos) {
+      // Keep the partial line; cut it when it grows past kMaxLine.
+      s.partial.insert(s.partial.end(), piece.begin(), piece.end());
+      while (s.partial.size() >= kMaxLine) {
+        emit(s, std::string_view(s.partial.data(), kMaxLine));
+        s.partial.erase(s.partial.begin(), s.partial.begin() + kMaxLine);
+      }
+      break;
+    }
+    if (!s.partial.empty()) {
+      s.partial.insert(s.partial.end(), piece.begin(), piece.end());
+      emit(s, std::string_view(s.partial.data(), s.partial.size()));
+      s.partial.clear();
+    } else {
+      emit(s, piece);
+    }
+    data.remove_prefix(nl + 1);
+  }
+  return true;
+}
+
+void Logs::close_stream(size_t slot) {
+  Stream& s = streams_[slot];
+  if (!s.partial.empty()) emit(s, std::string_view(s.partial.data(), s.partial.size()));
+  s.partial.clear();
+  s.partial.shrink_to_fit();
+  loop_->remove(s.fd.get());
+  s.fd.reset();
+}
+
+void Logs::on_event(uint64_t token, uint32_t events) {
+  uint32_t low = static_cast<uint32_t>(token & 0xffffffffu);
+  if (low >= 0x80000000u) {  // an output became writable
+    int i = low & 1;
+    out_[i].flush();
+  } else if (low < streams_.size() && streams_[low].fd.valid()) {
+    bool open = true;
+    if (events & EPOLLIN) open = read_stream(low);
+    else if (events & (EPOLLHUP | EPOLLERR)) open = false;
+    if (!open) close_stream(low);
+    out_[streams_[low].is_stderr ? 1 : 0].flush();
+  }
+  update_interest();
+}
+
+void Logs::update_interest() {
+  for (int i = 0; i < 2; i++) {
+    if (!out_[i].pollable()) {
+      if (out_[i].pending()) out_[i].flush();  // a file: plain writes
+      continue;
+    }
+    bool want = out_[i].pending();
+    if (want == watching_out_[i]) continue;
+    uint64_t tok = token_base_ | 0x80000000u | static_cast<uint64_t>(i);
+    if (want) {
+      if (!loop_->add(out_[i].fd(), EPOLLOUT, tok)) {
+        // Both outputs may be the same open file (2>&1); epoll refuses a
+        // second registration of the same description: modify instead.
+        if (!loop_->modify(out_[i].fd(), EPOLLOUT, tok)) continue;
+      }
+    } else {
+      loop_->remove(out_[i].fd());
+    }
+    watching_out_[i] = want;
+  }
+}
+
+void Logs::drain(Millis deadline) {
+  for (size_t i = 0; i < streams_.size(); i++) {
+    if (!streams_[i].fd.valid()) continue;
+    for (int k = 0; k < 64 && read_stream(i); k++) {
+    }
+    close_stream(i);
+  }
+  for (int i = 0; i < 2; i++) {
+    if (watching_out_[i]) loop_->remove(out_[i].fd());
+    watching_out_[i] = false;
+  }
+  // Bounded: a stdout nobody reads must not keep PID 1 from exiting.
+  while ((out_[0].pending() || out_[1].pending()) && now_ms() < deadline) {
+    bool more0 = out_[0].flush(), more1 = out_[1].flush();
+    if (!more0 && !more1) break;
+    struct timespec t = {0, 10 * 1000 * 1000};
+    nanosleep(&t, nullptr);
+  }
+}
+
+}  // namespace oxinit

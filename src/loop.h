@@ -1,0 +1,34 @@
+// The one event loop: epoll over the signalfd and the log pipes. Its timeout
+// is the earliest pending deadline; with none it blocks indefinitely, so an
+// idle oxinit never wakes (no tick, unlike tini's 1 s sigtimedwait).
+#pragma once
+#include <sys/epoll.h>
+
+#include <cstdint>
+
+#include "spec.h"
+#include "sys/fd.h"
+#include "sys/result.h"
+
+namespace oxinit {
+
+constexpr Millis kNoDeadline = -1;
+
+// CLOCK_MONOTONIC in milliseconds.
+Millis now_ms();
+
+class Loop {
+ public:
+  Result<void> init();
+  Result<void> add(int fd, uint32_t events, uint64_t token);
+  Result<void> modify(int fd, uint32_t events, uint64_t token);
+  void remove(int fd);
+  // Waits until an fd is ready or `deadline` (absolute, now_ms()) passes.
+  // Returns the number of events (0 on timeout or EINTR).
+  int wait(Millis deadline, epoll_event* events, int max_events);
+
+ private:
+  UniqueFd ep_;
+};
+
+}  // namespace oxinit

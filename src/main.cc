@@ -1,0 +1,164 @@
+// oxinit: argv + env -> Options; Options + config files -> Plan; run().
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "cli.h"
+#include "config/schema.h"
+#include "log.h"
+#include "sys/format.h"
+#include "plan.h"
+#include "signals.h"
+#include "supervisor.h"
+#include "vm.h"
+
+extern char** environ;
+
+namespace oxinit {
+namespace {
+
+void write_all(int fd, std::string_view s) {
+  while (!s.empty()) {
+    ssize_t w = write(fd, s.data(), s.size());
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    s.remove_prefix(static_cast<size_t>(w));
+  }
+}
+
+std::string_view base_name(const char* a0) {
+  std::string_view s = a0 ? a0 : "oxinit";
+  size_t slash = s.rfind('/');
+  return slash == std::string_view::npos ? s : s.substr(slash + 1);
+}
+
+// Loads the config files (given, or the defaults when they exist) into a plan.
+bool load_plan(const Options& o, Plan& plan) {
+  std::vector<Str> files = o.config_given ? o.config_files : default_config_files("");
+  Config config;
+  ConfigError err;
+  if (!files.empty() && !load_config(files, config, err)) {
+    OX_FATAL("%s", err.format().c_str());
+    return false;
+  }
+  if (!make_plan(config, plan, err)) {
+    OX_FATAL("%s", err.format().c_str());
+    return false;
+  }
+  // -G (or OXINIT_GRACE) overrides the config's shutdown_timeout.
+  if (o.grace_set) plan.init.shutdown_timeout = o.grace;
+  if (o.vm != VmMode::Auto) plan.init.vm = o.vm;
+  return true;
+}
+
+void print_order(const Plan& plan) {
+  Str out;
+  for (int i : plan.order) {
+    const ServiceSpec& s = plan.services[static_cast<size_t>(i)];
+    out += s.name;
+    out += s.type == ServiceType::Oneshot ? " (oneshot)" : "";
+    if (!plan.deps[static_cast<size_t>(i)].empty()) {
+      out += " after";
+      for (int d : plan.deps[static_cast<size_t>(i)]) {
+        out += " ";
+        out += plan.services[static_cast<size_t>(d)].name;
+      }
+    }
+    out += "\n";
+  }
+  write_all(STDOUT_FILENO, out);
+}
+
+int run(int argc, char** argv) {
+  CliOutcome cli = parse_cli(argc, argv, environ);
+  Options& o = cli.options;
+  std::string_view name = base_name(argc > 0 ? argv[0] : nullptr);
+  switch (cli.action) {
+    case CliAction::Help:
+      write_all(STDOUT_FILENO, usage_text(name));
+      return 0;
+    case CliAction::Version:
+      write_all(STDOUT_FILENO, kVersionLine);
+      write_all(STDOUT_FILENO, "\n");
+      return 0;
+    case CliAction::License:
+      write_all(STDOUT_FILENO, kLicenseText);
+      return 0;
+    case CliAction::UsageError:
+      write_all(STDERR_FILENO, cli.message);
+      write_all(STDERR_FILENO, "\n");
+      write_all(STDERR_FILENO, usage_text(name));
+      return 1;
+    case CliAction::ValueError:
+      OX_FATAL("%s", cli.message.c_str());
+      return 1;
+    case CliAction::Run:
+    case CliAction::Check:
+      break;
+  }
+  set_verbosity(o.verbosity);
+
+  // A VM's PID 1 starts with nothing mounted; boot before reading config
+  // files from the image is not needed (the initramfs is the root), but the
+  // checks below read /proc.
+  bool vm_mode = cli.action == CliAction::Run && vm::detect(o.vm);
+
+  Plan plan;
+  if (!load_plan(o, plan)) {
+    if (vm_mode) vm::finish(FinalAction::Poweroff);
+    return 1;
+  }
+  if (cli.action == CliAction::Check) {
+    print_order(plan);
+    return 0;
+  }
+  if (o.command.empty() && plan.services.empty()) {
+    if (vm_mode) {
+      OX_FATAL("nothing to run: no command and no services in /etc/oxinit.toml");
+      vm::finish(FinalAction::Poweroff);
+    }
+    write_all(STDERR_FILENO, usage_text(name));
+    return 1;
+  }
+  if (!o.command.empty()) add_main_command(plan, o.command);
+
+  SignalSetup signals;
+  if (auto r = setup_signals(signals); !r) {
+    OX_FATAL("unable to set up signals: %s: %s", r.error().what, strerror(r.error().err));
+    return 1;
+  }
+  if (o.pdeath_signal && prctl(PR_SET_PDEATHSIG, o.pdeath_signal) < 0) {
+    OX_FATAL("Failed to set up parent death signal");
+    return 1;
+  }
+  // Not PID 1: become a subreaper by ourselves, so orphans are re-parented
+  // to oxinit and reaped (prctl(2), PR_SET_CHILD_SUBREAPER).
+  if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+    if (o.subreaper) {
+      OX_FATAL("Failed to register as child subreaper: %s", strerror(errno));
+      return 1;
+    }
+    OX_WARN("unable to register as a child subreaper: %s; orphans will not be reaped",
+            strerror(errno));
+  }
+  if (vm_mode) vm::boot(plan.init);
+
+  Supervisor sup(plan, o, signals, vm_mode);
+  RunOutcome out = sup.run();
+  int code = final_exit_code(o, out.exit_code);
+  if (vm_mode) {
+    char line[96];
+    size_t n = format(line, sizeof line, "oxinit: %s exited with status %d\n",
+                     o.command.empty() ? "services" : "main command", out.exit_code);
+    write_all(STDERR_FILENO, std::string_view(line, n));
+    vm::finish(out.action);
+  }
+  return code;
+}
+
+}  // namespace
+}  // namespace oxinit
+
+int main(int argc, char** argv) { return oxinit::run(argc, argv); }

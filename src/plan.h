@@ -1,0 +1,39 @@
+// Config -> Plan: instances expanded, dependencies resolved to indices, and a
+// start order (a topological sort; a cycle is an error naming the services).
+#pragma once
+#include <vector>
+
+#include "spec.h"
+#include "sys/str.h"
+
+namespace oxinit {
+
+// Every config error is reported as FILE:LINE:COL: message, before anything runs.
+struct ConfigError {
+  Str file;
+  int line = 0;
+  int col = 0;
+  Str message;
+  Str format() const;  // "FILE:LINE:COL: message" (or "FILE: message" when line is 0)
+};
+
+struct Plan {
+  InitSpec init;
+  // Services after instance expansion: `web` with instances = 3 becomes
+  // web.0, web.1, web.2, each with OXINIT_INSTANCE=i in its env. The main
+  // command, when there is one, is added by main.cc as the last entry.
+  std::vector<ServiceSpec> services;
+  // deps[i]: indices of the services i waits for (`after`, with an instanced
+  // name standing for all of its instances).
+  std::vector<std::vector<int>> deps;
+  // A valid start order (every service after its deps); ties keep file order.
+  std::vector<int> order;
+};
+
+// Expands instances, resolves `after`, detects unknown names and cycles.
+bool make_plan(const Config& config, Plan& out, ConfigError& err);
+
+// Appends the main command (exec mode / `-- CMD` with a config) to the plan.
+void add_main_command(Plan& plan, const std::vector<Str>& argv);
+
+}  // namespace oxinit

@@ -1,0 +1,121 @@
+#include "signals.h"
+
+#include <sys/signalfd.h>
+
+#include <cstring>
+
+#include "sys/str.h"
+
+namespace oxinit {
+namespace {
+
+struct SignalEntry {
+  int number;
+  const char* name;
+};
+
+constexpr SignalEntry kSignals[] = {
+    {SIGHUP, "SIGHUP"},       {SIGINT, "SIGINT"},       {SIGQUIT, "SIGQUIT"},
+    {SIGILL, "SIGILL"},       {SIGTRAP, "SIGTRAP"},     {SIGABRT, "SIGABRT"},
+    {SIGBUS, "SIGBUS"},       {SIGFPE, "SIGFPE"},       {SIGKILL, "SIGKILL"},
+    {SIGUSR1, "SIGUSR1"},     {SIGSEGV, "SIGSEGV"},     {SIGUSR2, "SIGUSR2"},
+    {SIGPIPE, "SIGPIPE"},     {SIGALRM, "SIGALRM"},     {SIGTERM, "SIGTERM"},
+    {SIGSTKFLT, "SIGSTKFLT"}, {SIGCHLD, "SIGCHLD"},     {SIGCONT, "SIGCONT"},
+    {SIGSTOP, "SIGSTOP"},     {SIGTSTP, "SIGTSTP"},     {SIGTTIN, "SIGTTIN"},
+    {SIGTTOU, "SIGTTOU"},     {SIGURG, "SIGURG"},       {SIGXCPU, "SIGXCPU"},
+    {SIGXFSZ, "SIGXFSZ"},     {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"},
+    {SIGWINCH, "SIGWINCH"},   {SIGIO, "SIGIO"},         {SIGPWR, "SIGPWR"},
+    {SIGSYS, "SIGSYS"},       {SIGIO, "SIGPOLL"},       {SIGABRT, "SIGIOT"},
+    {SIGCHLD, "SIGCLD"},
+};
+
+// The kernel's real-time range is 32..64; libcs reserve the lowest few, so
+// SIGRTMIN is read at run time.
+int rt_signal(std::string_view rest, bool from_max) {
+  int base = from_max ? SIGRTMAX : SIGRTMIN;
+  if (rest.empty()) return base;
+  int64_t off = 0;
+  if (rest[0] != (from_max ? '-' : '+') || !parse_int(rest.substr(1), off) || off < 0) return 0;
+  int64_t sig = from_max ? base - off : base + off;
+  return sig >= SIGRTMIN && sig <= SIGRTMAX ? static_cast<int>(sig) : 0;
+}
+
+}  // namespace
+
+int signal_by_name(std::string_view s, bool allow_bare, bool allow_number) {
+  if (allow_number && !s.empty() && s[0] >= '0' && s[0] <= '9') {
+    int64_t n = 0;
+    return parse_int(s, n) && n > 0 && n < kMaxSignal ? static_cast<int>(n) : 0;
+  }
+  std::string_view bare = s;
+  if (s.substr(0, 3) == "SIG") {
+    bare = s.substr(3);
+  } else if (!allow_bare) {
+    return 0;
+  }
+  if (bare.substr(0, 5) == "RTMIN") return rt_signal(bare.substr(5), false);
+  if (bare.substr(0, 5) == "RTMAX") return rt_signal(bare.substr(5), true);
+  for (const auto& e : kSignals) {
+    if (bare == std::string_view(e.name + 3)) return e.number;
+  }
+  return 0;
+}
+
+const char* signal_name(int sig, char* buf) {
+  for (const auto& e : kSignals) {
+    if (e.number == sig) return e.name;
+  }
+  if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
+    std::memcpy(buf, "SIGRTMIN+", 9);
+    format_int(buf + 9, sig - SIGRTMIN);
+    return buf;
+  }
+  std::memcpy(buf, "SIG", 3);
+  format_int(buf + 3, sig);
+  return buf;
+}
+
+bool is_synchronous_signal(int sig) {
+  switch (sig) {
+    case SIGFPE: case SIGILL: case SIGSEGV: case SIGBUS:
+    case SIGABRT: case SIGTRAP: case SIGSYS:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool parse_rewrite(std::string_view spec, SignalRewrite& rw) {
+  size_t colon = spec.find(':');
+  if (colon == std::string_view::npos) return false;
+  int src = signal_by_name(spec.substr(0, colon), true, true);
+  std::string_view dst_s = spec.substr(colon + 1);
+  int dst = dst_s == "0" ? 0 : signal_by_name(dst_s, true, true);
+  if (src <= 0 || src == SIGKILL || src == SIGSTOP || src == SIGCHLD) return false;
+  if (dst < 0 || (dst == 0 && dst_s != "0")) return false;
+  rw.map[src] = dst;
+  return true;
+}
+
+Result<void> setup_signals(SignalSetup& out) {
+  sigset_t all;
+  sigfillset(&all);
+  for (int s = 1; s < kMaxSignal; s++) {
+    if (is_synchronous_signal(s)) sigdelset(&all, s);
+  }
+  if (sigprocmask(SIG_BLOCK, &all, &out.original_mask) != 0) return errno_error("sigprocmask");
+  struct sigaction old;
+  if (sigaction(SIGCHLD, nullptr, &old) == 0 &&
+      (old.sa_handler == SIG_IGN || (old.sa_flags & SA_NOCLDWAIT))) {
+    struct sigaction dfl = {};
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &dfl, nullptr);
+    out.sigchld_was_ignored = true;
+  }
+  int fd = signalfd(-1, &all, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd < 0) return errno_error("signalfd");
+  out.fd.reset(fd);
+  return {};
+}
+
+}  // namespace oxinit

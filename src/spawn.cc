@@ -1,0 +1,106 @@
+#include "spawn.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "sys/eintr.h"
+#include "sys/fd.h"
+
+namespace oxinit {
+
+int exec_failure_status(int err) {
+  if (err == ENOENT) return 127;
+  if (err == EACCES) return 126;
+  return 1;
+}
+
+namespace {
+
+// What the child reports through the pipe before it gives up.
+struct ChildFailure {
+  int err;
+  int step;
+};
+
+const char* const kSteps[] = {"exec",   "setsid",  "tcsetpgrp", "dup2",   "setrlimit",
+                              "chdir",  "setgroups", "setgid",  "setuid", "sigprocmask"};
+enum Step { kExec, kSetsid, kTcsetpgrp, kDup2, kRlimit, kChdir, kSetgroups, kSetgid, kSetuid, kMask };
+
+[[noreturn]] void child_fail(int fd, int step) {
+  ChildFailure f{errno, step};
+  ssize_t w = write(fd, &f, sizeof f);
+  (void)w;
+  _exit(exec_failure_status(f.err));
+}
+
+int move_to(int from, int to) {
+  if (from < 0 || from == to) return 0;
+  return dup2(from, to) < 0 ? -1 : 0;
+}
+
+// Runs in the child: async-signal-safe calls only (signal-safety(7)).
+[[noreturn]] void child(const SpawnRequest& r, int report_fd) {
+  if (r.new_session) {
+    if (setsid() < 0) child_fail(report_fd, kSetsid);
+  } else {
+    setpgid(0, 0);  // also done by the parent, so kill(-pid) cannot race
+    // Make the new group the terminal's foreground group, so ^C reaches it
+    // (tini #19). SIGTTOU is still blocked here, so a background caller is
+    // not stopped by tcsetpgrp (termios(3), "TOSTOP").
+    if (r.take_terminal && tcsetpgrp(STDIN_FILENO, getpgrp()) < 0 && errno != ENOTTY &&
+        errno != ENXIO && errno != EBADF) {
+      child_fail(report_fd, kTcsetpgrp);
+    }
+  }
+  if (move_to(r.stdin_fd, 0) < 0 || move_to(r.stdout_fd, 1) < 0 || move_to(r.stderr_fd, 2) < 0) {
+    child_fail(report_fd, kDup2);
+  }
+  if (const ServiceSpec* s = r.spec) {
+    for (const RlimitSpec& l : s->rlimits) {
+      struct rlimit rl = {l.soft, l.hard};
+      if (setrlimit(l.resource, &rl) < 0) child_fail(report_fd, kRlimit);
+    }
+    if (s->umask >= 0) umask(static_cast<mode_t>(s->umask));
+    if (!s->workdir.empty() && chdir(s->workdir.c_str()) < 0) child_fail(report_fd, kChdir);
+    if (s->has_user || s->has_group) {
+      if (setgroups(s->groups.size(), s->groups.data()) < 0) child_fail(report_fd, kSetgroups);
+      if (s->has_group && setgid(s->gid) < 0) child_fail(report_fd, kSetgid);
+      if (s->has_user && setuid(s->uid) < 0) child_fail(report_fd, kSetuid);
+    }
+  }
+  if (r.sigchld_was_ignored) signal(SIGCHLD, SIG_IGN);
+  if (r.mask && sigprocmask(SIG_SETMASK, r.mask, nullptr) < 0) child_fail(report_fd, kMask);
+  execvpe(r.argv[0], r.argv, r.envp);
+  child_fail(report_fd, kExec);
+}
+
+}  // namespace
+
+Result<SpawnResult> spawn(const SpawnRequest& req) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe2");
+  UniqueFd rd(p[0]), wr(p[1]);
+  pid_t pid = fork();
+  if (pid < 0) return errno_error("fork");
+  if (pid == 0) child(req, wr.get());
+  if (!req.new_session) setpgid(pid, pid);  // see child(): both sides, no race
+  wr.reset();
+  SpawnResult res;
+  res.pid = pid;
+  ChildFailure f{};
+  // Blocks only until the child execs (the pipe closes) or reports failure.
+  ssize_t n = retry_eintr([&] { return read(rd.get(), &f, sizeof f); });
+  if (n == static_cast<ssize_t>(sizeof f)) {
+    res.exec_errno = f.err;
+    res.failed_step = f.step >= 0 && f.step <= kMask ? kSteps[f.step] : "spawn";
+  }
+  return res;
+}
+
+}  // namespace oxinit

@@ -1,0 +1,41 @@
+// fork/exec of one process. argv, envp and credentials are prepared by the
+// caller before fork; the child makes only async-signal-safe calls, then exec.
+#pragma once
+#include <signal.h>
+#include <sys/types.h>
+
+#include <vector>
+
+#include "spec.h"
+#include "sys/result.h"
+
+namespace oxinit {
+
+struct SpawnRequest {
+  char* const* argv = nullptr;  // argv[0] is searched in PATH (execvp rules)
+  char* const* envp = nullptr;
+  int stdin_fd = -1;            // -1: inherit oxinit's
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  bool new_session = false;     // services: setsid(); main: setpgid(0, 0)
+  bool take_terminal = false;   // main: tcsetpgrp(stdin) when it is a tty
+  const sigset_t* mask = nullptr;  // restored in the child (oxinit's original)
+  bool sigchld_was_ignored = false;
+  // Credentials and limits (services only; the main command gets none).
+  const ServiceSpec* spec = nullptr;
+};
+
+struct SpawnResult {
+  pid_t pid = -1;
+  int exec_errno = 0;  // set when the child could not exec; it exits 127/126/1
+  const char* failed_step = nullptr;  // "exec", "chdir", "setuid", ...
+};
+
+// Returns the child's pid (also when exec failed: the status arrives through
+// SIGCHLD as for any exit), or an Error when fork itself failed.
+Result<SpawnResult> spawn(const SpawnRequest& req);
+
+// tini's rule: ENOENT -> 127, EACCES -> 126, anything else -> 1.
+int exec_failure_status(int err);
+
+}  // namespace oxinit
