@@ -123,10 +123,7 @@ void dev_links() {
 // later open() lands on a standard fd. O_NOCTTY, and oxinit never takes the
 // console as its controlling tty: the kernel never makes /dev/console a
 // controlling tty anyway (drivers/tty/tty_io.c: noctty for TTYAUX 5:1), and
-// a PID 1 with one would get SIGHUP on hangup. The kernel opens the console
-// for init with O_NONBLOCK forced (tty_io.c: "Don't let /dev/console
-// block"); clear it so children that inherit these fds (the main command)
-// don't see EAGAIN on a busy serial line.
+// a PID 1 with one would get SIGHUP on hangup.
 void console_fds() {
   bool missing[3];
   bool any = false;
@@ -134,23 +131,17 @@ void console_fds() {
     missing[fd] = ::fcntl(fd, F_GETFD) < 0 && errno == EBADF;
     any = any || missing[fd];
   }
-  if (any) {
-    int c = ::open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (c < 0) {
-      OX_DEBUG("vm: unable to open /dev/console: %s", strerror(errno));
-      c = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    }
-    if (c >= 0) {
-      for (int fd = 0; fd < 3; fd++)
-        if (missing[fd] && fd != c) ::dup2(c, fd);  // dup2 clears FD_CLOEXEC
-      if (c < 3) ::fcntl(c, F_SETFD, 0);
-      else ::close(c);
-    }
+  if (!any) return;
+  int c = ::open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (c < 0) {
+    OX_DEBUG("vm: unable to open /dev/console: %s", strerror(errno));
+    c = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   }
-  for (int fd = 0; fd < 3; fd++) {
-    int fl = ::fcntl(fd, F_GETFL);
-    if (fl >= 0 && (fl & O_NONBLOCK) && ::isatty(fd)) ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-  }
+  if (c < 0) return;
+  for (int fd = 0; fd < 3; fd++)
+    if (missing[fd] && fd != c) ::dup2(c, fd);  // dup2 clears FD_CLOEXEC
+  if (c < 3) ::fcntl(c, F_SETFD, 0);
+  else ::close(c);
 }
 
 // `ip link set lo up` without ip: SIOCSIFFLAGS on any AF_INET socket

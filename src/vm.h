@@ -17,8 +17,8 @@ bool detect(VmMode mode);
 void boot(const InitSpec& init);
 
 // Final step: unmount (or remount read-only) what boot mounted, sync(), then
-// reboot() with `action`. Never returns: if reboot() fails it logs and sleeps
-// forever in pause() (PID 1 must not exit: the kernel would panic).
+// reboot() with `action`. Never returns: if reboot() fails it logs and waits
+// forever, still reaping zombies (PID 1 must not exit: the kernel would panic).
 [[noreturn]] void finish(FinalAction action);
 
 }  // namespace oxinit::vm
