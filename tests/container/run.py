@@ -373,7 +373,7 @@ def example_starts_in_order_with_prefixes():
         assert re.search(r"^web \| 127\.0\.0\.1:\d+: response:200", out, re.M), out
         # Every line of service output carries a prefix: nothing bare but oxinit's own.
         for ln in out.splitlines():
-            assert re.match(r"^(setup|web|worker|app) \| |^\[\w+ oxinit", ln), f"bare line {ln!r}"
+            assert re.match(r"^(setup|web|worker|app) \| |^\[\w+\s+oxinit", ln), f"bare line {ln!r}"
     finally:
         e.rm(n)
 

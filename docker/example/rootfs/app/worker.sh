@@ -6,7 +6,7 @@ job=0
 while [ "$stop" = 0 ]; do
   job=$((job + 1))
   echo "job $job: working"
-  sleep 2 & wait $!
+  sleep 2 & wait $! 2>/dev/null
 done
 sleep 0.3
 echo "job $job done, bye"
