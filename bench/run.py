@@ -1,0 +1,664 @@
+#!/usr/bin/env python3
+"""oxinit side by side with tini-static, dumb-init and catatonit (issue 6).
+
+Every init runs as PID 1 of a fresh PID namespace, started by the C helper
+bench/oxbench.c (compiled here into a scratch directory). Runs are interleaved
+init by init (A B C D A B C D ...) so a drifting machine cannot favour one.
+Stdlib only. Usage:
+
+    bench/run.py [--quick] [--inits oxinit,tini,...] [--out DIR] [--no-write]
+
+Prints a markdown table (median (min-max) per metric per init) and writes it to
+bench/results/YYYY-MM-DD.md and latest.md (quick mode: bench/results/quick.md).
+docs/bench.md explains each row. Needs root (PID namespaces).
+"""
+import argparse
+import datetime
+import math
+import os
+import platform
+import select
+import shutil
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+OXINIT = os.environ.get("OXINIT", os.path.join(ROOT, "build", "oxinit"))
+
+# name, binary, argv before the command, argv before the command for the stop test
+INITS = [
+    ("oxinit", OXINIT, ["--"], ["-t", "1", "--"]),
+    ("tini", "/usr/bin/tini-static", ["--"], ["--"]),
+    ("dumb-init", "/usr/bin/dumb-init", ["--"], ["--"]),
+    ("catatonit", "/usr/bin/catatonit", ["--"], ["--"]),
+]
+
+FULL = dict(startup_pairs=300, idle_s=10.0, mem_rounds=3, orphans=50000, orphan_rounds=3,
+            burst=10000, burst_rounds=5, sig_n=200, sig_rounds=3, storm=10000, storm_rounds=3,
+            stop_rounds=3, stop_bound_ms=3000, services=1000, svc_rounds=3, svc_idle_s=10.0,
+            crash_services=100, crash_s=30.0)
+QUICK = dict(startup_pairs=40, idle_s=2.0, mem_rounds=1, orphans=3000, orphan_rounds=1,
+             burst=2000, burst_rounds=2, sig_n=50, sig_rounds=1, storm=10000, storm_rounds=1,
+             stop_rounds=1, stop_bound_ms=1500, services=1000, svc_rounds=1, svc_idle_s=2.0,
+             crash_services=100, crash_s=3.0)
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- helpers
+
+def build_helper(scratch):
+    """Compile bench/oxbench.c: static musl when available (small, quick forks)."""
+    src = os.path.join(HERE, "oxbench.c")
+    out = os.path.join(scratch, "oxbench")
+    tries = []
+    if shutil.which("musl-gcc"):
+        tries.append(["musl-gcc", "-static", "-O2", "-Wall", "-Wextra", "-o", out, src])
+    tries.append(["gcc", "-O2", "-Wall", "-Wextra", "-o", out, src])
+    err = ""
+    for cmd in tries:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if r.returncode == 0:
+            return out
+        err += r.stderr
+    raise SystemExit(f"bench: cannot compile {src}:\n{err}")
+
+
+def is_static(path):
+    """True when the ELF file has no PT_INTERP program header."""
+    with open(path, "rb") as f:
+        hdr = f.read(64)
+        if hdr[:4] != b"\x7fELF":
+            return False
+        is64 = hdr[4] == 2
+        end = "<" if hdr[5] == 1 else ">"
+        if is64:
+            phoff, = struct.unpack_from(end + "Q", hdr, 0x20)
+            phentsize, phnum = struct.unpack_from(end + "HH", hdr, 0x36)
+        else:
+            phoff, = struct.unpack_from(end + "I", hdr, 0x1C)
+            phentsize, phnum = struct.unpack_from(end + "HH", hdr, 0x2A)
+        for i in range(min(phnum, 256)):
+            f.seek(phoff + i * phentsize)
+            ptype, = struct.unpack(end + "I", f.read(4))
+            if ptype == 3:  # PT_INTERP
+                return False
+    return True
+
+
+def proc_status(pid):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def kb(v):
+    return int(v.split()[0])
+
+
+def pss_anon(pid):
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss_Anon:"):
+                return kb(line.split(":", 1)[1])
+    return None
+
+
+def ctxt(pid):
+    s = proc_status(pid)
+    return int(s["voluntary_ctxt_switches"]) + int(s["nonvoluntary_ctxt_switches"])
+
+
+def cpu_ns(pid):
+    """CPU time of one task: schedstat (ns) when the kernel has it, else stat ticks."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1_000_000_000 // CLK_TCK
+
+
+def children(pid, comm=None):
+    """Pids whose parent is pid (scan of /proc: the kernel here lacks .../children)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                s = f.read()
+        except OSError:
+            continue
+        name = s[s.index("(") + 1:s.rindex(")")]
+        fields = s[s.rindex(")") + 2:].split()
+        if int(fields[1]) == pid and (comm is None or name == comm):
+            out.append(int(d))
+    return out
+
+
+class Launched:
+    """An init as PID 1 of a new PID namespace, via `oxbench run`."""
+
+    def __init__(self, helper, argv, nofile=False):
+        r, w = os.pipe()
+        cmd = [helper, "run", "--report", str(w)] + (["--nofile"] if nofile else []) + ["--"] + argv
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                     pass_fds=(w,))
+        os.close(w)
+        self.buf = b""
+        self.pid = None
+        try:
+            ready, _, _ = select.select([r], [], [], 10)
+            data = os.read(r, 64) if ready else b""
+            if not data.strip():
+                raise RuntimeError(f"launcher did not report a pid for {argv[0]}")
+            self.pid = int(data)
+        finally:
+            os.close(r)
+
+    def readline(self, timeout):
+        """One line of the child's stdout, or raise after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError("timed out waiting for output from the child")
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    raise RuntimeError(f"child output ended (init exit {self.proc.poll()})")
+                self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.decode(errors="replace")
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def kill(self):
+        if self.pid and self.proc.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)  # PID 1 dies: the namespace goes with it
+            except ProcessLookupError:
+                pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc.stdout.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+
+
+def kv(line):
+    """'done a=1 b=2.5' -> {'a': 1.0, 'b': 2.5}"""
+    out = {}
+    for tok in line.split()[1:]:
+        k, _, v = tok.partition("=")
+        try:
+            out[k] = float(v)
+        except ValueError:
+            out[k] = v
+    return out
+
+
+def pctl(xs, p):
+    xs = sorted(xs)
+    return xs[max(0, math.ceil(p / 100 * len(xs)) - 1)]
+
+
+# ---------------------------------------------------------------- measurements
+# Each returns {metric_key: {init_name: [samples]}}; a sample is a number or a
+# string ("never", "yes", ...). Missing init => "n/a" in the table.
+
+def add(res, key, name, value):
+    res.setdefault(key, {}).setdefault(name, []).append(value)
+
+
+def m_size(inits, cfg, helper, res):
+    for name, path, _, _ in inits:
+        add(res, "size", name, os.stat(path).st_size / 1024)
+        add(res, "static", name, "yes" if is_static(path) else "no")
+
+
+def m_startup(inits, cfg, helper, res):
+    cmds = [["/bin/true"]] + [[path] + pre + ["/bin/true"] for _, path, pre, _ in inits]
+    argv = [helper, "startup", str(cfg["startup_pairs"]), "--"]
+    for i, c in enumerate(cmds):
+        argv += (["::"] if i else []) + c
+    out = subprocess.run(argv, capture_output=True, text=True,
+                         timeout=60 + cfg["startup_pairs"] * len(cmds) * 0.2)
+    if out.returncode != 0:
+        raise RuntimeError(f"oxbench startup failed: {out.stderr.strip()}")
+    rounds = {}
+    for line in out.stdout.splitlines():
+        f = line.split()
+        if len(f) < 4 or f[2] == "timeout":
+            raise RuntimeError(f"startup run timed out: {line}")
+        if f[3] != "0":
+            raise RuntimeError(f"`{' '.join(cmds[int(f[0])])}` exited {f[3]}")
+        rounds.setdefault(int(f[1]), {})[int(f[0])] = int(f[2]) / 1000
+    for r in sorted(rounds):
+        bare = rounds[r].get(0)
+        add(res, "startup_bare", "all", bare)
+        for i, (name, _, _, _) in enumerate(inits, 1):
+            t = rounds[r].get(i)
+            add(res, "startup", name, t)
+            add(res, "startup_over", name, t - bare)
+    over = {n: statistics.median(v) for n, v in res["startup_over"].items()}
+    if "tini" in over and over["tini"] > 0:
+        for name in over:
+            add(res, "startup_ratio", name, over[name] / over["tini"])
+
+
+def m_memory_idle(inits, cfg, helper, res):
+    """All inits at once, each over a sleeping child: memory, then wake-ups."""
+    for rnd in range(cfg["mem_rounds"]):
+        running = []
+        try:
+            for name, path, pre, _ in inits:
+                running.append((name, Launched(helper, [path] + pre + [helper, "sleep"])))
+            for name, l in running:
+                if l.readline(10) != "ready":
+                    raise RuntimeError(f"{name}: child not ready")
+            time.sleep(0.3)
+            start = {}
+            for name, l in running:
+                st = proc_status(l.pid)
+                add(res, "vmhwm", name, kb(st["VmHWM"]))
+                add(res, "vmrss", name, kb(st["VmRSS"]))
+                add(res, "pss_anon", name, pss_anon(l.pid))
+                start[name] = ctxt(l.pid)
+            time.sleep(cfg["idle_s"])
+            for name, l in running:
+                add(res, "idle", name, ctxt(l.pid) - start[name])
+        finally:
+            for _, l in running:
+                l.kill()
+
+
+def m_reaping(inits, cfg, helper, res):
+    n = cfg["orphans"]
+    for rnd in range(cfg["orphan_rounds"]):
+        for name, path, pre, _ in inits:
+            with Launched(helper, [path] + pre + [helper, "orphans", str(n)]) as l:
+                if l.readline(10) != "start":
+                    raise RuntimeError(f"{name}: orphans helper did not start")
+                c0 = cpu_ns(l.pid)
+                done = kv(l.readline(60 + n / 200))
+                c1 = cpu_ns(l.pid)
+                add(res, "reap_cpu", name, (c1 - c0) / 1e6)
+                add(res, "reap_peak", name, int(done["peak"]))
+                add(res, "reap_left", name, int(done["left"]))
+    for rnd in range(cfg["burst_rounds"]):
+        for name, path, pre, _ in inits:
+            with Launched(helper, [path] + pre + [helper, "burst", str(cfg["burst"])]) as l:
+                if l.readline(10) != "start":
+                    raise RuntimeError(f"{name}: burst helper did not start")
+                c0 = cpu_ns(l.pid)
+                done = kv(l.readline(60))
+                c1 = cpu_ns(l.pid)
+                if int(done["zombies"]) != cfg["burst"]:
+                    raise RuntimeError(f"burst made {done['zombies']} zombies, not {cfg['burst']}")
+                add(res, "burst_ms", name, done["drain_ms"])
+                add(res, "burst_cpu", name, (c1 - c0) / 1e6)
+                add(res, "burst_left", name, int(done["left"]))
+
+
+def m_signals(inits, cfg, helper, res):
+    cpu = (os.cpu_count() or 1) - 1
+    n = cfg["sig_n"]
+    for rnd in range(cfg["sig_rounds"]):
+        for name, path, pre, _ in inits:
+            out = subprocess.run([helper, "siglat", str(n), str(cpu), "--", path] + pre
+                                 + [helper, "sigrecv"], capture_output=True, text=True,
+                                 timeout=30 + n * 1.1)
+            if out.returncode != 0:
+                raise RuntimeError(f"siglat under {name}: {out.stderr.strip()}")
+            lat = [int(l.split()[1]) / 1000 for l in out.stdout.splitlines()
+                   if l.startswith("lat ")]
+            lost = sum(1 for l in out.stdout.splitlines() if l == "lost")
+            if lat:
+                add(res, "sig_med", name, statistics.median(lat))
+                add(res, "sig_p99", name, pctl(lat, 99))
+            add(res, "sig_lost", name, lost)
+    for rnd in range(cfg["storm_rounds"]):
+        for name, path, pre, _ in inits:
+            out = subprocess.run([helper, "storm", str(cfg["storm"]), "--", path] + pre
+                                 + [helper, "sigrecv"], capture_output=True, text=True,
+                                 timeout=120)
+            line = [l for l in out.stdout.splitlines() if l.startswith("storm ")]
+            if out.returncode != 0 or not line:
+                raise RuntimeError(f"storm under {name}: {out.stderr.strip()}")
+            d = kv(line[0])
+            add(res, "storm_alive", name, "yes" if d["alive"] else "NO")
+            add(res, "storm_fwd", name, "yes" if d["forwarded"] else "NO")
+            add(res, "storm_recv", name, int(d["received"]))
+
+
+def m_stop(inits, cfg, helper, res):
+    """Concurrently per round: a peer that never stops costs the bound once, not 3x."""
+    bound = cfg["stop_bound_ms"]
+    for rnd in range(cfg["stop_rounds"]):
+        procs = []
+        for name, path, _, stop_pre in inits:
+            procs.append((name, subprocess.Popen(
+                [helper, "termstop", str(bound), "--", path] + stop_pre + [helper, "ignterm"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
+        for name, p in procs:
+            out, err = p.communicate(timeout=bound / 1000 + 60)
+            f = out.split()
+            if not f:
+                raise RuntimeError(f"termstop under {name}: {err.strip()}")
+            if f[0] == "exit":
+                add(res, "stop_ms", name, int(f[1]) / 1e6)
+            else:
+                add(res, "stop_ms", name, f"never (> {bound / 1000:g} s)")
+
+
+def write_config(path, services):
+    with open(path, "w") as f:
+        for name, body in services:
+            f.write(f"[service.{name}]\n{body}\n")
+
+
+def m_services(inits, cfg, helper, res, scratch):
+    names = [i[0] for i in inits]
+    if "oxinit" not in names:
+        return
+    oxinit = dict((i[0], i[1]) for i in inits)["oxinit"]
+    n = cfg["services"]
+    conf = os.path.join(scratch, "scale.toml")
+    write_config(conf, [(f"s{i}", 'command = ["sleep", "1000"]') for i in range(n)])
+    for rnd in range(cfg["svc_rounds"]):
+        with Launched(helper, [oxinit, "-c", conf], nofile=True) as l:
+            deadline = l.t0 + 30
+            up = 0
+            while time.monotonic() < deadline and l.alive():
+                up = len(children(l.pid, "sleep"))
+                if up >= n:
+                    break
+                time.sleep(0.005)
+            t_up = time.monotonic() - l.t0
+            if up < n:
+                raise RuntimeError(f"only {up} of {n} services running after 30 s"
+                                   f" (oxinit {'alive' if l.alive() else 'exited'})")
+            add(res, "svc_up_ms", "oxinit", t_up * 1000)
+            time.sleep(0.5)
+            st = proc_status(l.pid)
+            add(res, "svc_rss", "oxinit", kb(st["VmRSS"]))
+            add(res, "svc_hwm", "oxinit", kb(st["VmHWM"]))
+            base = res.get("vmrss", {}).get("oxinit")
+            if base:
+                add(res, "svc_per", "oxinit",
+                    (kb(st["VmRSS"]) - statistics.median(base)) * 1024 / n)
+            c0 = ctxt(l.pid)
+            time.sleep(cfg["svc_idle_s"])
+            add(res, "svc_idle", "oxinit", ctxt(l.pid) - c0)
+    conf = os.path.join(scratch, "crash.toml")
+    body = ('command = ["false"]\nrestart = "always"\n'
+            'restart_delay = "1s"\nrestart_delay_max = "1s"')
+    write_config(conf, [(f"c{i}", body) for i in range(cfg["crash_services"])])
+    with Launched(helper, [oxinit, "-c", conf], nofile=True) as l:
+        time.sleep(0.5)
+        if not l.alive():
+            raise RuntimeError(f"oxinit exited with the crash-loop config ({l.proc.poll()})")
+        c0, t0 = cpu_ns(l.pid), time.monotonic()
+        time.sleep(cfg["crash_s"])
+        c1, t1 = cpu_ns(l.pid), time.monotonic()
+        if not l.alive():
+            raise RuntimeError("oxinit exited during the crash loop")
+        add(res, "crash_cpu", "oxinit", (c1 - c0) / 1e9 / (t1 - t0) * 100)
+
+
+# ---------------------------------------------------------------- the table
+
+def best_peer(res, key, inits, lower=True):
+    vals = [statistics.median(v) for n, v in res.get(key, {}).items()
+            if n != "oxinit" and n in inits and all(isinstance(x, (int, float)) for x in v)]
+    if not vals:
+        return None
+    return min(vals) if lower else max(vals)
+
+
+def ox(res, key):
+    v = res.get(key, {}).get("oxinit")
+    if not v or not all(isinstance(x, (int, float)) for x in v):
+        return None
+    return statistics.median(v)
+
+
+def goal_le(limit):
+    return lambda res, names: None if ox(res, limit[0]) is None else ox(res, limit[0]) <= limit[1]
+
+
+def goal_best(key):
+    def check(res, names):
+        o, b = ox(res, key), best_peer(res, key, names)
+        return None if o is None or b is None else o <= b
+    return check
+
+
+def goal_all(key, want):
+    def check(res, names):
+        v = res.get(key, {}).get("oxinit")
+        return None if not v else all(x == want for x in v)
+    return check
+
+
+def goal_stop(res, names):
+    v = res.get("stop_ms", {}).get("oxinit")
+    if not v:
+        return None
+    return all(isinstance(x, float) and 950 <= x <= 1050 for x in v)
+
+
+# key, label, number format, goal text, check(res, names) -> True/False/None
+def metrics(cfg):
+    return [
+        ("size", "binary size (KB)", "{:.1f}", "≤ 100 KB", goal_le(("size", 100))),
+        ("static", "statically linked (no PT_INTERP)", None, "yes", goal_all("static", "yes")),
+        ("startup", "`INIT -- /bin/true` as PID 1, wall (µs)", "{:.0f}", "", None),
+        ("startup_over", "start-up + teardown overhead over bare `/bin/true` (µs)", "{:.0f}",
+         "", None),
+        ("startup_ratio", "overhead ÷ tini-static's (medians)", "{:.2f}", "≤ 0.40",
+         goal_le(("startup_ratio", 0.40))),
+        ("vmhwm", "VmHWM, child sleeping (KB)", "{:.0f}", "≤ 128 KB", goal_le(("vmhwm", 128))),
+        ("vmrss", "VmRSS, child sleeping (KB)", "{:.0f}", "", None),
+        ("pss_anon", "Pss_Anon, child sleeping (KB)", "{:.0f}", "", None),
+        ("idle", f"idle wake-ups in {cfg['idle_s']:g} s (ctxt switches)", "{:.0f}", "0",
+         goal_le(("idle", 0))),
+        ("reap_cpu", f"{cfg['orphans']:,} orphans: init CPU (ms)", "{:.0f}", "≤ best peer",
+         goal_best("reap_cpu")),
+        ("reap_peak", f"{cfg['orphans']:,} orphans: peak unreaped (sampled)", "{:.0f}", "", None),
+        ("reap_left", f"{cfg['orphans']:,} orphans: left unreaped", "{:.0f}", "0",
+         goal_le(("reap_left", 0))),
+        ("burst_ms", f"burst of {cfg['burst']:,} zombies: time to drain (ms)", "{:.1f}",
+         "≤ best peer", goal_best("burst_ms")),
+        ("burst_cpu", f"burst of {cfg['burst']:,} zombies: init CPU (ms)", "{:.1f}", "", None),
+        ("burst_left", f"burst of {cfg['burst']:,} zombies: left unreaped", "{:.0f}", "0",
+         goal_le(("burst_left", 0))),
+        ("sig_med", f"signal forwarding latency, median of {cfg['sig_n']} (µs)", "{:.1f}",
+         "≤ best peer", goal_best("sig_med")),
+        ("sig_p99", f"signal forwarding latency, p99 of {cfg['sig_n']} (µs)", "{:.1f}",
+         "≤ best peer", goal_best("sig_p99")),
+        ("sig_lost", f"signals lost of {cfg['sig_n']}", "{:.0f}", "0", goal_le(("sig_lost", 0))),
+        ("storm_alive", f"storm of {cfg['storm']:,} signals: init alive", None, "yes",
+         goal_all("storm_alive", "yes")),
+        ("storm_fwd", f"storm of {cfg['storm']:,} signals: still forwarding", None, "yes",
+         goal_all("storm_fwd", "yes")),
+        ("storm_recv", "storm: signals the child saw (merged)", "{:.0f}", "", None),
+        ("stop_ms", "stop of a TERM-ignoring child, SIGTERM to exit (ms; oxinit `-t 1`)",
+         "{:.0f}", "1000 ± 50 ms", goal_stop),
+        ("svc_up_ms", f"{cfg['services']:,} `sleep` services: all running (ms)", "{:.0f}",
+         "< 1000 ms", goal_le(("svc_up_ms", 999.999))),
+        ("svc_rss", f"{cfg['services']:,} services: VmRSS (KB)", "{:.0f}", "", None),
+        ("svc_hwm", f"{cfg['services']:,} services: VmHWM (KB)", "{:.0f}", "", None),
+        ("svc_per", f"{cfg['services']:,} services: RSS per service over exec mode (bytes)",
+         "{:.0f}", "≤ 2048 B", goal_le(("svc_per", 2048))),
+        ("svc_idle", f"{cfg['services']:,} services: idle wake-ups in {cfg['svc_idle_s']:g} s",
+         "{:.0f}", "0", goal_le(("svc_idle", 0))),
+        ("crash_cpu", f"{cfg['crash_services']} crash-looping services for {cfg['crash_s']:g} s:"
+         " CPU (% of a core)", "{:.2f}", "< 1 %", goal_le(("crash_cpu", 0.999))),
+    ]
+
+
+def cell(samples, fmt):
+    if not samples:
+        return "n/a"
+    if any(isinstance(x, str) for x in samples) or fmt is None:
+        uniq = sorted(set(str(x) for x in samples))
+        return uniq[0] if len(uniq) == 1 else " / ".join(uniq)
+    med, lo, hi = statistics.median(samples), min(samples), max(samples)
+    m = fmt.format(med)
+    if len(samples) == 1 or fmt.format(lo) == fmt.format(hi):
+        return m
+    return f"{m} ({fmt.format(lo)}–{fmt.format(hi)})"
+
+
+def machine():
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return model
+
+
+def versions(inits):
+    out = []
+    for name, path, _, _ in inits:
+        if name == "oxinit":
+            try:
+                v = subprocess.run([path, "--version"], capture_output=True, text=True,
+                                   timeout=5).stdout.splitlines()[:1]
+                rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                                     capture_output=True, text=True, timeout=5).stdout.strip()
+                out.append(f"oxinit ({v[0] if v else '?'}; git {rev or '?'})")
+            except (OSError, subprocess.SubprocessError):
+                out.append("oxinit (?)")
+            continue
+        pkg = {"tini": "tini", "dumb-init": "dumb-init", "catatonit": "catatonit"}[name]
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True,
+                           text=True, timeout=5)
+        out.append(f"{name} {r.stdout.strip() or '?'} (`{path}`)")
+    return out
+
+
+def render(res, inits, cfg, quick, errors, elapsed):
+    names = [i[0] for i in inits]
+    now = datetime.datetime.now(datetime.timezone.utc)
+    lines = [
+        f"# oxinit benchmark{' (QUICK mode: smoke figures, not for quoting)' if quick else ''}",
+        "",
+        f"- date: {now.strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- machine: Linux {platform.release()}, {os.cpu_count()} cores, {machine()}",
+        f"- inits: {'; '.join(versions(inits))}",
+        f"- cells: median (min–max) over the runs; runs interleaved init by init; "
+        f"bench/run.py{' --quick' if quick else ''} took {elapsed:.0f} s",
+    ]
+    bare = res.get("startup_bare", {}).get("all")
+    if bare:
+        lines.append(f"- bare `/bin/true` as PID 1: {cell(bare, '{:.0f}')} µs "
+                     f"({len(bare)} runs, interleaved with the inits)")
+    lines += ["", "| metric | " + " | ".join(names) + " | goal (oxinit) | met |",
+              "|---|" + "---|" * len(names) + "---|---|"]
+    for key, label, fmt, goal, check in metrics(cfg):
+        row = [cell(res.get(key, {}).get(n), fmt) for n in names]
+        verdict = ""
+        if check and "oxinit" in names:
+            try:
+                v = check(res, names)
+            except (TypeError, ValueError):
+                v = None
+            verdict = "—" if v is None else ("yes" if v else "**NO**")
+        lines.append(f"| {label} | " + " | ".join(row) + f" | {goal} | {verdict} |")
+    if errors:
+        lines += ["", "## Errors", ""] + [f"- {e}" for e in errors]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", default=bool(os.environ.get("QUICK")))
+    ap.add_argument("--inits", default=",".join(i[0] for i in INITS),
+                    help="comma-separated subset of " + ",".join(i[0] for i in INITS))
+    ap.add_argument("--only", default="", help="comma-separated measurement groups: "
+                    "size,startup,memory,reaping,signals,stop,services")
+    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("bench: needs root (it makes PID namespaces)")
+    want = args.inits.split(",")
+    inits = [i for i in INITS if i[0] in want]
+    for name, path, _, _ in inits:
+        if not os.access(path, os.X_OK):
+            hint = "run `make`" if name == "oxinit" else "apt-get install -y tini dumb-init catatonit"
+            raise SystemExit(f"bench: {name} not found at {path} ({hint})")
+    cfg = QUICK if args.quick else FULL
+    scratch = tempfile.mkdtemp(prefix="oxbench.")
+    started = time.monotonic()
+    res, errors = {}, []
+    try:
+        helper = build_helper(scratch)
+        groups = [("size", m_size), ("startup", m_startup), ("memory", m_memory_idle),
+                  ("reaping", m_reaping), ("signals", m_signals), ("stop", m_stop),
+                  ("services", lambda *a: m_services(*a, scratch))]
+        only = [g for g in args.only.split(",") if g]
+        for gname, fn in groups:
+            if only and gname not in only:
+                continue
+            log(f"{gname} ...")
+            t = time.monotonic()
+            try:
+                fn(inits, cfg, helper, res)
+            except Exception as e:  # noqa: BLE001 - one broken group must not hide the rest
+                errors.append(f"{gname}: {type(e).__name__}: {e}")
+                log(f"{gname} FAILED: {e}")
+            log(f"{gname} took {time.monotonic() - t:.1f} s")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    table = render(res, inits, cfg, args.quick, errors, time.monotonic() - started)
+    print(table, end="")
+    if not args.no_write:
+        os.makedirs(args.out, exist_ok=True)
+        files = ["quick.md"] if args.quick else [
+            datetime.date.today().isoformat() + ".md", "latest.md"]
+        for fname in files:
+            tmp = os.path.join(args.out, fname + ".tmp")
+            with open(tmp, "w") as f:
+                f.write(table)
+            os.replace(tmp, os.path.join(args.out, fname))
+        log(f"wrote {', '.join(os.path.join(args.out, f) for f in files)}")
+    sys.exit(1 if errors else 0)
+
+
+if __name__ == "__main__":
+    main()
