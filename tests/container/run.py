@@ -302,6 +302,42 @@ def init_path_with_plain_image():
     assert e.exit_code(n) == 4 and ENGINE_KILLED not in err, (took, err)
 
 
+@test
+def shared_pid_namespace_not_pid1():
+    """Like Kubernetes' shareProcessNamespace: oxinit joins a PID namespace
+    whose PID 1 is another container's process. It is not PID 1, registers as
+    a subreaper by itself (orphans re-parent to it, not to PID 1, and are
+    reaped), and its stop leaves the other container's processes alone."""
+    e = eng()
+    pause = e.start("pause", e.image("plain"), *sh('trap "exit 0" TERM; echo ready; '
+                                                  'while :; do sleep 0.1; done'))
+    e.wait_log(pause, "ready")
+    script = r"""
+me=$PPID; echo oxinit-pid=$me
+read -r p c s ppid rest < /proc/1/stat; echo pid1-comm=$c
+i=0; while [ $i -lt 20 ]; do (sleep 0.2 >/dev/null &); i=$((i+1)); done
+orphan=$(sh -c 'sleep 1.5 >/dev/null & echo $!')
+sleep 0.5
+read -r p c s ppid rest < /proc/$orphan/stat; echo orphan-ppid=$ppid
+sleep 2
+z=0; for f in /proc/[0-9]*/stat; do
+  read -r p c s rest < $f 2>/dev/null && [ "$s" = Z ] && z=$((z+1))
+done
+echo zombies=$z
+exit 5
+"""
+    r = e.run(e.image("oxinit"), *sh(script), opts=["--pid", f"container:{pause}"])
+    out = r.stdout + r.stderr
+    assert r.returncode == 5, out
+    m = re.search(r"oxinit-pid=(\d+)", out)
+    assert m and m.group(1) != "1", f"oxinit is PID 1?\n{out}"
+    assert "pid1-comm=(sh)" in out, out          # the other container's process
+    assert f"orphan-ppid={m.group(1)}" in out, f"orphan not re-parented to oxinit:\n{out}"
+    assert "zombies=0" in out, out
+    assert e.state(pause)["Status"] == "running", "oxinit's exit killed the other container"
+    stop(e, pause)
+
+
 # --- service mode and the multi-service example (docker/example) -------------
 
 def order_of(out, *needles):
