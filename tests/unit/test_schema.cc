@@ -1,0 +1,563 @@
+// The config schema: every key, its defaults, its errors at line:col, users
+// and groups from fixture files, and the loading of several files.
+#include <doctest/doctest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "config/schema.h"
+#include "users.h"
+
+using namespace oxinit;
+
+namespace {
+
+const char* kPasswd =
+    "root:x:0:0:root:/root:/bin/sh\n"
+    "# a comment\n"
+    "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+    "www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n"
+    "broken line without fields\n"
+    "app:x:1000:1000::/home/app:/bin/sh\n"
+    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+const char* kGroup =
+    "root:x:0:\n"
+    "daemon:x:1:\n"
+    "www-data:x:33:\n"
+    "adm:x:4:app,daemon\n"
+    "video:x:44:app\n"
+    "app:x:1000:\n"
+    "staff:x:50:www-data,app\n"
+    "nogroup:x:65534:\n";
+
+// A scratch directory, removed at the end of the test.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char t[] = "/tmp/oxinit-unit-XXXXXX";
+    REQUIRE(mkdtemp(t));
+    path = t;
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string write(const std::string& rel, std::string_view text) {
+    std::string p = path + "/" + rel;
+    std::filesystem::create_directories(std::filesystem::path(p).parent_path());
+    FILE* f = std::fopen(p.c_str(), "w");
+    REQUIRE(f);
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+    return p;
+  }
+};
+
+UserDb fixture_users() { return UserDb(std::string_view(kPasswd), std::string_view(kGroup)); }
+
+Config ok(std::string_view text) {
+  Config c;
+  ConfigError err;
+  UserDb users = fixture_users();
+  bool good = parse_config(text, "c.toml", c, err, users);
+  std::string msg = err.format().c_str();
+  INFO(msg);
+  CHECK(good);
+  return c;
+}
+
+ServiceSpec one(std::string_view text) {
+  Config c = ok(text);
+  REQUIRE(c.services.size() == 1);
+  return c.services[0];
+}
+
+std::string bad(std::string_view text) {
+  Config c;
+  ConfigError err;
+  UserDb users = fixture_users();
+  if (parse_config(text, "c.toml", c, err, users)) return "parsed";
+  return err.format().c_str();
+}
+
+// `[service.s]\ncommand = ["x"]\n` + one more line: errors land on line 3.
+std::string bad_key(std::string_view line) {
+  return bad("[service.s]\ncommand = [\"x\"]\n" + std::string(line) + "\n");
+}
+ServiceSpec with(std::string_view line) {
+  return one("[service.s]\ncommand = [\"x\"]\n" + std::string(line) + "\n");
+}
+
+std::string str(const Str& s) { return s.c_str(); }
+
+}  // namespace
+
+TEST_CASE("schema: the example from the issue") {
+  Config c = ok(R"(
+[init]
+shutdown_timeout = "5s"        # grace for leftover processes
+log_timestamps = false
+
+[service.migrate]
+type = "oneshot"
+command = ["/app/bin/migrate", "--up"]
+
+[service.web]
+command = ["nginx", "-g", "daemon off;"]
+after = ["migrate"]
+restart = "always"
+restart_delay = "1s"
+restart_delay_max = "30s"
+max_restarts = 5
+restart_window = "60s"
+stop_signal = "SIGQUIT"
+stop_timeout = "10s"
+critical = true
+user = "www-data"
+workdir = "/srv"
+env = { MODE = "prod" }
+env_file = "/run/secrets/web.env"
+umask = "022"
+rlimits = { nofile = 4096 }
+log = "prefix"
+instances = 1
+reload_signal = "SIGHUP"
+)");
+  CHECK(c.init.shutdown_timeout == 5000);
+  CHECK_FALSE(c.init.log_timestamps);
+  REQUIRE(c.services.size() == 2);
+  const ServiceSpec& m = c.services[0];
+  CHECK(str(m.name) == "migrate");
+  CHECK(str(m.file) == "c.toml");
+  CHECK(m.line == 6);
+  CHECK(m.type == ServiceType::Oneshot);
+  CHECK(m.restart == RestartPolicy::Never);
+  REQUIRE(m.argv.size() == 2);
+  CHECK(str(m.argv[1]) == "--up");
+  const ServiceSpec& w = c.services[1];
+  CHECK(w.type == ServiceType::Simple);
+  REQUIRE(w.argv.size() == 3);
+  CHECK(str(w.argv[2]) == "daemon off;");
+  REQUIRE(w.after.size() == 1);
+  CHECK(str(w.after[0]) == "migrate");
+  REQUIRE(w.after_pos.size() == 1);
+  CHECK(w.after_pos[0].line == 12);
+  CHECK(w.after_pos[0].col == 10);
+  CHECK(w.restart == RestartPolicy::Always);
+  CHECK(w.restart_delay == 1000);
+  CHECK(w.restart_delay_max == 30000);
+  CHECK(w.max_restarts == 5);
+  CHECK(w.restart_window == 60000);
+  CHECK(w.stop_signal == SIGQUIT);
+  CHECK(w.stop_timeout == 10000);
+  CHECK(w.critical);
+  CHECK(w.has_user);
+  CHECK(w.uid == 33);
+  CHECK(w.has_group);
+  CHECK(w.gid == 33);
+  CHECK(w.groups == std::vector<gid_t>{33, 50});
+  CHECK(str(w.workdir) == "/srv");
+  REQUIRE(w.env.size() == 1);
+  CHECK(str(w.env[0]) == "MODE=prod");
+  CHECK(str(w.env_file) == "/run/secrets/web.env");
+  CHECK(w.umask == 022);
+  REQUIRE(w.rlimits.size() == 1);
+  CHECK(w.rlimits[0].resource == RLIMIT_NOFILE);
+  CHECK(w.rlimits[0].soft == 4096);
+  CHECK(w.rlimits[0].hard == 4096);
+  CHECK(w.log == LogMode::Prefix);
+  CHECK(w.instances == 1);
+  CHECK(w.reload_signal == SIGHUP);
+}
+
+TEST_CASE("schema: defaults") {
+  ServiceSpec s = one("[service.a]\ncommand = [\"x\"]\n");
+  ServiceSpec d;
+  CHECK(s.type == ServiceType::Simple);
+  CHECK(s.restart == RestartPolicy::Always);
+  CHECK(s.restart_delay == d.restart_delay);
+  CHECK(s.restart_delay_max == d.restart_delay_max);
+  CHECK(s.max_restarts == -1);
+  CHECK(s.stop_signal == SIGTERM);
+  CHECK(s.stop_timeout == d.stop_timeout);
+  CHECK_FALSE(s.critical);
+  CHECK_FALSE(s.has_user);
+  CHECK_FALSE(s.has_group);
+  CHECK(s.groups.empty());
+  CHECK(s.umask == -1);
+  CHECK(s.log == LogMode::Prefix);
+  CHECK(s.instances == 1);
+  CHECK(s.reload_signal == SIGHUP);
+  Config c = ok("");
+  CHECK(c.services.empty());
+  CHECK(c.init.shutdown_timeout == InitSpec().shutdown_timeout);
+  CHECK(c.init.vm == VmMode::Auto);
+}
+
+TEST_CASE("schema: service tables can be written in any TOML form") {
+  Config c = ok("[service]\nb = { command = [\"y\"] }\n[service.c]\ncommand = 'z'\n");
+  REQUIRE(c.services.size() == 2);
+  CHECK(str(c.services[0].name) == "b");
+  CHECK(str(c.services[1].name) == "c");
+  c = ok("service.a.command = \"x\"\n[service.d]\ncommand = 'z'\n");
+  REQUIRE(c.services.size() == 2);
+  CHECK(str(c.services[0].name) == "a");
+  CHECK(str(c.services[1].name) == "d");
+}
+
+TEST_CASE("schema: command") {
+  ServiceSpec s = one("[service.a]\ncommand = \"echo $HOME | wc\"\n");
+  REQUIRE(s.argv.size() == 3);
+  CHECK(str(s.argv[0]) == "/bin/sh");
+  CHECK(str(s.argv[1]) == "-c");
+  CHECK(str(s.argv[2]) == "echo $HOME | wc");
+  CHECK(bad("[service.a]\ntype = \"oneshot\"\n") == "c.toml:1:10: service 'a' has no command");
+  CHECK(bad("[service.a]\ncommand = []\n") == "c.toml:2:11: command: empty command");
+  CHECK(bad("[service.a]\ncommand = \"\"\n") == "c.toml:2:11: command: empty command");
+  CHECK(bad("[service.a]\ncommand = [\"\", \"x\"]\n") == "c.toml:2:11: command: empty command");
+  CHECK(bad("[service.a]\ncommand = [\"x\", 1]\n") == "c.toml:2:17: command: expected a string, got an integer");
+  CHECK(bad("[service.a]\ncommand = 1\n") == "c.toml:2:11: command: expected an array of strings, got an integer");
+}
+
+TEST_CASE("schema: unknown keys with suggestions") {
+  CHECK(bad_key("stop_timout = 1") ==
+        "c.toml:3:1: unknown key \"stop_timout\" in [service.s]; did you mean 'stop_timeout'?");
+  CHECK(bad_key("Command2 = 1") == "c.toml:3:1: unknown key \"Command2\" in [service.s]; did you mean 'command'?");
+  CHECK(bad_key("usr = \"x\"") == "c.toml:3:1: unknown key \"usr\" in [service.s]; did you mean 'user'?");
+  CHECK(bad_key("frobnicate = 1") == "c.toml:3:1: unknown key \"frobnicate\" in [service.s]");
+  CHECK(bad("[init]\nshutdown_timout = 1\n") ==
+        "c.toml:2:1: unknown key \"shutdown_timout\" in [init]; did you mean 'shutdown_timeout'?");
+  CHECK(bad("[services.a]\ncommand = 'x'\n") == "c.toml:1:2: unknown key \"services\"; did you mean 'service'?");
+  CHECK(bad("x = 1\n") == "c.toml:1:1: unknown key \"x\"");
+  CHECK(bad_key("rlimits = { nofiles = 1 }") ==
+        "c.toml:3:13: unknown key \"nofiles\" in rlimits; did you mean 'nofile'?");
+}
+
+TEST_CASE("schema: wrong types name the key") {
+  CHECK(bad("init = 1\n") == "c.toml:1:8: init: expected a table, got an integer");
+  CHECK(bad("service = \"x\"\n") == "c.toml:1:11: service: expected a table, got a string");
+  CHECK(bad("[service]\nweb = 1\n") == "c.toml:2:7: web: expected a table, got an integer");
+  CHECK(bad_key("critical = \"yes\"") == "c.toml:3:12: critical: expected true or false, got a string");
+  CHECK(bad_key("workdir = 1") == "c.toml:3:11: workdir: expected a string, got an integer");
+  CHECK(bad_key("workdir = \"srv\"") == "c.toml:3:11: workdir: must be an absolute path, got \"srv\"");
+  CHECK(bad_key("workdir = \"\"") == "c.toml:3:11: workdir: must not be empty");
+  CHECK(bad_key("env_file = \"x.env\"") == "c.toml:3:12: env_file: must be an absolute path, got \"x.env\"");
+  CHECK(bad_key("after = [1]") == "c.toml:3:10: after: expected a string, got an integer");
+  CHECK(bad_key("env = [\"A=1\"]") == "c.toml:3:7: env: expected a table of NAME = \"value\", got an array");
+  CHECK(bad_key("instances = \"2\"") == "c.toml:3:13: instances: expected an integer, got a string");
+}
+
+TEST_CASE("schema: service names") {
+  CHECK(bad("[service.\"a b\"]\ncommand = 'x'\n") ==
+        "c.toml:1:10: invalid service name \"a b\" (use 1 to 64 letters, digits, '_' or '-')");
+  CHECK(bad("[service.\"web.1\"]\ncommand = 'x'\n") ==
+        "c.toml:1:10: invalid service name \"web.1\" (use 1 to 64 letters, digits, '_' or '-')");
+  CHECK(bad("[service.\"\"]\ncommand = 'x'\n") ==
+        "c.toml:1:10: invalid service name \"\" (use 1 to 64 letters, digits, '_' or '-')");
+  CHECK(str(one("[service.Web_2-x]\ncommand = 'x'\n").name) == "Web_2-x");
+}
+
+TEST_CASE("schema: durations") {
+  CHECK(with("stop_timeout = \"250ms\"").stop_timeout == 250);
+  CHECK(with("stop_timeout = \"5s\"").stop_timeout == 5000);
+  CHECK(with("stop_timeout = \"2m\"").stop_timeout == 120000);
+  CHECK(with("stop_timeout = \"1h\"").stop_timeout == 3600000);
+  CHECK(with("stop_timeout = \"1.5s\"").stop_timeout == 1500);
+  CHECK(with("stop_timeout = \"7\"").stop_timeout == 7000);
+  CHECK(with("stop_timeout = 3").stop_timeout == 3000);
+  CHECK(with("stop_timeout = 0").stop_timeout == 0);
+  CHECK(with("restart_window = \"90s\"").restart_window == 90000);
+  CHECK(with("restart_delay = \"250ms\"").restart_delay == 250);
+  // A delay above the default maximum raises the maximum with it.
+  ServiceSpec s = with("restart_delay = \"1m\"");
+  CHECK(s.restart_delay_max == 60000);
+  const char* msg = ": expected a duration (\"250ms\", \"5s\", \"2m\", \"1h\" or an integer of seconds), got ";
+  CHECK(bad_key("stop_timeout = \"5x\"") == std::string("c.toml:3:16: stop_timeout") + msg + "\"5x\"");
+  CHECK(bad_key("stop_timeout = \"\"") == std::string("c.toml:3:16: stop_timeout") + msg + "\"\"");
+  CHECK(bad_key("stop_timeout = \"-1s\"") == std::string("c.toml:3:16: stop_timeout") + msg + "\"-1s\"");
+  CHECK(bad_key("stop_timeout = true") == std::string("c.toml:3:16: stop_timeout") + msg + "a boolean");
+  CHECK(bad_key("stop_timeout = -1") == "c.toml:3:16: stop_timeout: must be between 0 and 1000000000 seconds");
+  CHECK(bad("[init]\nshutdown_timeout = \"soon\"\n") ==
+        std::string("c.toml:2:20: shutdown_timeout") + msg + "\"soon\"");
+}
+
+TEST_CASE("schema: signals") {
+  CHECK(with("stop_signal = \"SIGQUIT\"").stop_signal == SIGQUIT);
+  CHECK(with("stop_signal = \"INT\"").stop_signal == SIGINT);
+  CHECK(with("stop_signal = 9").stop_signal == SIGKILL);
+  CHECK(with("stop_signal = \"10\"").stop_signal == 10);
+  CHECK(with("stop_signal = \"SIGRTMIN+2\"").stop_signal == SIGRTMIN + 2);
+  CHECK(with("reload_signal = \"USR1\"").reload_signal == SIGUSR1);
+  CHECK(with("reload_signal = \"none\"").reload_signal == 0);
+  CHECK(with("reload_signal = 0").reload_signal == 0);
+  const char* msg = "expected a signal (\"SIGTERM\", \"TERM\" or 1 to 64), got ";
+  CHECK(bad_key("stop_signal = \"SIGFOO\"") == std::string("c.toml:3:15: stop_signal: ") + msg + "\"SIGFOO\"");
+  CHECK(bad_key("stop_signal = 0") == std::string("c.toml:3:15: stop_signal: ") + msg + "\"0\"");
+  CHECK(bad_key("stop_signal = 65") == std::string("c.toml:3:15: stop_signal: ") + msg + "\"65\"");
+  CHECK(bad_key("stop_signal = \"none\"") == std::string("c.toml:3:15: stop_signal: ") + msg + "\"none\"");
+  CHECK(bad_key("stop_signal = [15]") == std::string("c.toml:3:15: stop_signal: ") + msg + "an array");
+  CHECK(bad_key("reload_signal = \"HUPP\"") ==
+        "c.toml:3:17: reload_signal: expected a signal (\"SIGTERM\", \"TERM\" or 1 to 64, or \"none\"), got \"HUPP\"");
+}
+
+TEST_CASE("schema: restart policy, type, log") {
+  CHECK(with("restart = \"on-failure\"").restart == RestartPolicy::OnFailure);
+  CHECK(with("restart = \"never\"").restart == RestartPolicy::Never);
+  CHECK(with("type = \"oneshot\"\nrestart = \"on-failure\"").restart == RestartPolicy::OnFailure);
+  CHECK(with("restart = \"never\"\ntype = \"oneshot\"").type == ServiceType::Oneshot);
+  CHECK(bad_key("restart = \"on_failure\"") ==
+        "c.toml:3:11: restart: expected \"always\", \"on-failure\" or \"never\", got \"on_failure\"; "
+        "did you mean 'on-failure'?");
+  CHECK(bad_key("restart = 1") == "c.toml:3:11: restart: expected \"always\", \"on-failure\" or \"never\", got an integer");
+  CHECK(bad_key("type = \"oneshot\"\nrestart = \"always\"") ==
+        "c.toml:4:11: restart: a oneshot cannot use \"always\" (use \"on-failure\" or \"never\")");
+  CHECK(bad_key("type = \"forking\"") == "c.toml:3:8: type: expected \"simple\" or \"oneshot\", got \"forking\"");
+  CHECK(with("log = \"inherit\"").log == LogMode::Inherit);
+  CHECK(with("log = \"null\"").log == LogMode::Null);
+  CHECK(bad_key("log = \"prefx\"") ==
+        "c.toml:3:7: log: expected \"prefix\", \"inherit\" or \"null\", got \"prefx\"; did you mean 'prefix'?");
+}
+
+TEST_CASE("schema: numbers") {
+  CHECK(with("max_restarts = 0").max_restarts == 0);
+  CHECK(with("max_restarts = -1").max_restarts == -1);
+  CHECK(with("max_restarts = \"unlimited\"").max_restarts == -1);
+  CHECK(bad_key("max_restarts = -2") == "c.toml:3:16: max_restarts: must be between -1 and 1000000");
+  CHECK(with("instances = 3").instances == 3);
+  CHECK(bad_key("instances = 0") == "c.toml:3:13: instances: must be between 1 and 1000");
+  CHECK(bad_key("instances = 1001") == "c.toml:3:13: instances: must be between 1 and 1000");
+}
+
+TEST_CASE("schema: umask") {
+  CHECK(with("umask = \"022\"").umask == 022);
+  CHECK(with("umask = \"0027\"").umask == 027);
+  CHECK(with("umask = \"0\"").umask == 0);
+  CHECK(with("umask = \"777\"").umask == 0777);
+  CHECK(with("umask = 0o022").umask == 022);
+  CHECK(with("umask = 22").umask == 022);  // decimal digits are read as octal
+  CHECK(with("umask = 0").umask == 0);
+  const char* msg = "c.toml:3:9: umask: expected an octal mode such as \"022\", got ";
+  CHECK(bad_key("umask = \"8\"") == std::string(msg) + "\"8\"");
+  CHECK(bad_key("umask = \"1000\"") == std::string(msg) + "\"1000\"");
+  CHECK(bad_key("umask = \"\"") == std::string(msg) + "\"\"");
+  CHECK(bad_key("umask = \"u=rwx\"") == std::string(msg) + "\"u=rwx\"");
+  CHECK(bad_key("umask = 0o1000") == std::string(msg) + "\"0o1000\"");
+  CHECK(bad_key("umask = 29") == std::string(msg) + "\"29\"");
+  CHECK(bad_key("umask = -1") == std::string(msg) + "\"-1\"");
+  CHECK(bad_key("umask = true") == std::string(msg) + "a boolean");
+}
+
+TEST_CASE("schema: rlimits") {
+  ServiceSpec s = with("rlimits = { nofile = 4096, core = \"unlimited\", nproc = [10, 20], as = [1, \"unlimited\"] }");
+  REQUIRE(s.rlimits.size() == 4);
+  CHECK(s.rlimits[0].resource == RLIMIT_NOFILE);
+  CHECK(s.rlimits[1].resource == RLIMIT_CORE);
+  CHECK(s.rlimits[1].soft == RLIM_INFINITY);
+  CHECK(s.rlimits[1].hard == RLIM_INFINITY);
+  CHECK(s.rlimits[2].soft == 10);
+  CHECK(s.rlimits[2].hard == 20);
+  CHECK(s.rlimits[3].resource == RLIMIT_AS);
+  CHECK(s.rlimits[3].hard == RLIM_INFINITY);
+  CHECK(with("[service.s.rlimits]\nstack = 8388608").rlimits[0].resource == RLIMIT_STACK);
+  for (const char* name : {"cpu", "fsize", "data", "memlock", "locks", "msgqueue", "nice", "rss", "rtprio",
+                           "rttime", "sigpending"}) {
+    CHECK(with("rlimits = { " + std::string(name) + " = 1 }").rlimits.size() == 1);
+  }
+  CHECK(bad_key("rlimits = { nofile = [20, 10] }") == "c.toml:3:22: rlimits: nofile: soft limit above the hard limit");
+  CHECK(bad_key("rlimits = { nofile = [20] }") == "c.toml:3:22: rlimits: nofile: expected [soft, hard]");
+  CHECK(bad_key("rlimits = { nofile = -1 }") ==
+        "c.toml:3:22: rlimits: nofile: expected an integer, \"unlimited\" or [soft, hard], got \"-1\"");
+  CHECK(bad_key("rlimits = { nofile = [1, \"lots\"] }") ==
+        "c.toml:3:26: rlimits: nofile: expected an integer, \"unlimited\" or [soft, hard], got \"lots\"");
+  CHECK(bad_key("rlimits = 5") == "c.toml:3:11: rlimits: expected a table such as { nofile = 4096 }, got an integer");
+}
+
+TEST_CASE("schema: env") {
+  ServiceSpec s = with("env = { A = \"x y\", N = 1, B = true, \"LC ALL\" = '' }");
+  REQUIRE(s.env.size() == 4);
+  CHECK(str(s.env[0]) == "A=x y");
+  CHECK(str(s.env[1]) == "N=1");
+  CHECK(str(s.env[2]) == "B=true");
+  CHECK(str(s.env[3]) == "LC ALL=");
+  CHECK(bad_key("env = { \"A=B\" = \"x\" }") == "c.toml:3:9: env: invalid variable name \"A=B\"");
+  CHECK(bad_key("env = { \"\" = \"x\" }") == "c.toml:3:9: env: invalid variable name \"\"");
+  CHECK(bad_key("env = { A = [1] }") == "c.toml:3:13: env: A: expected a string, got an array");
+}
+
+TEST_CASE("schema: [init]") {
+  Config c = ok("[init]\nshutdown_timeout = 3\nlog_timestamps = true\nvm = true\nfinal_action = \"reboot\"\n"
+                "hostname = \"box\"\nmount_cgroup = true\n");
+  CHECK(c.init.shutdown_timeout == 3000);
+  CHECK(c.init.log_timestamps);
+  CHECK(c.init.vm == VmMode::On);
+  CHECK(c.init.final_action == FinalAction::Reboot);
+  CHECK(str(c.init.hostname) == "box");
+  CHECK(c.init.mount_cgroup);
+  CHECK(ok("[init]\nvm = false").init.vm == VmMode::Off);
+  CHECK(ok("[init]\nvm = \"on\"").init.vm == VmMode::On);
+  CHECK(ok("[init]\nvm = \"off\"").init.vm == VmMode::Off);
+  CHECK(ok("[init]\nvm = \"auto\"").init.vm == VmMode::Auto);
+  CHECK(ok("[init]\nfinal_action = \"halt\"").init.final_action == FinalAction::Halt);
+  CHECK(ok("[init]\nfinal_action = \"poweroff\"").init.final_action == FinalAction::Poweroff);
+  CHECK(bad("[init]\nvm = \"maybe\"") == "c.toml:2:6: vm: expected \"auto\", \"on\" or \"off\", got \"maybe\"");
+  CHECK(bad("[init]\nfinal_action = \"shutdown\"") ==
+        "c.toml:2:16: final_action: expected \"poweroff\", \"reboot\" or \"halt\", got \"shutdown\"");
+  CHECK(bad("[init]\nhostname = \"" + std::string(65, 'h') + "\"") ==
+        "c.toml:2:12: hostname: longer than 64 characters");
+  CHECK(bad("[init]\nlog_timestamps = 1") == "c.toml:2:18: log_timestamps: expected true or false, got an integer");
+}
+
+TEST_CASE("schema: users and groups from passwd/group") {
+  ServiceSpec s = with("user = \"app\"");
+  CHECK(s.has_user);
+  CHECK(s.uid == 1000);
+  CHECK(s.has_group);
+  CHECK(s.gid == 1000);
+  CHECK(s.groups == std::vector<gid_t>{1000, 4, 44, 50});
+  s = with("user = \"app\"\ngroup = \"staff\"");
+  CHECK(s.gid == 50);
+  CHECK(s.groups == std::vector<gid_t>{50, 4, 44});
+  s = with("user = 33");
+  CHECK(s.uid == 33);
+  CHECK(s.gid == 33);
+  s = with("user = \"1000\"");
+  CHECK(s.uid == 1000);
+  CHECK(s.gid == 1000);
+  s = with("user = 4242");  // not in passwd: accepted, primary group 0 (as docker run --user)
+  CHECK(s.uid == 4242);
+  CHECK(s.gid == 0);
+  CHECK(s.groups == std::vector<gid_t>{0});
+  s = with("user = \"nobody\"\ngroup = 65534");
+  CHECK(s.uid == 65534);
+  CHECK(s.gid == 65534);
+  s = with("group = \"nogroup\"");
+  CHECK_FALSE(s.has_user);
+  CHECK(s.has_group);
+  CHECK(s.gid == 65534);
+  CHECK(s.groups == std::vector<gid_t>{65534});
+  CHECK(bad_key("user = \"ghost\"") == "c.toml:3:8: user: unknown user \"ghost\" (/etc/passwd)");
+  CHECK(bad_key("group = \"ghosts\"") == "c.toml:3:9: group: unknown group \"ghosts\" (/etc/group)");
+  CHECK(bad_key("user = \"\"") == "c.toml:3:8: user: must not be empty");
+  CHECK(bad_key("user = -1") == "c.toml:3:8: user: must be between 0 and 4294967294");
+  CHECK(bad_key("user = \"99999999999\"") == "c.toml:3:8: user: invalid user id \"99999999999\"");
+  CHECK(bad_key("user = true") == "c.toml:3:8: user: expected a string, got a boolean");
+}
+
+TEST_CASE("users: lookup from files under a root") {
+  TempDir d;
+  d.write("etc/passwd", kPasswd);
+  d.write("etc/group", kGroup);
+  UserDb db(d.path);
+  UserDb::User u;
+  Str why;
+  REQUIRE(db.user("www-data", u, why));
+  CHECK(u.uid == 33);
+  CHECK(u.groups == std::vector<gid_t>{33, 50});
+  gid_t g = 0;
+  REQUIRE(db.group("video", g, why));
+  CHECK(g == 44);
+  UserDb missing(d.path + "/nowhere");
+  CHECK_FALSE(missing.user("www-data", u, why));
+  CHECK(str(why) == "unknown user \"www-data\" (/etc/passwd: No such file or directory)");
+  CHECK(missing.user("123", u, why));  // numbers need no file
+  CHECK(u.uid == 123);
+  CHECK(missing.group("7", g, why));
+  CHECK(g == 7);
+}
+
+TEST_CASE("schema: the fuzz entry point needs no files") {
+  Config c;
+  ConfigError err;
+  CHECK(parse_config_text("[service.a]\ncommand = 'x'\nuser = 5\n", "f.toml", c, err));
+  CHECK(c.services[0].uid == 5);
+  Config c2;
+  CHECK_FALSE(parse_config_text("[service.a]\ncommand = 'x'\nuser = \"root\"\n", "f.toml", c2, err));
+  CHECK(str(err.format()) == "f.toml:3:8: user: unknown user \"root\" (/etc/passwd)");
+}
+
+TEST_CASE("schema: one service name in two files") {
+  Config c;
+  ConfigError err;
+  UserDb users = fixture_users();
+  REQUIRE(parse_config("[service.web]\ncommand = 'x'\n", "a.toml", c, err, users));
+  REQUIRE(parse_config("\n[init]\nshutdown_timeout = 1\n", "b.toml", c, err, users));
+  CHECK_FALSE(parse_config("# web again\n\n[service.web]\ncommand = 'y'\n", "c.toml", c, err, users));
+  CHECK(str(err.format()) == "c.toml:3:10: service 'web' is already defined at a.toml:1");
+  CHECK(c.init.shutdown_timeout == 1000);
+}
+
+TEST_CASE("load_config: files, errors, empty files") {
+  TempDir d;
+  std::string a = d.write("a.toml", "[init]\nshutdown_timeout = \"3s\"\n[service.a]\ncommand = 'x'\n");
+  std::string b = d.write("b.toml", "[init]\nshutdown_timeout = \"4s\"\n[service.b]\ncommand = 'y'\nafter = ['a']\n");
+  std::string empty = d.write("empty.toml", "");
+  Config c;
+  ConfigError err;
+  REQUIRE(load_config({Str(a.c_str()), Str(empty.c_str()), Str(b.c_str())}, c, err));
+  REQUIRE(c.services.size() == 2);
+  CHECK(str(c.services[1].file) == b);
+  CHECK(c.init.shutdown_timeout == 4000);  // later files override [init] keys
+
+  Config none;
+  CHECK(load_config({}, none, err));
+  CHECK(none.services.empty());
+
+  Config c2;
+  std::string nofile = d.path + "/missing.toml";
+  CHECK_FALSE(load_config({Str(nofile.c_str())}, c2, err));
+  CHECK(str(err.format()) == nofile + ": unable to read: No such file or directory");
+  CHECK_FALSE(load_config({Str(d.path.c_str())}, c2, err));
+  CHECK(str(err.format()) == d.path + ": unable to read: Is a directory");
+
+  Config c3;
+  std::string dup = d.write("dup.toml", "[service.a]\ncommand = 'z'\n");
+  CHECK_FALSE(load_config({Str(a.c_str()), Str(dup.c_str())}, c3, err));
+  CHECK(str(err.format()) == dup + ":1:10: service 'a' is already defined at " + a + ":3");
+
+  Config c4;
+  std::string syntax = d.write("syntax.toml", "[service.a]\ncommand = ['x'\n");
+  CHECK_FALSE(load_config({Str(syntax.c_str())}, c4, err));
+  CHECK(str(err.format()) == syntax + ":3:1: unexpected end of file, expected ',' or ']' in the array");
+
+  Config c5;
+  std::string big = d.write("big.toml", std::string(2 << 20, '#'));
+  CHECK_FALSE(load_config({Str(big.c_str())}, c5, err));
+  CHECK(str(err.format()) == big + ": file too large (the limit is 1 MiB)");
+
+  // Users come from the given root.
+  d.write("etc/passwd", kPasswd);
+  d.write("etc/group", kGroup);
+  std::string u = d.write("u.toml", "[service.u]\ncommand = 'x'\nuser = 'app'\n");
+  Config c6;
+  REQUIRE(load_config({Str(u.c_str())}, c6, err, d.path));
+  CHECK(c6.services[0].uid == 1000);
+}
+
+TEST_CASE("default_config_files: oxinit.toml then oxinit.d/*.toml by name") {
+  TempDir d;
+  CHECK(default_config_files(d.path).empty());
+  d.write("etc/oxinit.d/20-web.toml", "");
+  d.write("etc/oxinit.d/10-db.toml", "");
+  d.write("etc/oxinit.d/.hidden.toml", "");
+  d.write("etc/oxinit.d/notes.txt", "");
+  d.write("etc/oxinit.d/sub.toml/x", "");
+  d.write("etc/oxinit.d/a.toml.bak", "");
+  std::vector<Str> f = default_config_files(d.path);
+  REQUIRE(f.size() == 2);
+  CHECK(str(f[0]) == d.path + "/etc/oxinit.d/10-db.toml");
+  CHECK(str(f[1]) == d.path + "/etc/oxinit.d/20-web.toml");
+  d.write("etc/oxinit.toml", "");
+  REQUIRE(symlink("10-db.toml", (d.path + "/etc/oxinit.d/15-link.toml").c_str()) == 0);
+  f = default_config_files(d.path + "/");
+  REQUIRE(f.size() == 4);
+  CHECK(str(f[0]) == d.path + "/etc/oxinit.toml");
+  CHECK(str(f[2]) == d.path + "/etc/oxinit.d/15-link.toml");
+}
+
+TEST_CASE("edit_distance") {
+  CHECK(edit_distance("", "") == 0);
+  CHECK(edit_distance("abc", "") == 3);
+  CHECK(edit_distance("kitten", "sitting") == 3);
+  CHECK(edit_distance("stop_timout", "stop_timeout") == 1);
+  CHECK(edit_distance("user", "usre") == 2);
+}
