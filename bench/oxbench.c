@@ -9,6 +9,8 @@
  *   termstop BOUND_MS -- ARGV                        SIGTERM -> init exit
  * Child modes run under the init being measured:
  *   sleep | sigrecv | ignterm | orphans N | burst N
+ * and one floor for the services row, run as PID 1 instead of an init:
+ *   spawnmany N -- ARGV                              fork+exec N copies, then park
  * Every wait is bounded: children arm alarm(), launchers poll with timeouts,
  * and every init gets PR_SET_PDEATHSIG so it dies with its launcher.
  */
@@ -489,6 +491,22 @@ static int child_burst(int n) {
   return 0;
 }
 
+/* The least a PID 1 must do to start N services: fork, exec, nothing else. */
+static int child_spawnmany(int argc, char **argv) {
+  if (argc < 3 || strcmp(argv[1], "--") != 0) return 2;
+  int n = atoi(argv[0]);
+  alarm(CHILD_BOUND_S);
+  for (int i = 0; i < n; i++) {
+    pid_t c = fork();
+    if (c == 0) {
+      execvp(argv[2], argv + 2);
+      _exit(127);
+    }
+  }
+  park();
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: oxbench MODE ...\n");
@@ -507,6 +525,7 @@ int main(int argc, char **argv) {
   if (!strcmp(m, "ignterm")) return child_ignterm();
   if (!strcmp(m, "orphans") && argc >= 1) return child_orphans(atoi(argv[0]));
   if (!strcmp(m, "burst") && argc >= 1) return child_burst(atoi(argv[0]));
+  if (!strcmp(m, "spawnmany")) return child_spawnmany(argc, argv);
   fprintf(stderr, "oxbench: unknown mode %s\n", m);
   return 2;
 }
