@@ -25,8 +25,46 @@ CONF = os.path.join(HERE, "containers.conf")
 BUSYBOX = os.environ.get("OXINIT_BUSYBOX", "/bin/busybox")
 
 
+STORE_PREFIX = "oxinit-ctr-"
+
+
 class EngineError(RuntimeError):
     pass
+
+
+def _podman_base(d):
+    return ["podman", "--root", os.path.join(d, "root"),
+            "--runroot", os.path.join(d, "runroot"),
+            "--tmpdir", os.path.join(d, "tmp"), "--storage-driver", "vfs"]
+
+
+def _remove_store(d, env):
+    """Remove every container and image of the store in d, then d itself."""
+    base = _podman_base(d)
+    for args in (["rm", "-a", "-f", "-t", "0"], ["rmi", "-a", "-f"]):
+        try:
+            subprocess.run(base + args, env=env, capture_output=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            pass
+    # Anything still mounted under the store (shm of a container podman lost
+    # track of) must go before rmtree, or rmtree would recurse into it.
+    with open("/proc/self/mountinfo") as f:
+        mounts = [ln.split()[4] for ln in f]
+    for m in sorted((m for m in mounts if m.startswith(d + "/")), reverse=True):
+        subprocess.run(["umount", "-l", m], capture_output=True, timeout=10)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _sweep_stale_stores(env):
+    """Stores left by a suite that was killed (its PID, in the name, is gone)."""
+    tmp = tempfile.gettempdir()
+    for entry in os.listdir(tmp):
+        if not entry.startswith(STORE_PREFIX):
+            continue
+        pid = entry[len(STORE_PREFIX):].split("-")[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            _remove_store(os.path.join(tmp, entry), env)
 
 
 def _is_static(path):
@@ -49,23 +87,25 @@ class Engine:
         if not _is_static(oxinit):
             raise EngineError(f"{oxinit} is not static: it cannot run in a FROM scratch image")
         self.oxinit = os.path.abspath(oxinit)
-        self.dir = tempfile.mkdtemp(prefix="oxinit-ctr-")
         self.env = dict(os.environ, CONTAINERS_CONF=CONF)
-        self.base = ["podman", "--root", os.path.join(self.dir, "root"),
-                     "--runroot", os.path.join(self.dir, "runroot"),
-                     "--tmpdir", os.path.join(self.dir, "tmp"),
-                     "--storage-driver", "vfs"]
+        _sweep_stale_stores(self.env)
+        self.dir = tempfile.mkdtemp(prefix=f"{STORE_PREFIX}{os.getpid()}-")
+        self.base = _podman_base(self.dir)
         self._images = {}
         self._names = []
         self._seq = 0
         # Prove the engine can run a container at all before any test relies on it.
-        self.build_image("probe", [("busybox", BUSYBOX)], "FROM scratch\n"
-                         "COPY busybox /bin/busybox\n")
-        r = self.podman("run", "--rm", "--network", "none", "probe", "/bin/busybox",
-                        "echo", "engine-ok", check=False, timeout=60)
-        if r.returncode != 0 or "engine-ok" not in r.stdout:
-            raise EngineError(f"podman cannot run a container (rc {r.returncode}):\n"
-                              f"{r.stdout}{r.stderr}")
+        try:
+            self.build_image("probe", [("busybox", BUSYBOX)], "FROM scratch\n"
+                             "COPY busybox /bin/busybox\n")
+            r = self.podman("run", "--rm", "--network", "none", "probe", "/bin/busybox",
+                            "echo", "engine-ok", check=False, timeout=60)
+            if r.returncode != 0 or "engine-ok" not in r.stdout:
+                raise EngineError(f"podman cannot run a container (rc {r.returncode}):\n"
+                                  f"{r.stdout}{r.stderr}")
+        except BaseException:
+            _remove_store(self.dir, self.env)
+            raise
 
     # -- running podman -------------------------------------------------------
     def cmd(self, *args):
@@ -209,14 +249,4 @@ class Engine:
 
     def close(self):
         """Remove every container and image this engine made, then its store."""
-        for n in self._names:
-            self.podman("rm", "-f", "-t", "0", n, check=False, timeout=30)
-        self.podman("rm", "-a", "-f", "-t", "0", check=False, timeout=60)
-        self.podman("rmi", "-a", "-f", check=False, timeout=60)
-        # Anything still mounted under the store (shm of a container podman
-        # lost track of) must go before rmtree, or rmtree would recurse into it.
-        with open("/proc/self/mountinfo") as f:
-            mounts = [ln.split()[4] for ln in f]
-        for m in sorted((m for m in mounts if m.startswith(self.dir + "/")), reverse=True):
-            subprocess.run(["umount", "-l", m], capture_output=True, timeout=10)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        _remove_store(self.dir, self.env)
