@@ -33,6 +33,9 @@ unit: $(TEST_BUILD)/build.ninja
 integration: all
 	$(PY) tests/integration/run.py
 
+vm: all
+	$(PY) tests/vm/run.py
+
 demo: all
 	unshare --pid --fork --mount-proc $(BUILD)/oxinit -v -w -- sh examples/demo.sh
 
