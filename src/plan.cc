@@ -71,6 +71,7 @@ bool make_plan(const Config& config, Plan& out, ConfigError& err) {
         SrcPos at = a < s.after_pos.size() ? s.after_pos[a] : SrcPos{s.line, 0};
         err = ConfigError{s.file, at.line, at.col,
                           "service '" + s.name + "': after names an unknown service '" + s.after[a] + "'"};
+        out = Plan();
         return false;
       }
     }

@@ -1,0 +1,168 @@
+// Config -> Plan: instances, dependencies, start order, cycles, the main command.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "config/schema.h"
+#include "plan.h"
+
+using namespace oxinit;
+
+namespace {
+
+Plan plan_of(std::string_view text) {
+  Config c;
+  ConfigError err;
+  bool parsed = parse_config_text(text, "p.toml", c, err);
+  std::string msg = err.format().c_str();
+  INFO(msg);
+  REQUIRE(parsed);
+  Plan p;
+  bool planned = make_plan(c, p, err);
+  msg = err.format().c_str();
+  INFO(msg);
+  CHECK(planned);
+  return p;
+}
+
+std::string plan_error(std::string_view text) {
+  Config c;
+  ConfigError err;
+  REQUIRE(parse_config_text(text, "p.toml", c, err));
+  Plan p;
+  if (make_plan(c, p, err)) return "planned";
+  CHECK(p.services.empty());
+  return err.format().c_str();
+}
+
+std::string order(const Plan& p) {
+  std::string s;
+  for (int i : p.order) s += std::string(s.empty() ? "" : " ") + p.services[i].name.c_str();
+  return s;
+}
+
+std::string svc(std::string_view name, std::string_view after = "") {
+  std::string s = "[service." + std::string(name) + "]\ncommand = 'x'\n";
+  if (!after.empty()) s += "after = " + std::string(after) + "\n";
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("ConfigError::format") {
+  CHECK(std::string(ConfigError{"f.toml", 3, 7, "bad"}.format().c_str()) == "f.toml:3:7: bad");
+  CHECK(std::string(ConfigError{"f.toml", 3, 0, "bad"}.format().c_str()) == "f.toml:3: bad");
+  CHECK(std::string(ConfigError{"f.toml", 0, 0, "unable to read"}.format().c_str()) == "f.toml: unable to read");
+  CHECK(std::string(ConfigError{"", 0, 0, "bare"}.format().c_str()) == "bare");
+}
+
+TEST_CASE("plan: no dependencies keeps file order") {
+  Plan p = plan_of(svc("c") + svc("a") + svc("b"));
+  CHECK(order(p) == "c a b");
+  CHECK(p.deps.size() == 3);
+}
+
+TEST_CASE("plan: dependency order is stable") {
+  Plan p = plan_of(svc("web", "['db', 'cache']") + svc("worker", "['db']") + svc("db", "['migrate']") +
+                   svc("cache") + svc("migrate"));
+  CHECK(order(p) == "cache migrate db web worker");
+  REQUIRE(p.deps[0].size() == 2);
+  CHECK(p.deps[0][0] == 2);
+  CHECK(p.deps[0][1] == 3);
+  // Every service comes after its dependencies.
+  std::vector<int> rank(p.services.size());
+  for (size_t k = 0; k < p.order.size(); k++) rank[p.order[k]] = static_cast<int>(k);
+  for (size_t i = 0; i < p.deps.size(); i++)
+    for (int d : p.deps[i]) CHECK(rank[d] < rank[i]);
+}
+
+TEST_CASE("plan: after may be a string; duplicates collapse") {
+  Plan p = plan_of(svc("b", "'a'") + svc("c", "['a', 'a']") + svc("a"));
+  CHECK(order(p) == "a b c");
+  CHECK(p.deps[1].size() == 1);
+}
+
+TEST_CASE("plan: unknown service in after, at the value's position") {
+  CHECK(plan_error(svc("web", "['db', 'cahce']") + svc("db")) ==
+        "p.toml:3:16: service 'web': after names an unknown service 'cahce'");
+}
+
+TEST_CASE("plan: cycles are named") {
+  CHECK(plan_error(svc("a", "['a']")) == "p.toml:3:10: dependency cycle: a -> a");
+  CHECK(plan_error(svc("a", "['b']") + svc("b", "['a']")) == "p.toml:3:10: dependency cycle: a -> b -> a");
+  CHECK(plan_error(svc("x") + svc("a", "['x', 'c']") + svc("b", "['a']") + svc("c", "['b']")) ==
+        "p.toml:5:15: dependency cycle: a -> c -> b -> a");
+  // A service that waits on a cycle is not part of it.
+  CHECK(plan_error(svc("top", "['a']") + svc("a", "['b']") + svc("b", "['a']")) ==
+        "p.toml:6:10: dependency cycle: a -> b -> a");
+}
+
+TEST_CASE("plan: instances") {
+  Plan p = plan_of("[service.w]\ncommand = 'x'\ninstances = 3\nenv = { A = '1' }\n" + svc("web", "['w']") +
+                   svc("solo"));
+  CHECK(order(p) == "w.0 w.1 w.2 web solo");
+  REQUIRE(p.services.size() == 5);
+  for (int i = 0; i < 3; i++) {
+    const ServiceSpec& s = p.services[i];
+    CHECK(s.instances == 1);
+    REQUIRE(s.env.size() == 2);
+    CHECK(std::string(s.env[0].c_str()) == "A=1");
+    CHECK(std::string(s.env[1].c_str()) == "OXINIT_INSTANCE=" + std::to_string(i));
+  }
+  CHECK(p.deps[3] == std::vector<int>{0, 1, 2});  // an instanced name stands for all instances
+  CHECK(p.services[4].env.empty());               // a single service gets no OXINIT_INSTANCE
+}
+
+TEST_CASE("plan: one instance by name, and instances that wait") {
+  Plan p = plan_of(svc("first", "['w.1']") + "[service.w]\ncommand = 'x'\ninstances = 2\nafter = ['db']\n" +
+                   svc("db"));
+  CHECK(order(p) == "db w.0 w.1 first");
+  CHECK(p.deps[0] == std::vector<int>{2});
+  CHECK(p.deps[1] == std::vector<int>{3});
+  CHECK(p.deps[2] == std::vector<int>{3});
+  CHECK(plan_error(svc("a", "['w.2']") + "[service.w]\ncommand = 'x'\ninstances = 2\n") ==
+        "p.toml:3:10: service 'a': after names an unknown service 'w.2'");
+  CHECK(plan_error("[service.w]\ncommand = 'x'\ninstances = 2\nafter = ['w']\n") ==
+        "p.toml:4:10: dependency cycle: w.0 -> w.0");
+}
+
+TEST_CASE("plan: many services") {
+  std::string text;
+  for (int i = 0; i < 300; i++) text += svc("s" + std::to_string(i), i ? "['s" + std::to_string(i - 1) + "']" : "");
+  Plan p = plan_of(text);
+  REQUIRE(p.order.size() == 300);
+  for (int i = 0; i < 300; i++) CHECK(p.order[i] == i);
+  Plan q = plan_of("[service.w]\ncommand = 'x'\ninstances = 1000\n" + svc("after_all", "['w']"));
+  CHECK(q.services.size() == 1001);
+  CHECK(q.deps[1000].size() == 1000);
+  CHECK(std::string(q.services[999].name.c_str()) == "w.999");
+}
+
+TEST_CASE("plan: the main command comes last and waits for every service") {
+  Plan p = plan_of(svc("b", "['a']") + svc("a"));
+  std::vector<Str> argv = {"sleep", "1"};
+  add_main_command(p, argv);
+  REQUIRE(p.services.size() == 3);
+  const ServiceSpec& m = p.services[2];
+  CHECK(m.is_main);
+  CHECK(m.critical);
+  CHECK(m.restart == RestartPolicy::Never);
+  CHECK(m.log == LogMode::Inherit);
+  CHECK(m.argv.size() == 2);
+  CHECK(p.deps[2] == std::vector<int>{0, 1});
+  CHECK(order(p) == "a b main");
+
+  Plan empty;
+  ConfigError err;
+  REQUIRE(make_plan(Config(), empty, err));
+  add_main_command(empty, argv);
+  CHECK(empty.order == std::vector<int>{0});
+  CHECK(empty.deps[0].empty());
+}
+
+TEST_CASE("plan: init settings are carried over") {
+  Plan p = plan_of("[init]\nshutdown_timeout = '7s'\n");
+  CHECK(p.init.shutdown_timeout == 7000);
+  CHECK(p.services.empty());
+  CHECK(p.order.empty());
+}
