@@ -167,6 +167,8 @@ def _boot(sc, kernel):
         res.acted_at = sc.act(vm)
         res.rc = vm.wait_exit(BOOT_TIMEOUT)
         res.exited_at = vm.exit_time
+        print(f"vm: {sc.name}: QEMU ran {res.exited_at - vm.started:.1f}s from start to exit",
+              flush=True)
     except Exception as e:  # noqa: BLE001 - reported by the test that reads it
         res.error = f"{type(e).__name__}: {e}"
     finally:
