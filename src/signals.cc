@@ -29,15 +29,19 @@ constexpr SignalEntry kSignals[] = {
     {SIGCHLD, "SIGCLD"},
 };
 
-// The kernel's real-time range is 32..64; libcs reserve the lowest few, so
-// SIGRTMIN is read at run time.
+// Real-time signals are numbered as glibc numbers them (SIGRTMIN = 34,
+// SIGRTMAX = 64): the programs oxinit runs and `kill -l` mostly use glibc,
+// while musl's own SIGRTMIN is 35 (it reserves 32..34).
+constexpr int kRtMin = 34;
+constexpr int kRtMax = 64;
+
 int rt_signal(std::string_view rest, bool from_max) {
-  int base = from_max ? SIGRTMAX : SIGRTMIN;
+  int base = from_max ? kRtMax : kRtMin;
   if (rest.empty()) return base;
   int64_t off = 0;
   if (rest[0] != (from_max ? '-' : '+') || !parse_int(rest.substr(1), off) || off < 0) return 0;
   int64_t sig = from_max ? base - off : base + off;
-  return sig >= SIGRTMIN && sig <= SIGRTMAX ? static_cast<int>(sig) : 0;
+  return sig >= kRtMin && sig <= kRtMax ? static_cast<int>(sig) : 0;
 }
 
 }  // namespace
@@ -65,9 +69,9 @@ const char* signal_name(int sig, char* buf) {
   for (const auto& e : kSignals) {
     if (e.number == sig) return e.name;
   }
-  if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
+  if (sig >= kRtMin && sig <= kRtMax) {
     std::memcpy(buf, "SIGRTMIN+", 9);
-    format_int(buf + 9, sig - SIGRTMIN);
+    format_int(buf + 9, sig - kRtMin);
     return buf;
   }
   std::memcpy(buf, "SIG", 3);
@@ -98,11 +102,16 @@ bool parse_rewrite(std::string_view spec, SignalRewrite& rw) {
 }
 
 Result<void> setup_signals(SignalSetup& out) {
+  // Every signal 1..64 but the synchronous ones. Built by hand: musl's
+  // sigfillset and sigaddset leave out 32..34, its internal signals, which
+  // a PID 1 must still receive (and forward: glibc's SIGRTMIN is 34).
   sigset_t all;
-  sigfillset(&all);
+  sigemptyset(&all);
+  uint64_t bits = ~0ULL;
   for (int s = 1; s < kMaxSignal; s++) {
-    if (is_synchronous_signal(s)) sigdelset(&all, s);
+    if (is_synchronous_signal(s)) bits &= ~(1ULL << (s - 1));
   }
+  std::memcpy(&all, &bits, sizeof bits);
   if (sigprocmask(SIG_BLOCK, &all, &out.original_mask) != 0) return errno_error("sigprocmask");
   struct sigaction old;
   if (sigaction(SIGCHLD, nullptr, &old) == 0 &&

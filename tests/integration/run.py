@@ -1,0 +1,21 @@
+#!/usr/bin/env python3
+"""Integration suite: build/oxinit for real, as PID 1 of a new PID namespace."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import test_exec  # noqa: E402,F401
+try:
+    import test_services  # noqa: E402,F401
+except ModuleNotFoundError as e:
+    if e.name != "test_services":
+        raise
+from harness import main  # noqa: E402
+
+if os.geteuid() != 0:
+    print("integration: these tests need root (unshare --pid)")
+    print("integration: 0 passed, 1 failed")
+    sys.exit(1)
+main("integration")
