@@ -451,6 +451,26 @@ def example_critical_exit_ends_container():
 
 
 @test
+def example_build_script_builds_image():
+    """docker/example/build.sh (what a user runs) builds a working image; the
+    engine is a wrapper that points podman at the suite's private store."""
+    import shlex
+    import subprocess
+    e = eng()
+    wrapper = os.path.join(e.dir, "podman-private")
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\nexec " + " ".join(map(shlex.quote, e.base)) + ' "$@"\n')
+    os.chmod(wrapper, 0o755)
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "docker", "example", "build.sh")
+    r = subprocess.run([script, wrapper, "example-script-test"], env=dict(e.env, OXINIT=e.oxinit),
+                       capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    r = e.run("example-script-test", opts=["--entrypoint", '["/sbin/oxinit", "--check"]'])
+    assert r.returncode == 0 and "worker" in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+@test
 def dockerfile_final_stage_builds_and_runs():
     """docker/Dockerfile's build stage needs a Debian image (no pulls here), so
     build its final stage with a local stand-in for the build stage that holds
