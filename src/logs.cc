@@ -103,12 +103,12 @@ bool OutputSink::flush() {
   return pending();
 }
 
-void Logs::init(Loop* loop, uint64_t token_base, bool timestamps) {
+void Logs::init(Loop* loop, uint64_t token_base, bool timestamps, int out_fd, int err_fd) {
   loop_ = loop;
   token_base_ = token_base;
   timestamps_ = timestamps;
-  out_[0].open(STDOUT_FILENO);
-  out_[1].open(STDERR_FILENO);
+  out_[0].open(out_fd);
+  out_[1].open(err_fd);
 }
 
 Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr) {

@@ -46,7 +46,8 @@ class OutputSink {
 class Logs {
  public:
   // token_base: the loop token kind for log events (low 32 bits: the slot).
-  void init(Loop* loop, uint64_t token_base, bool timestamps);
+  // Outputs default to oxinit's stdout and stderr.
+  void init(Loop* loop, uint64_t token_base, bool timestamps, int out_fd = 1, int err_fd = 2);
   // A pipe for one stream of a service; returns the write end for the child,
   // or an Error (e.g. EMFILE: the caller then lets the service inherit).
   Result<UniqueFd> open_stream(std::string_view name, bool is_stderr);
