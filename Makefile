@@ -9,7 +9,7 @@ ASAN_BUILD ?= build-asan
 PREFIX     ?= /
 PY         ?= /usr/bin/python3
 
-.PHONY: all deps test unit integration container vm bench bench-quick demo install clean check-all asan
+.PHONY: all deps demo-services test unit integration container vm bench bench-quick demo install clean check-all asan
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 	@size=$$(stat -c %s $(BUILD)/oxinit); echo "build/oxinit: $$size bytes"
@@ -37,7 +37,14 @@ vm: all
 	$(PY) tests/vm/run.py
 
 demo: all
-	unshare --pid --fork --mount-proc $(BUILD)/oxinit -v -w -- sh examples/demo.sh
+	@echo '$$ unshare --pid --fork --mount-proc build/oxinit -v -w -- sh examples/demo.sh'
+	@unshare --pid --fork --mount-proc $(BUILD)/oxinit -v -w -- sh examples/demo.sh; \
+	  echo "oxinit exited with $$? (the script's code)"
+
+demo-services: all
+	@echo '$$ unshare --pid --fork --mount-proc build/oxinit -c examples/services.toml  # SIGTERM after 4 s'
+	@unshare --pid --fork --mount-proc $(BUILD)/oxinit -c examples/services.toml & \
+	  sleep 4; kill -TERM $$(cat /proc/$$!/task/$$!/children); wait $$!; echo "oxinit exited with $$?"
 
 install: all
 	install -D -m 0755 $(BUILD)/oxinit $(DESTDIR)/sbin/oxinit
@@ -48,3 +55,6 @@ clean:
 test:
 	@scripts/deps.sh
 	$(PY) tests/run_all.py
+
+# --- hardening (issue 7): fuzz (tests/fuzz/fuzz.mk) ---
+include tests/fuzz/fuzz.mk
