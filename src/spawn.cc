@@ -74,8 +74,17 @@ int move_to(int from, int to) {
       if (s->has_user && setuid(s->uid) < 0) child_fail(report_fd, kSetuid);
     }
   }
-  if (r.sigchld_was_ignored) signal(SIGCHLD, SIG_IGN);
-  if (r.mask && sigprocmask(SIG_SETMASK, r.mask, nullptr) < 0) child_fail(report_fd, kMask);
+  if (r.clean_signals) {
+    struct sigaction dfl = {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < 65; sig++) sigaction(sig, &dfl, nullptr);  // KILL/STOP: EINVAL, fine
+    sigset_t none;
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, nullptr) < 0) child_fail(report_fd, kMask);
+  } else {
+    if (r.sigchld_was_ignored) signal(SIGCHLD, SIG_IGN);
+    if (r.mask && sigprocmask(SIG_SETMASK, r.mask, nullptr) < 0) child_fail(report_fd, kMask);
+  }
   execvpe(r.argv[0], r.argv, r.envp);
   child_fail(report_fd, kExec);
 }

@@ -20,6 +20,10 @@ struct SpawnRequest {
   bool new_session = false;     // services: setsid(); main: setpgid(0, 0)
   bool take_terminal = false;   // main: tcsetpgrp(stdin) when it is a tty
   const sigset_t* mask = nullptr;  // restored in the child (oxinit's original)
+  // Services start clean: no signal blocked or ignored, whatever oxinit
+  // inherited (a shell's `&` ignores SIGINT and SIGQUIT, and a service must
+  // still obey its stop_signal). The main command keeps what oxinit inherited.
+  bool clean_signals = false;
   bool sigchld_was_ignored = false;
   // Credentials and limits (services only; the main command gets none).
   const ServiceSpec* spec = nullptr;

@@ -228,6 +228,7 @@ void Supervisor::start(Service& s, Millis now) {
     req.take_terminal = true;
   } else {
     req.new_session = true;
+    req.clean_signals = true;
     req.spec = &spec;
     req.stdin_fd = null_in_.get();
     if (spec.log == LogMode::Null) {

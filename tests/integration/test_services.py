@@ -458,3 +458,39 @@ def oxinit_config_variable():
     code, out, err = run([], env={"OXINIT_CONFIG": cfg})
     assert code == 0, err
     assert "via-env" in lines_of(out, "t"), out
+
+
+@test
+def services_start_with_clean_signals_even_if_oxinit_inherited_ignores():
+    # A shell's `cmd &` ignores SIGINT and SIGQUIT; a service must still obey
+    # its stop_signal, so services never inherit ignored or blocked signals.
+    d = tmpdir()
+    cfg = write_config(d, f"""
+[service.q]
+command = ["sh", "-c", "grep -E '^Sig(Ign|Blk)' /proc/self/status > {d}/st; trap 'exit 0' QUIT; touch {d}/up; while :; do sleep 0.05; done"]
+stop_signal = "SIGQUIT"
+stop_timeout = "20s"
+""")
+    import subprocess
+    from lib import OXINIT, PY
+    wrapper = ("import os, signal, sys\n"
+               "signal.signal(signal.SIGQUIT, signal.SIG_IGN)\n"
+               "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+               "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})\n"
+               "os.execv(sys.argv[1], sys.argv[1:])\n")
+    p = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", PY, "-c", wrapper, OXINIT, "-c", cfg],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        marker_up(d, "up")
+        st = dict(l.split(":\t") for l in read(f"{d}/st").splitlines())
+        assert int(st["SigIgn"], 16) == 0 and int(st["SigBlk"], 16) == 0, st
+        from lib import children_of
+        init = children_of(p.pid)[0]
+        t0 = time.monotonic()
+        os.kill(init, signal.SIGTERM)
+        assert p.wait(30) == 0
+        assert time.monotonic() - t0 < 15  # stopped by QUIT, not by the SIGKILL at 20 s
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)

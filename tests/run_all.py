@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""`make test`: every suite in turn, then one closing line for all of them.
+
+Each suite is a command that prints its own "N passed, N failed" line (the
+doctest binary prints its own summary, parsed here). A suite that cannot run
+(a tool missing, a build failing) counts as failed: nothing passes silently.
+Run a subset with: tests/run_all.py unit integration
+"""
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PY = sys.executable or "/usr/bin/python3"
+
+SUITES = [
+    ("unit", ["make", "-s", "unit"], 600),
+    ("integration", [PY, "tests/integration/run.py"], 900),
+    ("container", [PY, "tests/container/run.py"], 900),
+    ("vm", [PY, "tests/vm/run.py"], 900),
+    ("bench", [PY, "tests/bench/run.py"], 600),
+    ("check-all", ["make", "-s", "check-all"], 900),
+]
+
+
+def counts(output):
+    m = re.search(r"test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed", output)
+    if m:
+        return int(m.group(2)), int(m.group(3))
+    found = re.findall(r"^(?:\S+: )?(\d+) passed, (\d+) failed", output, re.M)
+    if found:
+        p, f = found[-1]
+        return int(p), int(f)
+    return None
+
+
+def main():
+    wanted = sys.argv[1:]
+    total_p = total_f = 0
+    summary = []
+    for name, cmd, limit in SUITES:
+        if wanted and name not in wanted:
+            continue
+        print(f"=== {name}: {' '.join(cmd)}", flush=True)
+        t0 = time.monotonic()
+        try:
+            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL)
+            out = []
+            for raw in proc.stdout:
+                line = raw.decode(errors="replace")
+                out.append(line)
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            rc = proc.wait(timeout=limit)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            rc, out = 1, [f"{name}: could not run: {e}\n"]
+            print(out[0], end="")
+        text = "".join(out)
+        c = counts(text)
+        if c is None:
+            p, f = 0, 1  # printed no count: it did not run
+        else:
+            p, f = c
+        if rc != 0 and f == 0:
+            f = 1  # exited non-zero without saying which test failed
+        total_p += p
+        total_f += f
+        summary.append(f"{name}: {p} passed, {f} failed (exit {rc}, {time.monotonic() - t0:.0f}s)")
+    print("=== summary")
+    for s in summary:
+        print(s)
+    print(f"{total_p} passed, {total_f} failed", flush=True)
+    sys.exit(1 if total_f or not total_p else 0)
+
+
+if __name__ == "__main__":
+    main()
