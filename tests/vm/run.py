@@ -59,15 +59,17 @@ class Scenario:
 def act_cad(vm):
     vm.wait_for(r"^first \| started", BOOT_TIMEOUT)
     vm.wait_for(r"^second \| started", BOOT_TIMEOUT)
+    t = time.monotonic()
     vm.sendkey("ctrl-alt-delete")
-    return time.monotonic()
+    return t
 
 
 def act_cad_after(marker):
     def act(vm):
         vm.wait_for(marker, BOOT_TIMEOUT)
+        t = time.monotonic()  # before the key: the guest cannot see it earlier
         vm.sendkey("ctrl-alt-delete")
-        return time.monotonic()
+        return t
     return act
 
 
@@ -135,7 +137,7 @@ class Result:
     def __init__(self):
         self.console = ""
         self.rc = None
-        self.acted_at = None   # monotonic time the scenario's action finished
+        self.acted_at = None   # monotonic time just before the scenario's action
         self.exited_at = None
         self.error = None
         self.cmdline = ""

@@ -61,6 +61,9 @@ def _cached_kernels():
 def kernel():
     """Path of a Debian amd64 vmlinuz, downloading it once into CACHE."""
     pkg = _kernel_package()
+    if not pkg and not _cached_kernels() and os.geteuid() == 0:
+        _run(["apt-get", "update", "-q"])  # a fresh machine has no package lists
+        pkg = _kernel_package()
     if pkg:
         want = os.path.join(CACHE, "boot", "vmlinuz-" + pkg[len("linux-image-"):])
         if os.path.exists(want):
