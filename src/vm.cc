@@ -184,19 +184,22 @@ void loopback_up() {
 bool detect(VmMode mode) {
   if (mode != VmMode::Auto) return mode == VmMode::On;
   if (::getpid() != 1) return false;
+  // A kernel's PID 1 starts without /proc: mount it to look (and keep it).
+  bool mounted_here = false;
   struct stat st;
-  if (::stat("/proc/self/ns/pid", &st) < 0) {
-    // No /proc yet (a kernel's PID 1 starts without one): mount it to look.
+  if (::stat("/proc/self", &st) < 0) {
     if (::mkdir("/proc", 0555) < 0 && errno != EEXIST) return false;
     if (::mount("proc", "/proc", "proc", kSecure, nullptr) < 0) return false;
-    if (::stat("/proc/self/ns/pid", &st) < 0 || st.st_ino != kProcPidInitIno) {
-      ::umount2("/proc", MNT_DETACH);
-      return false;
-    }
-    g_mounted[0] = true;
-    return true;
+    mounted_here = true;
   }
-  return st.st_ino == kProcPidInitIno;
+  bool vm;
+  if (::stat("/proc/self/ns/pid", &st) == 0) vm = st.st_ino == kProcPidInitIno;
+  else vm = errno == ENOENT;  // no CONFIG_PID_NS: only one PID 1 can exist
+  if (mounted_here) {
+    if (vm) g_mounted[0] = true;
+    else ::umount2("/proc", MNT_DETACH);
+  }
+  return vm;
 }
 
 void boot(const InitSpec& init) {
