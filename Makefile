@@ -36,6 +36,9 @@ integration: all
 vm: all
 	$(PY) tests/vm/run.py
 
+container: all
+	$(PY) tests/container/run.py
+
 demo: all
 	@echo '$$ unshare --pid --fork --mount-proc build/oxinit -v -w -- sh examples/demo.sh'
 	@unshare --pid --fork --mount-proc $(BUILD)/oxinit -v -w -- sh examples/demo.sh; \

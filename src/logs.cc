@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -111,7 +112,7 @@ void Logs::init(Loop* loop, uint64_t token_base, bool timestamps, int out_fd, in
   out_[1].open(err_fd);
 }
 
-Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr) {
+Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr, int* slot_out) {
   int p[2];
   if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) return errno_error("pipe2");
   UniqueFd rd(p[0]), wr(p[1]);
@@ -128,6 +129,7 @@ Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr) {
   s.partial.clear();
   if (auto r = loop_->add(rd.get(), EPOLLIN, token_base_ | slot); !r) return r.error();
   s.fd = std::move(rd);
+  if (slot_out) *slot_out = static_cast<int>(slot);
   return wr;
 }
 
@@ -186,6 +188,23 @@ bool Logs::read_stream(size_t slot) {
     data.remove_prefix(nl + 1);
   }
   return true;
+}
+
+void Logs::drain_stream(int slot) {
+  size_t i = static_cast<size_t>(slot);
+  if (slot < 0 || i >= streams_.size() || !streams_[i].fd.valid()) return;
+  for (int k = 0; k < 16; k++) {
+    if (!read_stream(i)) {
+      close_stream(i);
+      break;
+    }
+    // read_stream returns true on EAGAIN too; stop once the pipe is empty.
+    int avail = 0;
+    if (ioctl(streams_[i].fd.get(), FIONREAD, &avail) < 0 || avail == 0) break;
+  }
+  out_[0].flush();
+  out_[1].flush();
+  update_interest();
 }
 
 void Logs::close_stream(size_t slot) {

@@ -50,7 +50,11 @@ class Logs {
   void init(Loop* loop, uint64_t token_base, bool timestamps, int out_fd = 1, int err_fd = 2);
   // A pipe for one stream of a service; returns the write end for the child,
   // or an Error (e.g. EMFILE: the caller then lets the service inherit).
-  Result<UniqueFd> open_stream(std::string_view name, bool is_stderr);
+  // *slot names the stream for drain_stream().
+  Result<UniqueFd> open_stream(std::string_view name, bool is_stderr, int* slot = nullptr);
+  // Reads what a stream holds now (its writer exited): the last lines of a
+  // service come out before oxinit reports the exit.
+  void drain_stream(int slot);
   // One loop event for `token`.
   void on_event(uint64_t token, uint32_t events);
   // Re-arms EPOLLOUT interest for outputs with queued data.

@@ -236,8 +236,8 @@ void Supervisor::start(Service& s, Millis now) {
     } else if (spec.log == LogMode::Prefix) {
       // Without a pipe (EMFILE, ENFILE) the service still runs, with oxinit's
       // own stdout and stderr.
-      auto o = logs_.open_stream(spec.name, false);
-      auto e = logs_.open_stream(spec.name, true);
+      auto o = logs_.open_stream(spec.name, false, &s.log_slots[0]);
+      auto e = logs_.open_stream(spec.name, true, &s.log_slots[1]);
       if (o && e) {
         out_w = std::move(o.value());
         err_w = std::move(e.value());
@@ -292,16 +292,19 @@ void Supervisor::start(Service& s, Millis now) {
   }
 }
 
+// To the service's process group (its session, from setsid); to the process
+// alone if it has left that group, so nobody gets the signal twice.
+void Supervisor::signal_group(const Service& s, int sig) {
+  if (s.pid <= 0) return;
+  if (kill(-s.pid, sig) < 0 && errno == ESRCH) kill(s.pid, sig);
+}
+
 void Supervisor::stop(Service& s, Millis now) {
   // Stop signal to the whole group, then SIGCONT so a stopped process sees
   // it (s6-supervise), then SIGKILL to the group at stop_timeout.
   const ServiceSpec& spec = *s.spec;
-  kill(-s.pid, spec.stop_signal);
-  kill(s.pid, spec.stop_signal);
-  if (spec.stop_signal != SIGCONT) {
-    kill(-s.pid, SIGCONT);
-    kill(s.pid, SIGCONT);
-  }
+  signal_group(s, spec.stop_signal);
+  if (spec.stop_signal != SIGCONT) signal_group(s, SIGCONT);
   s.deadline = now + spec.stop_timeout;
   transition(s, Event::Stop, State::Stopping);
   OX_INFO("service %s: stopping (pid %d)", spec.name.c_str(), s.pid);
@@ -328,6 +331,10 @@ void Supervisor::end_for_good(Service& s, bool ok, int code) {
 void Supervisor::on_exit(Service& s, int status) {
   const ServiceSpec& spec = *s.spec;
   Millis now = now_ms();
+  for (int& slot : s.log_slots) {
+    logs_.drain_stream(slot);
+    slot = -1;
+  }
   unindex_pid(s.pid);
   s.pid = -1;
   int code = status_to_code(status);
@@ -497,9 +504,9 @@ void Supervisor::sweep(int sig) {
     rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
     if (!ok || pid <= 0) continue;
     pid_t pg = getpgid(static_cast<pid_t>(pid));
-    if (pg > 0 && pg != self_pgrp) kill(-pg, sig);
-    kill(static_cast<pid_t>(pid), sig);
-    if (sig != SIGKILL) kill(static_cast<pid_t>(pid), SIGCONT);
+    pid_t target = pg > 0 && pg != self_pgrp ? -pg : static_cast<pid_t>(pid);
+    kill(target, sig);
+    if (sig != SIGKILL) kill(target, SIGCONT);
   }
 }
 
@@ -512,16 +519,14 @@ void Supervisor::on_timers(Millis now) {
     } else if (s.state == State::Stopping && !s.kill_sent) {
       OX_WARN("service %s: still running %lld ms after its stop signal; sending SIGKILL",
               s.spec->name.c_str(), static_cast<long long>(s.spec->stop_timeout));
-      kill(-s.pid, SIGKILL);
-      kill(s.pid, SIGKILL);
+      signal_group(s, SIGKILL);
       s.kill_sent = true;
       transition(s, Event::Timer, State::Stopping);
     } else if (s.state == State::Running && s.spec->is_main && s.pid > 0) {
       // -t: the main command outlived its kill timeout after a stop signal.
       OX_WARN("main command still running %lld ms after a stop signal; sending SIGKILL",
               static_cast<long long>(opts_.kill_timeout));
-      kill(-s.pid, SIGKILL);
-      kill(s.pid, SIGKILL);
+      signal_group(s, SIGKILL);
     }
   }
   if (phase_deadline_ != kNoDeadline && phase_deadline_ <= now) {

@@ -53,6 +53,7 @@ struct Service {
   int last_code = 0;
   bool started_once = false;
   bool kill_sent = false;
+  int log_slots[2] = {-1, -1};    // its stdout/stderr pipes in Logs
 };
 
 struct RunOutcome {
@@ -80,6 +81,7 @@ class Supervisor {
   void end_for_good(Service& s, bool ok, int code);
   void begin_shutdown(const char* why);
   void sweep(int sig);
+  void signal_group(const Service& s, int sig);
   Millis next_deadline() const;
   bool deps_ready(size_t i) const;
   bool dep_failed(size_t i) const;

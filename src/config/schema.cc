@@ -400,9 +400,9 @@ class Schema {
       value = v.integer;  // 0o, 0x or 0b: the number as written
     } else if (ok) {
       ok = !digits.empty() && digits.size() <= 4;
-      for (char c : digits) {
-        ok = ok && c >= '0' && c <= '7';
-        value = value * 8 + (c - '0');
+      for (size_t k = 0; ok && k < digits.size(); k++) {
+        ok = digits[k] >= '0' && digits[k] <= '7';
+        value = value * 8 + (digits[k] - '0');
       }
     }
     if (!ok || value < 0 || value > 0777)

@@ -494,3 +494,21 @@ stop_timeout = "20s"
         if p.poll() is None:
             p.kill()
             p.wait(10)
+
+
+@test
+def last_output_comes_before_the_exit_report_and_stop_signal_arrives_once():
+    d = tmpdir()
+    cfg = write_config(d, f"""
+[service.w]
+command = ["sh", "-c", "trap 'echo got-term >> {d}/terms; echo bye; exit 0' TERM; touch {d}/up; while :; do sleep 0.05; done"]
+""")
+    with Init(["-v", "-c", cfg]) as i:
+        marker_up(d, "up")
+        i.kill(signal.SIGTERM)
+        assert i.wait(20) == 0
+    lines = i.out.splitlines()
+    bye = lines.index("w | bye")
+    exited = next(k for k, l in enumerate(lines) if "service w: exited" in l)
+    assert bye < exited, lines
+    assert read(f"{d}/terms").count("got-term") == 1
