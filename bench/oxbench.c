@@ -9,8 +9,9 @@
  *   termstop BOUND_MS -- ARGV                        SIGTERM -> init exit
  * Child modes run under the init being measured:
  *   sleep | sigrecv | ignterm | orphans N | burst N
- * and one floor for the services row, run as PID 1 instead of an init:
- *   spawnmany N -- ARGV                              fork+exec N copies, then park
+ * and floors, run as PID 1 instead of an init:
+ *   mininit ARGV          the least an init can do: fork, exec, wait, exit
+ *   spawnmany N -- ARGV   fork+exec N copies, then park (the services row)
  * Every wait is bounded: children arm alarm(), launchers poll with timeouts,
  * and every init gets PR_SET_PDEATHSIG so it dies with its launcher.
  */
@@ -491,6 +492,21 @@ static int child_burst(int n) {
   return 0;
 }
 
+static int child_mininit(char **argv) {
+  pid_t c = fork();
+  if (c < 0) die("fork");
+  if (c == 0) {
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  int st;
+  for (;;) {
+    pid_t r = wait(&st);
+    if (r == c) return status_code(st);
+    if (r < 0 && errno != EINTR) return 255;
+  }
+}
+
 /* The least a PID 1 must do to start N services: fork, exec, nothing else. */
 static int child_spawnmany(int argc, char **argv) {
   if (argc < 3 || strcmp(argv[1], "--") != 0) return 2;
@@ -525,6 +541,7 @@ int main(int argc, char **argv) {
   if (!strcmp(m, "ignterm")) return child_ignterm();
   if (!strcmp(m, "orphans") && argc >= 1) return child_orphans(atoi(argv[0]));
   if (!strcmp(m, "burst") && argc >= 1) return child_burst(atoi(argv[0]));
+  if (!strcmp(m, "mininit") && argc >= 1) return child_mininit(argv);
   if (!strcmp(m, "spawnmany")) return child_spawnmany(argc, argv);
   fprintf(stderr, "oxbench: unknown mode %s\n", m);
   return 2;

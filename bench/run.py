@@ -258,7 +258,10 @@ def m_size(inits, cfg, helper, res):
 
 
 def m_startup(inits, cfg, helper, res):
-    cmds = [["/bin/true"]] + [[path] + pre + ["/bin/true"] for _, path, pre, _ in inits]
+    # Column 0: bare /bin/true; 1: the floor, a minimal static C init (fork, exec,
+    # wait, exit); then the inits.
+    cmds = [["/bin/true"], [helper, "mininit", "/bin/true"]] + [
+        [path] + pre + ["/bin/true"] for _, path, pre, _ in inits]
     argv = [helper, "startup", str(cfg["startup_pairs"]), "--"]
     for i, c in enumerate(cmds):
         argv += (["::"] if i else []) + c
@@ -277,7 +280,8 @@ def m_startup(inits, cfg, helper, res):
     for r in sorted(rounds):
         bare = rounds[r].get(0)
         add(res, "startup_bare", "all", bare)
-        for i, (name, _, _, _) in enumerate(inits, 1):
+        add(res, "startup_floor", "all", rounds[r].get(1) - bare)
+        for i, (name, _, _, _) in enumerate(inits, 2):
             t = rounds[r].get(i)
             add(res, "startup", name, t)
             add(res, "startup_over", name, t - bare)
@@ -285,6 +289,8 @@ def m_startup(inits, cfg, helper, res):
     if "tini" in over and over["tini"] > 0:
         for name in over:
             add(res, "startup_ratio", name, over[name] / over["tini"])
+        add(res, "startup_floor_ratio", "all",
+            statistics.median(res["startup_floor"]["all"]) / over["tini"])
 
 
 def m_memory_idle(inits, cfg, helper, res):
@@ -629,6 +635,12 @@ def render(res, inits, cfg, quick, errors, elapsed):
     if bare:
         lines.append(f"- bare `/bin/true` as PID 1: {cell(bare, '{:.0f}')} µs "
                      f"({len(bare)} runs, interleaved with the inits)")
+    floor = res.get("startup_floor", {}).get("all")
+    if floor:
+        ratio = res.get("startup_floor_ratio", {}).get("all")
+        lines.append(f"- floor for the start-up rows: a minimal static C init (fork, exec, wait, "
+                     f"exit) adds {cell(floor, '{:.0f}')} µs over bare `/bin/true`"
+                     + (f", {ratio[0]:.2f} of tini-static's overhead" if ratio else ""))
     floor = res.get("svc_floor_ms", {}).get("all")
     if floor:
         lines.append(f"- floor for the services row: a bare C fork+exec loop as PID 1 starts "
