@@ -3,7 +3,7 @@
  * Launcher modes run an init as PID 1 of a fresh PID namespace (clone with
  * CLONE_NEWPID, see pid_namespaces(7)) and time things that Python would blur:
  *   run [--report FD] [--cpu N] [--nofile] -- ARGV   launch, report host pid, wait
- *   startup ROUNDS -- ARGV1 :: ARGV2 :: ...          interleaved wall times
+ *   startup ROUNDS -- ARGV1 :: ARGV2 :: ...          interleaved wall and CPU times
  *   siglat N CPU -- ARGV                             kill(init) -> child handler
  *   storm N -- ARGV                                  N signals back to back
  *   termstop BOUND_MS -- ARGV                        SIGTERM -> init exit
@@ -111,12 +111,13 @@ static int status_code(int st) {
   return 255;
 }
 
-/* Wait up to ms for pid to exit; returns 1 and fills *st if it did. */
-static int wait_bounded(pid_t pid, int ms, int *st) {
+/* Wait up to ms for pid to exit; returns 1 and fills *st (and *ru when not
+ * NULL: the CPU time of pid and every descendant it reaped) if it did. */
+static int wait_bounded_ru(pid_t pid, int ms, int *st, struct rusage *ru) {
   int fd = (int)syscall(SYS_pidfd_open, pid, 0);
   int64_t deadline = now_ns() + (int64_t)ms * 1000000;
   for (;;) {
-    pid_t r = waitpid(pid, st, WNOHANG);
+    pid_t r = wait4(pid, st, WNOHANG, ru);
     if (r == pid) {
       if (fd >= 0) close(fd);
       return 1;
@@ -132,6 +133,13 @@ static int wait_bounded(pid_t pid, int ms, int *st) {
   }
   if (fd >= 0) close(fd);
   return 0;
+}
+
+static int wait_bounded(pid_t pid, int ms, int *st) { return wait_bounded_ru(pid, ms, st, NULL); }
+
+static int64_t ru_ns(const struct rusage *ru) {
+  return ((int64_t)ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) * 1000000000 +
+         ((int64_t)ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) * 1000;
 }
 
 static void kill_and_reap(pid_t pid) {
@@ -236,13 +244,16 @@ static int cmd_startup(int argc, char **argv) {
       int64_t t0 = now_ns();
       pid_t pid = spawn_init(cmds[c], &o);
       int st;
-      if (!wait_bounded(pid, 10000, &st)) {
+      struct rusage ru;
+      if (!wait_bounded_ru(pid, 10000, &st, &ru)) {
         kill_and_reap(pid);
         printf("%d %d timeout\n", c, r);
         continue;
       }
       int64_t t1 = now_ns();
-      printf("%d %d %lld %d\n", c, r, (long long)(t1 - t0), status_code(st));
+      /* wall ns, exit code, CPU ns of the PID 1 and what it reaped */
+      printf("%d %d %lld %d %lld\n", c, r, (long long)(t1 - t0), status_code(st),
+             (long long)ru_ns(&ru));
     }
   }
   return 0;

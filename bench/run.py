@@ -276,15 +276,17 @@ def m_startup(inits, cfg, helper, res):
             raise RuntimeError(f"startup run timed out: {line}")
         if f[3] != "0":
             raise RuntimeError(f"`{' '.join(cmds[int(f[0])])}` exited {f[3]}")
-        rounds.setdefault(int(f[1]), {})[int(f[0])] = int(f[2]) / 1000
+        rounds.setdefault(int(f[1]), {})[int(f[0])] = (int(f[2]) / 1000, int(f[4]) / 1000)
     for r in sorted(rounds):
-        bare = rounds[r].get(0)
+        bare, bare_cpu = rounds[r][0]
         add(res, "startup_bare", "all", bare)
-        add(res, "startup_floor", "all", rounds[r].get(1) - bare)
+        add(res, "startup_floor", "all", rounds[r][1][0] - bare)
+        add(res, "startup_floor_cpu", "all", rounds[r][1][1] - bare_cpu)
         for i, (name, _, _, _) in enumerate(inits, 2):
-            t = rounds[r].get(i)
+            t, cpu = rounds[r][i]
             add(res, "startup", name, t)
             add(res, "startup_over", name, t - bare)
+            add(res, "startup_cpu", name, cpu - bare_cpu)
     over = {n: statistics.median(v) for n, v in res["startup_over"].items()}
     if "tini" in over and over["tini"] > 0:
         for name in over:
@@ -518,6 +520,8 @@ def metrics(cfg):
          "", None),
         ("startup_ratio", "overhead ÷ tini-static's (medians)", "{:.2f}", "≤ 0.40",
          goal_le(("startup_ratio", 0.40))),
+        ("startup_cpu", "start-up + teardown CPU over bare `/bin/true` (µs; init and child)",
+         "{:.0f}", "", None),
         ("vmhwm", "VmHWM, child sleeping (KB)", "{:.0f}", "≤ 128 KB", goal_le(("vmhwm", 128))),
         ("vmrss", "VmRSS, child sleeping (KB)", "{:.0f}", "", None),
         ("pss_anon", "Pss_Anon, child sleeping (KB)", "{:.0f}", "", None),
@@ -639,7 +643,8 @@ def render(res, inits, cfg, quick, errors, elapsed):
     if floor:
         ratio = res.get("startup_floor_ratio", {}).get("all")
         lines.append(f"- floor for the start-up rows: a minimal static C init (fork, exec, wait, "
-                     f"exit) adds {cell(floor, '{:.0f}')} µs over bare `/bin/true`"
+                     f"exit) adds {cell(floor, '{:.0f}')} µs wall and "
+                     f"{cell(res['startup_floor_cpu']['all'], '{:.0f}')} µs CPU over bare `/bin/true`"
                      + (f", {ratio[0]:.2f} of tini-static's overhead" if ratio else ""))
     floor = res.get("svc_floor_ms", {}).get("all")
     if floor:
