@@ -1,0 +1,155 @@
+// A small allocator for the musl build, in place of musl's mallocng (~10 KB
+// of code and some metadata pages): oxinit allocates little, mostly at
+// start-up, and never from more than one thread.
+//
+// Blocks come in power-of-two size classes (32 B .. 64 KiB) carved from
+// 64 KiB mmap'd arenas and recycled through one free list per class; larger
+// requests get their own mapping. Each block carries a 16-byte header with
+// its class, so free() and realloc() need no lookup.
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace {
+
+constexpr size_t kHeader = 16;
+constexpr int kMinShift = 5;   // 32 bytes
+constexpr int kMaxShift = 16;  // 64 KiB
+constexpr size_t kArena = 64 * 1024;
+constexpr uint32_t kBigClass = 0xff;
+
+struct Header {
+  uint32_t cls;   // size class shift, or kBigClass
+  uint32_t pad;
+  size_t size;    // mapping length for big blocks
+};
+static_assert(sizeof(Header) == kHeader);
+
+struct FreeBlock {
+  FreeBlock* next;
+};
+
+FreeBlock* g_free[kMaxShift + 1];
+char* g_arena_next = nullptr;
+char* g_arena_end = nullptr;
+
+void* map(size_t n) {
+  void* p = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+int class_for(size_t n) {
+  size_t total = n + kHeader;
+  int s = kMinShift;
+  while ((size_t{1} << s) < total) s++;
+  return s;
+}
+
+void* take(int cls) {
+  if (FreeBlock* b = g_free[cls]) {
+    g_free[cls] = b->next;
+    return b;
+  }
+  size_t size = size_t{1} << cls;
+  if (static_cast<size_t>(g_arena_end - g_arena_next) < size) {
+    // The tail of the old arena is not wasted: split it into the free lists.
+    for (int c = kMaxShift; c >= kMinShift; c--) {
+      while (static_cast<size_t>(g_arena_end - g_arena_next) >= (size_t{1} << c)) {
+        auto* f = reinterpret_cast<FreeBlock*>(g_arena_next);
+        f->next = g_free[c];
+        g_free[c] = f;
+        g_arena_next += size_t{1} << c;
+      }
+    }
+    char* a = static_cast<char*>(map(kArena));
+    if (!a) return nullptr;
+    g_arena_next = a;
+    g_arena_end = a + kArena;
+  }
+  void* p = g_arena_next;
+  g_arena_next += size;
+  return p;
+}
+
+}  // namespace
+
+extern "C" {
+
+void* malloc(size_t n) {
+  if (n > (size_t{1} << kMaxShift) - kHeader) {
+    if (n > SIZE_MAX / 2) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    size_t len = (n + kHeader + 4095) & ~size_t{4095};
+    auto* h = static_cast<Header*>(map(len));
+    if (!h) {
+      errno = ENOMEM;
+      return nullptr;
+    }
+    h->cls = kBigClass;
+    h->size = len;
+    return reinterpret_cast<char*>(h) + kHeader;
+  }
+  int cls = class_for(n);
+  auto* h = static_cast<Header*>(take(cls));
+  if (!h) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  h->cls = static_cast<uint32_t>(cls);
+  return reinterpret_cast<char*>(h) + kHeader;
+}
+
+void free(void* p) {
+  if (!p) return;
+  auto* h = reinterpret_cast<Header*>(static_cast<char*>(p) - kHeader);
+  if (h->cls == kBigClass) {
+    munmap(h, h->size);
+    return;
+  }
+  auto* f = reinterpret_cast<FreeBlock*>(h);
+  f->next = g_free[h->cls];
+  g_free[h->cls] = f;
+}
+
+size_t malloc_usable_size(void* p) {
+  if (!p) return 0;
+  auto* h = reinterpret_cast<Header*>(static_cast<char*>(p) - kHeader);
+  return (h->cls == kBigClass ? h->size : size_t{1} << h->cls) - kHeader;
+}
+
+void* realloc(void* p, size_t n) {
+  if (!p) return malloc(n);
+  size_t have = malloc_usable_size(p);
+  if (n <= have && n >= have / 4) return p;
+  void* q = malloc(n);
+  if (!q) return nullptr;
+  memcpy(q, p, n < have ? n : have);
+  free(p);
+  return q;
+}
+
+void* calloc(size_t a, size_t b) {
+  if (b && a > SIZE_MAX / b) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  void* p = malloc(a * b);
+  if (p) memset(p, 0, a * b);
+  return p;
+}
+
+void* aligned_alloc(size_t align, size_t n) {
+  // Every block is 16-byte aligned; oxinit asks for no more.
+  if (align > 16) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  return malloc(n);
+}
+
+}  // extern "C"
