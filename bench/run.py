@@ -669,7 +669,7 @@ def render(res, inits, cfg, quick, errors, elapsed):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", default=bool(os.environ.get("QUICK")))
+    ap.add_argument("--quick", action="store_true", default=os.environ.get("QUICK", "") not in ("", "0"))
     ap.add_argument("--inits", default=",".join(i[0] for i in INITS),
                     help="comma-separated subset of " + ",".join(i[0] for i in INITS))
     ap.add_argument("--only", default="", help="comma-separated measurement groups: "
