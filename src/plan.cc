@@ -1,11 +1,15 @@
 #include "plan.h"
 
+#include <algorithm>
 #include <functional>
 #include <queue>
 
 namespace oxinit {
 
 namespace {
+
+// Bounds the work a config can ask for: deps are at most n * n entries.
+constexpr size_t kMaxPlanServices = 4096;
 
 Str num(int64_t v) {
   char b[24];
@@ -35,6 +39,14 @@ Str ConfigError::format() const {
 bool make_plan(const Config& config, Plan& out, ConfigError& err) {
   out = Plan();
   out.init = config.init;
+  size_t total = 0;
+  for (const ServiceSpec& s : config.services) {
+    total += static_cast<size_t>(s.instances > 1 ? s.instances : 1);
+    if (total > kMaxPlanServices) {
+      err = ConfigError{s.file, s.line, 0, "too many services after expanding instances (the limit is 4096)"};
+      return false;
+    }
+  }
   // first[k]..first[k+1]: the plan entries of config service k.
   std::vector<int> first;
   for (const ServiceSpec& s : config.services) {
@@ -60,12 +72,15 @@ bool make_plan(const Config& config, Plan& out, ConfigError& err) {
     std::vector<int> deps;
     for (size_t a = 0; a < s.after.size(); a++) {
       // A name is a service (all its instances) or one instance ("web.1").
+      std::string_view name = s.after[a];
+      std::string_view base = name.substr(0, name.find('.'));
       size_t before = deps.size();
       for (size_t j = 0; j < config.services.size(); j++) {
-        bool whole = config.services[j].name.view() == s.after[a].view();
+        if (config.services[j].name.view() != base) continue;
         for (int p = first[j]; p < first[j + 1]; p++) {
-          if (whole || out.services[p].name.view() == s.after[a].view()) deps.push_back(p);
+          if (base.size() == name.size() || out.services[p].name.view() == name) deps.push_back(p);
         }
+        break;
       }
       if (deps.size() == before) {
         SrcPos at = a < s.after_pos.size() ? s.after_pos[a] : SrcPos{s.line, 0};
@@ -75,13 +90,9 @@ bool make_plan(const Config& config, Plan& out, ConfigError& err) {
         return false;
       }
     }
-    for (int p = first[k]; p < first[k + 1]; p++) {
-      for (int d : deps) {
-        bool dup = false;
-        for (int e : out.deps[p]) dup = dup || e == d;
-        if (!dup) out.deps[p].push_back(d);
-      }
-    }
+    std::sort(deps.begin(), deps.end());
+    deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
+    for (int p = first[k]; p < first[k + 1]; p++) out.deps[p] = deps;
   }
 
   // Kahn's algorithm; the ready set is a min-heap so ties keep file order.

@@ -138,6 +138,12 @@ TEST_CASE("plan: many services") {
   CHECK(std::string(q.services[999].name.c_str()) == "w.999");
 }
 
+TEST_CASE("plan: the number of services after expansion is bounded") {
+  std::string text;
+  for (int i = 0; i < 5; i++) text += svc("s" + std::to_string(i)) + "instances = 1000\n";
+  CHECK(plan_error(text) == "p.toml:13: too many services after expanding instances (the limit is 4096)");
+}
+
 TEST_CASE("plan: the main command comes last and waits for every service") {
   Plan p = plan_of(svc("b", "['a']") + svc("a"));
   std::vector<Str> argv = {"sleep", "1"};
