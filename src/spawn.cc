@@ -102,14 +102,19 @@ Result<SpawnResult> spawn(const SpawnRequest& req) {
   wr.reset();
   SpawnResult res;
   res.pid = pid;
-  ChildFailure f{};
-  // Blocks only until the child execs (the pipe closes) or reports failure.
-  ssize_t n = retry_eintr([&] { return read(rd.get(), &f, sizeof f); });
-  if (n == static_cast<ssize_t>(sizeof f)) {
-    res.exec_errno = f.err;
-    res.failed_step = f.step >= 0 && f.step <= kMask ? kSteps[f.step] : "spawn";
-  }
+  res.report = std::move(rd);
   return res;
+}
+
+ExecFailure read_exec_report(int report_fd) {
+  ChildFailure f{};
+  ExecFailure out;
+  ssize_t n = retry_eintr([&] { return read(report_fd, &f, sizeof f); });
+  if (n == static_cast<ssize_t>(sizeof f)) {
+    out.err = f.err;
+    out.step = f.step >= 0 && f.step <= kMask ? kSteps[f.step] : "spawn";
+  }
+  return out;
 }
 
 }  // namespace oxinit

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "spec.h"
+#include "sys/fd.h"
 #include "sys/result.h"
 
 namespace oxinit {
@@ -31,13 +32,25 @@ struct SpawnRequest {
 
 struct SpawnResult {
   pid_t pid = -1;
-  int exec_errno = 0;  // set when the child could not exec; it exits 127/126/1
-  const char* failed_step = nullptr;  // "exec", "chdir", "setuid", ...
+  // Closes (EOF) when the child has exec'd; carries the errno and the failed
+  // step when it could not (the child then exits 127/126/1). The caller
+  // reads it when it is readable, so starting many services never waits for
+  // each exec in turn.
+  UniqueFd report;
+};
+
+struct ExecFailure {
+  int err = 0;                        // 0: the exec succeeded
+  const char* step = nullptr;         // "exec", "chdir", "setuid", ...
 };
 
 // Returns the child's pid (also when exec failed: the status arrives through
 // SIGCHLD as for any exit), or an Error when fork itself failed.
 Result<SpawnResult> spawn(const SpawnRequest& req);
+
+// Reads the report of a child (blocks until it exec'd or failed, which is at
+// once when the fd is readable or the child has exited).
+ExecFailure read_exec_report(int report_fd);
 
 // tini's rule: ENOENT -> 127, EACCES -> 126, anything else -> 1.
 int exec_failure_status(int err);

@@ -22,6 +22,7 @@ namespace {
 
 constexpr uint64_t kTokenSignal = 1ULL << 56;
 constexpr uint64_t kTokenLogs = 2ULL << 56;
+constexpr uint64_t kTokenExec = 3ULL << 56;  // low bits: the service index
 constexpr uint64_t kTokenKindMask = 0xffULL << 56;
 constexpr Millis kKillPhaseBound = 5000;  // SIGKILLed processes die; D state may not
 
@@ -281,11 +282,11 @@ void Supervisor::start(Service& s, Millis now) {
   s.deadline = kNoDeadline;
   index_pid(s.pid, idx);
   transition(s, ev, State::Running);
-  if (r->exec_errno) {
-    OX_FATAL("exec %s failed: %s%s%s", spec.argv[0].c_str(), strerror(r->exec_errno),
-             strcmp(r->failed_step, "exec") ? " in " : "",
-             strcmp(r->failed_step, "exec") ? r->failed_step : "");
-  } else if (spec.is_main) {
+  s.exec_report = std::move(r->report);
+  if (!loop_.add(s.exec_report.get(), EPOLLIN, kTokenExec | static_cast<uint64_t>(idx))) {
+    finish_exec(s);  // cannot watch it: read it now (blocks until the exec)
+  }
+  if (spec.is_main) {
     OX_INFO("Spawned child process '%s' with pid '%d'", spec.argv[0].c_str(), s.pid);
   } else {
     OX_INFO("service %s: started, pid %d", spec.name.c_str(), s.pid);
@@ -297,6 +298,22 @@ void Supervisor::start(Service& s, Millis now) {
 void Supervisor::signal_group(const Service& s, int sig) {
   if (s.pid <= 0) return;
   if (kill(-s.pid, sig) < 0 && errno == ESRCH) kill(s.pid, sig);
+}
+
+// The child's exec report (spawn.h): log a failure; the exit itself comes
+// through SIGCHLD like any other.
+void Supervisor::finish_exec(Service& s) {
+  if (!s.exec_report.valid()) return;
+  ExecFailure f = read_exec_report(s.exec_report.get());
+  loop_.remove(s.exec_report.get());
+  s.exec_report.reset();
+  if (!f.err) return;
+  const char* a0 = s.spec->argv[0].c_str();
+  if (strcmp(f.step, "exec") == 0) {
+    OX_FATAL("exec %s failed: %s", a0, strerror(f.err));
+  } else {
+    OX_FATAL("unable to start %s: %s: %s", a0, f.step, strerror(f.err));
+  }
 }
 
 void Supervisor::stop(Service& s, Millis now) {
@@ -331,6 +348,7 @@ void Supervisor::end_for_good(Service& s, bool ok, int code) {
 void Supervisor::on_exit(Service& s, int status) {
   const ServiceSpec& spec = *s.spec;
   Millis now = now_ms();
+  finish_exec(s);
   for (int& slot : s.log_slots) {
     logs_.drain_stream(slot);
     slot = -1;
@@ -627,8 +645,14 @@ RunOutcome Supervisor::run() {
     bool signalled = false;
     for (int k = 0; k < n; k++) {
       uint64_t kind = events[k].data.u64 & kTokenKindMask;
-      if (kind == kTokenSignal) signalled = true;
-      else if (kind == kTokenLogs) logs_.on_event(events[k].data.u64, events[k].events);
+      if (kind == kTokenSignal) {
+        signalled = true;
+      } else if (kind == kTokenLogs) {
+        logs_.on_event(events[k].data.u64, events[k].events);
+      } else if (kind == kTokenExec) {
+        size_t idx = static_cast<size_t>(events[k].data.u64 & 0xffffffffu);
+        if (idx < services_.size()) finish_exec(services_[idx]);
+      }
     }
     // Signals after the pipes: a service's last lines are read before its
     // exit is handled; reaping runs on every wake so no exit waits.

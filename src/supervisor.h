@@ -54,6 +54,7 @@ struct Service {
   bool started_once = false;
   bool kill_sent = false;
   int log_slots[2] = {-1, -1};    // its stdout/stderr pipes in Logs
+  UniqueFd exec_report;           // open until the child has exec'd (spawn.h)
 };
 
 struct RunOutcome {
@@ -77,6 +78,7 @@ class Supervisor {
   void on_timers(Millis now);
   void advance(Millis now);
   void start(Service& s, Millis now);
+  void finish_exec(Service& s);
   void stop(Service& s, Millis now);
   void end_for_good(Service& s, bool ok, int code);
   void begin_shutdown(const char* why);

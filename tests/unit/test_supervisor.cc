@@ -57,7 +57,9 @@ TEST_CASE("spawn reports exec errno and the child's status") {
   r.new_session = true;
   auto res = spawn(r);
   REQUIRE(res.ok());
-  CHECK(res->exec_errno == ENOENT);
+  ExecFailure f = read_exec_report(res->report.get());
+  CHECK(f.err == ENOENT);
+  CHECK(std::string_view(f.step) == "exec");
   int status = 0;
   REQUIRE(waitpid(res->pid, &status, 0) == res->pid);
   CHECK(status_to_code(status) == 127);
@@ -66,7 +68,7 @@ TEST_CASE("spawn reports exec errno and the child's status") {
   r.argv = const_cast<char* const*>(ok_argv);
   auto ok = spawn(r);
   REQUIRE(ok.ok());
-  CHECK(ok->exec_errno == 0);
+  CHECK(read_exec_report(ok->report.get()).err == 0);
   REQUIRE(waitpid(ok->pid, &status, 0) == ok->pid);
   CHECK(status_to_code(status) == 7);
 }
