@@ -47,12 +47,15 @@ def table_rows(text):
 
 
 @test(timeout=150)
-def quick_mode_runs_clean_and_under_a_minute():
+def quick_mode_runs_clean():
     o = quick()
     assert o["rc"] == 0, f"exit {o['rc']}\n{o['stdout']}\n{o['stderr']}"
-    m = re.search(r"took (\d+) s", o["stdout"])
-    assert m and int(m.group(1)) < 60, f"quick mode too slow: {m and m.group(0)}"
     assert "## Errors" not in o["stdout"], o["stdout"]
+    # ~20 s on an idle 2-core machine; wall time is reported, not asserted
+    # (the machines are shared), beyond the 120 s bound on the run itself.
+    m = re.search(r"took (\d+) s", o["stdout"])
+    assert m, "the header does not say how long the run took"
+    print(f"     quick mode took {m.group(1)} s")
 
 
 @test(timeout=150)
