@@ -4,6 +4,8 @@
 #include <functional>
 #include <queue>
 
+#include "config/toml.h"
+
 namespace oxinit {
 
 namespace {
@@ -85,7 +87,7 @@ bool make_plan(const Config& config, Plan& out, ConfigError& err) {
       if (deps.size() == before) {
         SrcPos at = a < s.after_pos.size() ? s.after_pos[a] : SrcPos{s.line, 0};
         err = ConfigError{s.file, at.line, at.col,
-                          "service '" + s.name + "': after names an unknown service '" + s.after[a] + "'"};
+                          toml::cat({"service '", s.name, "': after names an unknown service ", toml::quote(s.after[a])})};
         out = Plan();
         return false;
       }

@@ -384,7 +384,7 @@ class Schema {
         return fail(e.pos, cat({"env: invalid variable name ", quote(e.key)}));
       Str val = v.type == Type::Boolean ? Str(v.boolean ? "true" : "false") : Str(v.str);
       if (v.type != Type::String && v.type != Type::Integer && v.type != Type::Boolean)
-        return fail(v.pos, cat({"env: ", e.key, ": expected a string, got ", toml::type_name(v.type)}));
+        return fail(v.pos, cat({"env: ", quote(e.key), ": expected a string, got ", toml::type_name(v.type)}));
       s.env.push_back(cat({e.key, "=", val}));
     }
     return true;

@@ -84,7 +84,7 @@ TEST_CASE("plan: after may be a string; duplicates collapse") {
 
 TEST_CASE("plan: unknown service in after, at the value's position") {
   CHECK(plan_error(svc("web", "['db', 'cahce']") + svc("db")) ==
-        "p.toml:3:16: service 'web': after names an unknown service 'cahce'");
+        "p.toml:3:16: service 'web': after names an unknown service \"cahce\"");
 }
 
 TEST_CASE("plan: cycles are named") {
@@ -121,7 +121,7 @@ TEST_CASE("plan: one instance by name, and instances that wait") {
   CHECK(p.deps[1] == std::vector<int>{3});
   CHECK(p.deps[2] == std::vector<int>{3});
   CHECK(plan_error(svc("a", "['w.2']") + "[service.w]\ncommand = 'x'\ninstances = 2\n") ==
-        "p.toml:3:10: service 'a': after names an unknown service 'w.2'");
+        "p.toml:3:10: service 'a': after names an unknown service \"w.2\"");
   CHECK(plan_error("[service.w]\ncommand = 'x'\ninstances = 2\nafter = ['w']\n") ==
         "p.toml:4:10: dependency cycle: w.0 -> w.0");
 }

@@ -381,7 +381,7 @@ TEST_CASE("schema: env") {
   CHECK(str(s.env[3]) == "LC ALL=");
   CHECK(bad_key("env = { \"A=B\" = \"x\" }") == "c.toml:3:9: env: invalid variable name \"A=B\"");
   CHECK(bad_key("env = { \"\" = \"x\" }") == "c.toml:3:9: env: invalid variable name \"\"");
-  CHECK(bad_key("env = { A = [1] }") == "c.toml:3:13: env: A: expected a string, got an array");
+  CHECK(bad_key("env = { A = [1] }") == "c.toml:3:13: env: \"A\": expected a string, got an array");
 }
 
 TEST_CASE("schema: [init]") {
