@@ -232,13 +232,13 @@ class Schema {
           init.vm = m.value.boolean ? VmMode::On : VmMode::Off;
           return true;
         }
-        const char* const names[] = {"auto", "on", "off"};
+        static const char* const names[] = {"auto", "on", "off"};
         if (!choice(m, names, 3, c)) return false;
         init.vm = c == 0 ? VmMode::Auto : c == 1 ? VmMode::On : VmMode::Off;
         return true;
       }
       case kFinalAction: {
-        const char* const names[] = {"poweroff", "reboot", "halt"};
+        static const char* const names[] = {"poweroff", "reboot", "halt"};
         if (!choice(m, names, 3, c)) return false;
         init.final_action = c == 0 ? FinalAction::Poweroff : c == 1 ? FinalAction::Reboot : FinalAction::Halt;
         return true;
@@ -297,7 +297,7 @@ class Schema {
     std::vector<const Value*> list;
     switch (pick(m, kServiceKeys, count(kServiceKeys), section_)) {
       case kType: {
-        const char* const names[] = {"simple", "oneshot"};
+        static const char* const names[] = {"simple", "oneshot"};
         if (!choice(m, names, 2, c)) return false;
         s.type = c == 0 ? ServiceType::Simple : ServiceType::Oneshot;
         return true;
@@ -320,7 +320,7 @@ class Schema {
         }
         return true;
       case kRestart: {
-        const char* const names[] = {"always", "on-failure", "never"};
+        static const char* const names[] = {"always", "on-failure", "never"};
         if (!choice(m, names, 3, c)) return false;
         s.restart = c == 0 ? RestartPolicy::Always : c == 1 ? RestartPolicy::OnFailure : RestartPolicy::Never;
         return true;
@@ -361,7 +361,7 @@ class Schema {
       case kRlimits:
         return rlimits(m, s);
       case kLog: {
-        const char* const names[] = {"prefix", "inherit", "null"};
+        static const char* const names[] = {"prefix", "inherit", "null"};
         if (!choice(m, names, 3, c)) return false;
         s.log = c == 0 ? LogMode::Prefix : c == 1 ? LogMode::Inherit : LogMode::Null;
         return true;
