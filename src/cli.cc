@@ -250,10 +250,11 @@ CliOutcome parse_cli(int argc, const char* const* argv, const char* const* envp)
   Parser p;
   std::string_view a0 = argc > 0 && argv[0] ? argv[0] : "oxinit";
   p.prog = a0;
-  if (!p.parse_argv(argc, argv)) return p.out;
-  if (p.out.action != CliAction::Run && p.out.action != CliAction::Check) return p.out;
-  if (!p.parse_env(envp)) return p.out;
-  return p.out;
+  if (p.parse_argv(argc, argv) &&
+      (p.out.action == CliAction::Run || p.out.action == CliAction::Check)) {
+    p.parse_env(envp);
+  }
+  return std::move(p.out);
 }
 
 int final_exit_code(const Options& o, int code) { return o.remapped(code) ? 0 : code; }
