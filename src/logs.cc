@@ -142,11 +142,19 @@ void Logs::emit(Stream& s, std::string_view line) {
   // RFC 3339 in UTC: a static binary has no time zone database.
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
+  int64_t secs = ts.tv_sec, days = secs / 86400, rem = secs % 86400;
+  // Civil date from days since 1970-01-01 (H. Hinnant's days_from_civil, inverted).
+  days += 719468;
+  int64_t era = days / 146097, doe = days - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+  int64_t day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
+  int64_t year = yoe + era * 400 + (month <= 2);
   char stamp[40];
-  size_t n = format(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ", tm.tm_year + 1900,
-                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+  size_t n = format(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", static_cast<int>(year),
+                    static_cast<int>(month), static_cast<int>(day), static_cast<int>(rem / 3600),
+                    static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60),
+                    static_cast<int>(ts.tv_nsec / 1000000));
   Str head(std::string_view(stamp, n));
   head += s.prefix;
   o.push(head, line, "\n");

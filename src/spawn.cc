@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -68,10 +69,13 @@ int move_to(int from, int to) {
     }
     if (s->umask >= 0) umask(static_cast<mode_t>(s->umask));
     if (!s->workdir.empty() && chdir(s->workdir.c_str()) < 0) child_fail(report_fd, kChdir);
+    // Raw syscalls: libc's setuid family synchronises every thread of the
+    // process (musl's __synccall, glibc's setxid), pointless in a child that
+    // has one thread, and not async-signal-safe in every libc.
     if (s->has_user || s->has_group) {
-      if (setgroups(s->groups.size(), s->groups.data()) < 0) child_fail(report_fd, kSetgroups);
-      if (s->has_group && setgid(s->gid) < 0) child_fail(report_fd, kSetgid);
-      if (s->has_user && setuid(s->uid) < 0) child_fail(report_fd, kSetuid);
+      if (syscall(SYS_setgroups, s->groups.size(), s->groups.data()) < 0) child_fail(report_fd, kSetgroups);
+      if (s->has_group && syscall(SYS_setgid, s->gid) < 0) child_fail(report_fd, kSetgid);
+      if (s->has_user && syscall(SYS_setuid, s->uid) < 0) child_fail(report_fd, kSetuid);
     }
   }
   if (r.clean_signals) {

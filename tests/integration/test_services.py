@@ -362,7 +362,11 @@ command = "echo stamped"
 restart = "never"
 """)
     code, out, err = run(["-c", cfg])
-    assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z t \| stamped$", out, re.M), out
+    m = re.search(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d{3}Z t \| stamped$", out, re.M)
+    assert m, out
+    import datetime
+    stamp = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    assert abs((datetime.datetime.now(datetime.timezone.utc) - stamp).total_seconds()) < 600, stamp
 
 
 @test
