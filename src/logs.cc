@@ -227,7 +227,7 @@ void Logs::close_stream(size_t slot) {
 void Logs::on_event(uint64_t token, uint32_t events) {
   uint32_t low = static_cast<uint32_t>(token & 0xffffffffu);
   if (low >= 0x80000000u) {  // an output became writable
-    int i = low & 1;
+    int i = static_cast<int>(low & 1);
     out_[i].flush();
   } else if (low < streams_.size() && streams_[low].fd.valid()) {
     bool open = true;
@@ -276,7 +276,7 @@ void Logs::drain(Millis deadline) {
   while ((out_[0].pending() || out_[1].pending()) && now_ms() < deadline) {
     bool more0 = out_[0].flush(), more1 = out_[1].flush();
     if (!more0 && !more1) break;
-    struct timespec t = {0, 10 * 1000 * 1000};
+    struct timespec t = {0, 10L * 1000 * 1000};
     nanosleep(&t, nullptr);
   }
 }

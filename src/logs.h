@@ -15,7 +15,7 @@
 namespace oxinit {
 
 constexpr size_t kMaxLine = 4096;           // a longer line is cut and flushed in pieces
-constexpr size_t kOutputQueueCap = 256 * 1024;
+constexpr size_t kOutputQueueCap = size_t{256} * 1024;
 
 // Writes that never block: a private non-blocking handle on oxinit's stdout
 // or stderr when one can be had, else the descriptor gated on EPOLLOUT.

@@ -14,8 +14,6 @@
 #include "supervisor.h"
 #include "vm.h"
 
-extern char** environ;
-
 namespace oxinit {
 namespace {
 

@@ -70,11 +70,11 @@ const char* signal_name(int sig, char* buf) {
     if (e.number == sig) return e.name;
   }
   if (sig >= kRtMin && sig <= kRtMax) {
-    std::memcpy(buf, "SIGRTMIN+", 9);
+    std::memcpy(buf, "SIGRTMIN+", 9);  // NOLINT(bugprone-not-null-terminated-result): format_int ends it
     format_int(buf + 9, sig - kRtMin);
     return buf;
   }
-  std::memcpy(buf, "SIG", 3);
+  std::memcpy(buf, "SIG", 3);  // NOLINT(bugprone-not-null-terminated-result): format_int ends it
   format_int(buf + 3, sig);
   return buf;
 }

@@ -86,7 +86,7 @@ int move_to(int from, int to) {
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, nullptr) < 0) child_fail(report_fd, kMask);
   } else {
-    if (r.sigchld_was_ignored) signal(SIGCHLD, SIG_IGN);
+    if (r.sigchld_was_ignored) (void)signal(SIGCHLD, SIG_IGN);
     if (r.mask && sigprocmask(SIG_SETMASK, r.mask, nullptr) < 0) child_fail(report_fd, kMask);
   }
   execvpe(r.argv[0], r.argv, r.envp);

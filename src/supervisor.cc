@@ -14,8 +14,6 @@
 #include "reap.h"
 #include "spawn.h"
 
-extern char** environ;
-
 namespace oxinit {
 
 namespace {
@@ -498,7 +496,7 @@ void Supervisor::begin_shutdown(const char* why) {
 // The sweep of leftovers once the services are down: as PID 1 everyone in the
 // namespace (kill(-1) spares the caller: kill(2)); as a subreaper, the groups
 // of our remaining children.
-void Supervisor::sweep(int sig) {
+void Supervisor::sweep(int sig) const {
   if (am_pid1_) {
     kill(-1, sig);
     if (sig != SIGKILL) kill(-1, SIGCONT);

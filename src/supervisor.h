@@ -82,7 +82,7 @@ class Supervisor {
   void stop(Service& s, Millis now);
   void end_for_good(Service& s, bool ok, int code);
   void begin_shutdown(const char* why);
-  void sweep(int sig);
+  void sweep(int sig) const;
   void signal_group(const Service& s, int sig);
   Millis next_deadline() const;
   bool deps_ready(size_t i) const;

@@ -14,7 +14,7 @@ constexpr size_t kMaxDbSize = 4 << 20;
 std::string_view field(std::string_view line, int k) {
   for (; k > 0; k--) {
     size_t c = line.find(':');
-    if (c == line.npos) return {};
+    if (c == std::string_view::npos) return {};
     line.remove_prefix(c + 1);
   }
   return line.substr(0, line.find(':'));
@@ -26,7 +26,7 @@ bool each_line(std::string_view text, F f) {
   while (!text.empty()) {
     size_t nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
-    text.remove_prefix(nl == text.npos ? text.size() : nl + 1);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
     if (!line.empty() && line[0] != '#' && line[0] != '+' && line[0] != '-' && f(line)) return true;
   }
   return false;
@@ -41,7 +41,7 @@ bool parse_id(std::string_view s, uint32_t& out) {
 }
 
 bool is_number(std::string_view s) {
-  return !s.empty() && s.find_first_not_of("0123456789") == s.npos;
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
 Str unknown(const char* what, std::string_view name, const char* file, int err) {
@@ -101,7 +101,7 @@ bool UserDb::user(std::string_view name, User& out, Str& why) {
         if (!dup) out.groups.push_back(gid);
         break;
       }
-      members.remove_prefix(c == members.npos ? members.size() : c + 1);
+      members.remove_prefix(c == std::string_view::npos ? members.size() : c + 1);
     }
     return false;
   });

@@ -235,9 +235,9 @@ void finish(FinalAction action) {
   if (::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_RDONLY, nullptr) < 0)
     OX_DEBUG("vm: unable to remount / read-only: %s", strerror(errno));
   ::sync();
-  int cmd = action == FinalAction::Reboot ? RB_AUTOBOOT
-            : action == FinalAction::Halt ? RB_HALT_SYSTEM
-                                          : RB_POWER_OFF;
+  int cmd = static_cast<int>(action == FinalAction::Reboot ? RB_AUTOBOOT
+                             : action == FinalAction::Halt ? RB_HALT_SYSTEM
+                                                           : RB_POWER_OFF);
   ::reboot(cmd);
   OX_FATAL("vm: unable to %s: %s; staying alive",
            action == FinalAction::Reboot ? "reboot" : action == FinalAction::Halt ? "halt" : "power off",

@@ -25,7 +25,8 @@ void Str::assign(std::string_view s) {
 }
 
 Str& Str::append(std::string_view s) {
-  if (n_ + s.size() + 1 > cap_) {
+  // Written so it cannot wrap: cap_ > n_ once allocated, both 0 before.
+  if (s.size() >= cap_ - n_) {
     size_t cap = cap_ ? cap_ * 2 : 16;
     while (cap < n_ + s.size() + 1) cap *= 2;
     char* p = static_cast<char*>(std::realloc(p_, cap));
