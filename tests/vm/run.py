@@ -12,6 +12,7 @@ import atexit
 import concurrent.futures
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -21,7 +22,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import OXINIT, main, test  # noqa: E402
+from harness import OXINIT, main, test, wait_until  # noqa: E402
 import vmlib  # noqa: E402
 
 BOOT_TIMEOUT = float(os.environ.get("OXINIT_VM_TIMEOUT", "150"))  # per wait, seconds
@@ -332,6 +333,50 @@ def not_a_vm_as_pid_1_of_a_pid_namespace():
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
     assert r.stdout == base.stdout, (base.stdout, r.stdout)
     assert "vm:" not in r.stderr, r.stderr
+
+
+@test(timeout=60)
+def failed_reboot_keeps_pid_1_alive():
+    """finish(): when reboot() fails (here: no CAP_SYS_BOOT), oxinit says so
+    and stays alive instead of exiting (a VM's PID 1 exiting is a panic).
+    Forced VM mode in private PID, mount, network and UTS namespaces."""
+    for tool in ("unshare", "setpriv"):
+        if not shutil.which(tool):
+            raise AssertionError(f"{tool} not found (apt-get install util-linux)")
+    out = os.path.join(_tmp, "noreboot.log")
+    with open(out, "w") as f:
+        p = subprocess.Popen(["unshare", "--pid", "--fork", "--mount", "--mount-proc", "--net",
+                              "--uts", "setpriv", "--bounding-set", "-sys_boot",
+                              OXINIT, "--vm", "--", "/bin/true"],
+                             stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+    ox = None
+    try:
+        def read():
+            with open(out) as f:
+                return f.read()
+        wait_until(lambda: "staying alive" in read(), timeout=20, what="'staying alive'")
+        kids = f"/proc/{p.pid}/task/{p.pid}/children"
+        ox = int(open(kids).read().split()[0])  # setpriv exec'd oxinit
+        time.sleep(1.0)
+        assert p.poll() is None, (p.returncode, read())
+        with open(f"/proc/{ox}/status") as f:
+            state = [ln for ln in f if ln.startswith("State:")][0]
+        assert "Z" not in state.split()[1], state
+        text = read()
+        assert "main command exited with status 0" in text, text
+        assert "unable to power off" in text, text
+    finally:
+        if ox:
+            try:
+                os.kill(ox, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if p.poll() is None:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=10)
 
 
 @test(timeout=600)
