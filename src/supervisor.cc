@@ -325,7 +325,7 @@ void Supervisor::stop(Service& s, Millis now) {
   OX_INFO("service %s: stopping (pid %d)", spec.name.c_str(), s.pid);
 }
 
-void Supervisor::end_for_good(Service& s, bool ok, int code) {
+void Supervisor::end_for_good(const Service& s, bool ok, int code) {
   const ServiceSpec& spec = *s.spec;
   if (spec.is_main || spec.critical) {
     if (!code_set_ || spec.is_main) {
@@ -416,8 +416,8 @@ void Supervisor::reap() {
 }
 
 void Supervisor::forward(int sig, bool to_main_only) {
-  char b[16];
   if (main_ >= 0) {
+    char b[16];
     Service& m = services_[static_cast<size_t>(main_)];
     if (m.pid <= 0) return;
     OX_DEBUG("Passing signal: '%s'", signal_name(sig, b));

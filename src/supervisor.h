@@ -80,7 +80,7 @@ class Supervisor {
   void start(Service& s, Millis now);
   void finish_exec(Service& s);
   void stop(Service& s, Millis now);
-  void end_for_good(Service& s, bool ok, int code);
+  void end_for_good(const Service& s, bool ok, int code);
   void begin_shutdown(const char* why);
   void sweep(int sig) const;
   void signal_group(const Service& s, int sig);
