@@ -3,19 +3,20 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
-#include <algorithm>
+#include <cstddef>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "cli.h"
 #include "config/toml.h"
 #include "signals.h"
+#include "sys/format.h"
 
 namespace oxinit {
 
 namespace {
 
-using toml::cat;
 using toml::Member;
 using toml::quote;
 using toml::Type;
@@ -24,56 +25,101 @@ using toml::Value;
 constexpr Millis kMaxSeconds = 1000000000;
 constexpr int kMaxInstances = 1000;
 
-const char* const kRootKeys[] = {"init", "service"};
-const char* const kInitKeys[] = {"shutdown_timeout", "log_timestamps", "vm",
-                                 "final_action",     "hostname",       "mount_cgroup"};
-enum InitKey { kShutdownTimeout, kLogTimestamps, kVm, kFinalAction, kHostname, kMountCgroup };
-const char* const kServiceKeys[] = {
-    "type",         "command",    "after",        "restart",  "restart_delay", "restart_delay_max",
-    "max_restarts", "restart_window", "stop_signal", "stop_timeout", "critical", "user",
-    "group",        "workdir",    "env",          "env_file", "umask",         "rlimits",
-    "log",          "instances",  "reload_signal"};
-enum ServiceKey {
-  kType, kCommand, kAfter, kRestart, kRestartDelay, kRestartDelayMax, kMaxRestarts,
-  kRestartWindow, kStopSignal, kStopTimeout, kCritical, kUser, kGroup, kWorkdir, kEnv,
-  kEnvFile, kUmask, kRlimits, kLog, kInstances, kReloadSignal
+// Name lists are packed ("a\0b\0"): no pointer table per list.
+constexpr char kRootKeys[] = "init\0service\0";
+constexpr char kInitKeys[] =
+    "shutdown_timeout\0log_timestamps\0vm\0final_action\0hostname\0mount_cgroup\0";
+constexpr char kServiceKeys[] =
+    "type\0command\0after\0restart\0restart_delay\0restart_delay_max\0max_restarts\0"
+    "restart_window\0stop_signal\0stop_timeout\0critical\0user\0group\0workdir\0env\0"
+    "env_file\0umask\0rlimits\0log\0instances\0reload_signal\0";
+enum ServiceKey { kCommandKey = 1, kRestartKey = 3, kUserKey = 11, kGroupKey = 12, kNumServiceKeys = 21 };
+constexpr char kLimitNames[] =
+    "as\0core\0cpu\0data\0fsize\0locks\0memlock\0msgqueue\0nice\0nofile\0nproc\0rss\0"
+    "rtprio\0rttime\0sigpending\0stack\0";
+constexpr uint8_t kLimitIds[] = {RLIMIT_AS,     RLIMIT_CORE,   RLIMIT_CPU,    RLIMIT_DATA,
+                                 RLIMIT_FSIZE,  RLIMIT_LOCKS,  RLIMIT_MEMLOCK, RLIMIT_MSGQUEUE,
+                                 RLIMIT_NICE,   RLIMIT_NOFILE, RLIMIT_NPROC,  RLIMIT_RSS,
+                                 RLIMIT_RTPRIO, RLIMIT_RTTIME, RLIMIT_SIGPENDING, RLIMIT_STACK};
+
+// Choices, in the order messages list them; the index is the enum's value
+// (restart is listed backwards).
+constexpr const char* kChoices[] = {"simple\0oneshot\0", "always\0on-failure\0never\0",
+                                    "prefix\0inherit\0null\0", "auto\0on\0off\0",
+                                    "poweroff\0reboot\0halt\0"};
+enum Choice : uint8_t { kTypeChoice, kRestartChoice, kLogChoice, kVmChoice, kFinalChoice };
+static_assert(static_cast<int>(RestartPolicy::Always) == 2 && static_cast<int>(RestartPolicy::Never) == 0);
+static_assert(static_cast<int>(VmMode::On) == 1 && static_cast<int>(VmMode::Off) == 2);
+static_assert(sizeof(ServiceType) == sizeof(int) && sizeof(RestartPolicy) == sizeof(int) &&
+              sizeof(LogMode) == sizeof(int) && sizeof(VmMode) == sizeof(int) &&
+              sizeof(FinalAction) == sizeof(int));
+
+// How a key's value is checked, and where it goes: an offset into the
+// ServiceSpec or InitSpec being filled. One table instead of code per key.
+enum Kind : uint8_t {
+  kDuration, kBool, kChoice, kVm, kSignal, kSignalOrNone, kPath, kHostname, kCommand, kAfter,
+  kMaxRestarts, kId, kEnv, kUmask, kRlimits, kInstances,
 };
-const char* const kLimitNames[] = {"as",     "core",  "cpu",    "data",     "fsize",      "locks",
-                                   "memlock", "msgqueue", "nice", "nofile", "nproc",      "rss",
-                                   "rtprio", "rttime", "sigpending", "stack"};
-const int kLimitIds[] = {RLIMIT_AS,     RLIMIT_CORE,   RLIMIT_CPU,    RLIMIT_DATA,
-                         RLIMIT_FSIZE,  RLIMIT_LOCKS,  RLIMIT_MEMLOCK, RLIMIT_MSGQUEUE,
-                         RLIMIT_NICE,   RLIMIT_NOFILE, RLIMIT_NPROC,  RLIMIT_RSS,
-                         RLIMIT_RTPRIO, RLIMIT_RTTIME, RLIMIT_SIGPENDING, RLIMIT_STACK};
+struct Slot {
+  uint8_t kind;
+  uint8_t choice;
+  uint16_t offset;
+};
+static_assert(std::is_standard_layout_v<ServiceSpec> && std::is_standard_layout_v<InitSpec>);
+#define S(kind, field) {kind, 0, offsetof(ServiceSpec, field)}
+#define C(choice, field) {kChoice, choice, offsetof(ServiceSpec, field)}
+constexpr Slot kServiceSlots[kNumServiceKeys] = {
+    C(kTypeChoice, type),          S(kCommand, argv),           S(kAfter, after),
+    C(kRestartChoice, restart),    S(kDuration, restart_delay), S(kDuration, restart_delay_max),
+    S(kMaxRestarts, max_restarts), S(kDuration, restart_window), S(kSignal, stop_signal),
+    S(kDuration, stop_timeout),    S(kBool, critical),          S(kId, uid),
+    S(kId, gid),                   S(kPath, workdir),           S(kEnv, env),
+    S(kPath, env_file),            S(kUmask, umask),            S(kRlimits, rlimits),
+    C(kLogChoice, log),            S(kInstances, instances),    S(kSignalOrNone, reload_signal),
+};
+#undef S
+#undef C
+constexpr Slot kInitSlots[] = {
+    {kDuration, 0, offsetof(InitSpec, shutdown_timeout)},
+    {kBool, 0, offsetof(InitSpec, log_timestamps)},
+    {kVm, kVmChoice, offsetof(InitSpec, vm)},
+    {kChoice, kFinalChoice, offsetof(InitSpec, final_action)},
+    {kHostname, 0, offsetof(InitSpec, hostname)},
+    {kBool, 0, offsetof(InitSpec, mount_cgroup)},
+};
 
-template <size_t N>
-constexpr size_t count(const char* const (&)[N]) {
-  return N;
+const char* next_name(const char* p) { return p + std::strlen(p) + 1; }
+
+// Index of word in a packed list, or -1.
+int index_of(std::string_view word, const char* names) {
+  int k = 0;
+  for (const char* p = names; *p; p = next_name(p), k++) {
+    if (word == p) return k;
+  }
+  return -1;
 }
 
-Str num(int64_t v) {
-  char b[24];
-  return Str(std::string_view(b, format_int(b, v)));
-}
-
-// The closest of names to word, if close enough to be a likely typo.
-const char* suggest(std::string_view word, const char* const* names, size_t n) {
+// "; did you mean 'x'?" when one of names is close enough to word to be a
+// likely typo, else "".
+Str did_you_mean(std::string_view word, const char* names) {
   const char* best = nullptr;
   size_t best_d = 3;
-  for (size_t k = 0; k < n; k++) {
-    size_t len = std::max(word.size(), std::strlen(names[k]));
-    size_t d = edit_distance(word.substr(0, 64), names[k]);
+  for (const char* p = names; *p; p = next_name(p)) {
+    size_t len = std::strlen(p);
+    if (word.size() > len) len = word.size();
+    size_t d = edit_distance(word.substr(0, 64), p);
     if (d < best_d && d * 3 <= len) {
-      best = names[k];
+      best = p;
       best_d = d;
     }
   }
-  return best;
+  return best ? Str("; did you mean '") + best + "'?" : Str();
 }
 
-Str did_you_mean(std::string_view word, const char* const* names, size_t n) {
-  const char* s = suggest(word, names, n);
-  return s ? cat({"; did you mean '", s, "'?"}) : Str();
+// What a bad value was, for messages: a string or integer as written (quoted),
+// else its type.
+Str got(const Value& v) {
+  return v.type == Type::String || v.type == Type::Integer ? quote(v.str) : Str(toml::type_name(v.type));
 }
 
 bool valid_name(std::string_view s) {
@@ -93,10 +139,15 @@ class Schema {
 
   bool apply(const Value& root, Config& cfg) {
     for (const Member& m : root.members) {
-      int k = pick(m, kRootKeys, count(kRootKeys), "");
+      int k = pick(m, kRootKeys, "");
       if (k < 0 || !expect(m, m.value, Type::Table, "a table")) return false;
       for (const Member& e : m.value.members) {
-        if (k == 0 ? !init_key(e, cfg.init) : !service(e, cfg)) return false;
+        if (k == 0) {
+          int i = pick(e, kInitKeys, "[init]");
+          if (i < 0 || !set(e, kInitSlots[i], reinterpret_cast<char*>(&cfg.init))) return false;
+        } else if (!service(e, cfg)) {
+          return false;
+        }
       }
     }
     return true;
@@ -106,70 +157,71 @@ class Schema {
   std::string_view file_;
   ConfigError& err_;
   UserDb& users_;
-  Str section_;  // "[init]" or "[service.web]", for messages
+  char section_[80] = {};  // "[service.web]", for messages
 
-  bool fail(SrcPos p, Str msg) {
-    err_ = ConfigError{file_, p.line, p.col, std::move(msg)};
+  [[gnu::cold, gnu::noinline, gnu::format(printf, 3, 4)]] bool fail(SrcPos p, const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    err_.message = toml::vfmt(fmt, ap);
+    va_end(ap);
+    err_.file = file_;
+    err_.line = p.line;
+    err_.col = p.col;
     return false;
   }
 
   // Index of m's key in names, or -1 after reporting an unknown key.
-  int pick(const Member& m, const char* const* names, size_t n, std::string_view where) {
-    for (size_t k = 0; k < n; k++) {
-      if (m.key.view() == names[k]) return static_cast<int>(k);
+  int pick(const Member& m, const char* names, const char* where) {
+    int k = index_of(m.key, names);
+    if (k < 0) {
+      fail(m.pos, "unknown key %s%s%s%s", quote(m.key).c_str(), *where ? " in " : "", where,
+           did_you_mean(m.key, names).c_str());
     }
-    fail(m.pos, cat({"unknown key ", quote(m.key), where.empty() ? "" : " in ", where,
-                     did_you_mean(m.key, names, n)}));
-    return -1;
+    return k;
   }
 
   bool expect(const Member& m, const Value& v, Type t, const char* what) {
     if (v.type == t) return true;
-    return fail(v.pos, cat({m.key, ": expected ", what, ", got ", toml::type_name(v.type)}));
+    return fail(v.pos, "%s: expected %s, got %s", m.key.c_str(), what, toml::type_name(v.type));
   }
 
-  bool boolean(const Member& m, bool& out) {
-    if (!expect(m, m.value, Type::Boolean, "true or false")) return false;
-    out = m.value.boolean;
-    return true;
-  }
-
-  bool text(const Member& m, const Value& v, Str& out) {
+  // A non-empty string.
+  bool text(const Member& m, const Value& v) {
     if (!expect(m, v, Type::String, "a string")) return false;
-    if (v.str.empty()) return fail(v.pos, cat({m.key, ": must not be empty"}));
-    out = v.str;
+    if (v.str.empty()) return fail(v.pos, "%s: must not be empty", m.key.c_str());
     return true;
   }
 
-  bool path(const Member& m, Str& out) {
-    if (!text(m, m.value, out)) return false;
-    if (out[0] != '/') return fail(m.value.pos, cat({m.key, ": must be an absolute path, got ", quote(out)}));
-    return true;
-  }
-
-  // A string out of names; its index in out.
-  bool choice(const Member& m, const char* const* names, size_t n, int& out) {
+  // A string out of a packed list; its index in out.
+  bool choice(const Member& m, const char* names, bool backwards, void* out) {
     const Value& v = m.value;
     if (v.type == Type::String) {
-      for (size_t k = 0; k < n; k++) {
-        if (v.str.view() == names[k]) {
-          out = static_cast<int>(k);
-          return true;
-        }
+      int k = index_of(v.str, names);
+      if (k >= 0) {
+        if (backwards) k = 2 - k;
+        std::memcpy(out, &k, sizeof k);  // an enum with int as its underlying type
+        return true;
       }
     }
     Str list;
-    for (size_t k = 0; k < n; k++) list += cat({k ? (k + 1 == n ? " or " : ", ") : "", "\"", names[k], "\""});
-    Str got = v.type == Type::String ? quote(v.str) : Str(toml::type_name(v.type));
-    return fail(v.pos, cat({m.key, ": expected ", list, ", got ", got,
-                            v.type == Type::String ? did_you_mean(v.str, names, n) : Str()}));
+    for (const char* p = names; *p; p = next_name(p)) {
+      if (p != names) list += *next_name(p) ? ", " : " or ";
+      list += '"';
+      list += p;
+      list += '"';
+    }
+    bool s = v.type == Type::String;
+    return fail(v.pos, "%s: expected %s, got %s%s", m.key.c_str(), list.c_str(),
+                (s ? quote(v.str) : Str(toml::type_name(v.type))).c_str(),
+                (s ? did_you_mean(v.str, names) : Str()).c_str());
   }
 
   bool integer(const Member& m, int64_t lo, int64_t hi, int64_t& out) {
     if (!expect(m, m.value, Type::Integer, "an integer")) return false;
     out = m.value.integer;
     if (out < lo || out > hi)
-      return fail(m.value.pos, cat({m.key, ": must be between ", num(lo), " and ", num(hi)}));
+      return fail(m.value.pos, "%s: must be between %ld and %ld", m.key.c_str(), static_cast<long>(lo),
+                  static_cast<long>(hi));
     return true;
   }
 
@@ -177,14 +229,14 @@ class Schema {
     const Value& v = m.value;
     if (v.type == Type::Integer) {
       if (v.integer < 0 || v.integer > kMaxSeconds)
-        return fail(v.pos, cat({m.key, ": must be between 0 and ", num(kMaxSeconds), " seconds"}));
+        return fail(v.pos, "%s: must be between 0 and %ld seconds", m.key.c_str(), static_cast<long>(kMaxSeconds));
       out = v.integer * 1000;
       return true;
     }
     if (v.type == Type::String && parse_duration(v.str, out)) return true;
-    return fail(v.pos, cat({m.key, ": expected a duration (\"250ms\", \"5s\", \"2m\", \"1h\" or "
-                            "an integer of seconds), got ",
-                            v.type == Type::String ? quote(v.str) : Str(toml::type_name(v.type))}));
+    return fail(v.pos,
+                "%s: expected a duration (\"250ms\", \"5s\", \"2m\", \"1h\" or an integer of seconds), got %s",
+                m.key.c_str(), got(v).c_str());
   }
 
   bool signal(const Member& m, int& out, bool allow_none) {
@@ -199,181 +251,136 @@ class Schema {
       return true;
     }
     if (v.type == Type::String && (out = signal_by_name(v.str, true, true)) > 0) return true;
-    return fail(v.pos, cat({m.key, ": expected a signal (\"SIGTERM\", \"TERM\" or 1 to 64",
-                            allow_none ? ", or \"none\"" : "", "), got ",
-                            v.type == Type::String || v.type == Type::Integer ? quote(v.str)
-                                                                              : Str(toml::type_name(v.type))}));
+    return fail(v.pos, "%s: expected a signal (\"SIGTERM\", \"TERM\" or 1 to 64%s), got %s", m.key.c_str(),
+                allow_none ? ", or \"none\"" : "", got(v).c_str());
   }
 
-  // A string, or an array of strings (a list of one is the same as the string).
-  bool strings(const Member& m, std::vector<const Value*>& out) {
-    if (m.value.type == Type::String) {
-      out.push_back(&m.value);
-      return true;
-    }
-    if (!expect(m, m.value, Type::Array, "an array of strings")) return false;
-    for (const Value& v : m.value.items) {
-      if (!expect(m, v, Type::String, "a string")) return false;
-      out.push_back(&v);
+  // A string, or an array of strings (a list of one is the same as the
+  // string): the n values at first.
+  bool strings(const Member& m, const Value*& first, size_t& n) {
+    const Value& v = m.value;
+    first = &v;
+    n = 1;
+    if (v.type == Type::String) return true;
+    if (!expect(m, v, Type::Array, "an array of strings")) return false;
+    first = v.items.data();
+    n = v.items.size();
+    for (size_t k = 0; k < n; k++) {
+      if (!expect(m, first[k], Type::String, "a string")) return false;
     }
     return true;
   }
 
-  bool init_key(const Member& m, InitSpec& init) {
-    int k = pick(m, kInitKeys, count(kInitKeys), "[init]");
-    int c = 0;
-    switch (k) {
-      case kShutdownTimeout:
-        return duration(m, init.shutdown_timeout);
-      case kLogTimestamps:
-        return boolean(m, init.log_timestamps);
-      case kVm: {
-        if (m.value.type == Type::Boolean) {
-          init.vm = m.value.boolean ? VmMode::On : VmMode::Off;
+  // Checks m's value as slot says and stores it at base + slot.offset.
+  bool set(const Member& m, Slot slot, char* base) {
+    const Value& v = m.value;
+    void* p = base + slot.offset;
+    auto* s = reinterpret_cast<ServiceSpec*>(base);  // for the service-only kinds
+    const Value* first = nullptr;
+    size_t n = 0;
+    int64_t i = 0;
+    switch (slot.kind) {
+      case kDuration:
+        return duration(m, *static_cast<Millis*>(p));
+      case kBool:
+        if (!expect(m, v, Type::Boolean, "true or false")) return false;
+        *static_cast<bool*>(p) = v.boolean;
+        return true;
+      case kVm:
+        if (v.type == Type::Boolean) {
+          *static_cast<VmMode*>(p) = v.boolean ? VmMode::On : VmMode::Off;
           return true;
         }
-        static const char* const names[] = {"auto", "on", "off"};
-        if (!choice(m, names, 3, c)) return false;
-        init.vm = c == 0 ? VmMode::Auto : c == 1 ? VmMode::On : VmMode::Off;
-        return true;
-      }
-      case kFinalAction: {
-        static const char* const names[] = {"poweroff", "reboot", "halt"};
-        if (!choice(m, names, 3, c)) return false;
-        init.final_action = c == 0 ? FinalAction::Poweroff : c == 1 ? FinalAction::Reboot : FinalAction::Halt;
+        [[fallthrough]];
+      case kChoice:
+        return choice(m, kChoices[slot.choice], slot.choice == kRestartChoice, p);
+      case kSignal:
+      case kSignalOrNone:
+        return signal(m, *static_cast<int*>(p), slot.kind == kSignalOrNone);
+      case kPath: {
+        if (!text(m, v)) return false;
+        if (v.str[0] != '/')
+          return fail(v.pos, "%s: must be an absolute path, got %s", m.key.c_str(), quote(v.str).c_str());
+        *static_cast<Str*>(p) = v.str;
         return true;
       }
       case kHostname:
-        if (!text(m, m.value, init.hostname)) return false;
-        if (init.hostname.size() > 64) return fail(m.value.pos, "hostname: longer than 64 characters");
+        if (!text(m, v)) return false;
+        if (v.str.size() > 64) return fail(v.pos, "hostname: longer than 64 characters");
+        *static_cast<Str*>(p) = v.str;
         return true;
-      case kMountCgroup:
-        return boolean(m, init.mount_cgroup);
+      case kCommand:
+        if (!strings(m, first, n)) return false;
+        if (n == 0 || first[0].str.empty()) return fail(v.pos, "command: empty command");
+        if (v.type == Type::String) {  // a shell command
+          s->argv.push_back("/bin/sh");
+          s->argv.push_back("-c");
+        }
+        for (size_t k = 0; k < n; k++) s->argv.push_back(first[k].str);
+        return true;
+      case kAfter:
+        if (!strings(m, first, n)) return false;
+        s->after_pos = std::vector<SrcPos>(n);
+        for (size_t k = 0; k < n; k++) {
+          s->after.push_back(first[k].str);
+          s->after_pos[k] = first[k].pos;
+        }
+        return true;
+      case kMaxRestarts:
+        if (v.type == Type::String && v.str == "unlimited") {
+          s->max_restarts = -1;
+          return true;
+        }
+        if (!integer(m, -1, 1000000, i)) return false;
+        s->max_restarts = static_cast<int>(i);
+        return true;
+      case kInstances:
+        if (!integer(m, 1, kMaxInstances, i)) return false;
+        s->instances = static_cast<int>(i);
+        return true;
+      case kId:  // checked here, resolved in credentials()
+        return v.type == Type::Integer ? integer(m, 0, 0xfffffffe, i) : text(m, v);
+      case kEnv:
+        return env(m, *s);
+      case kUmask:
+        return umask(m, s->umask);
+      case kRlimits:
+        return rlimits(m, *s);
     }
     return false;
   }
 
   bool service(const Member& sm, Config& cfg) {
     if (!valid_name(sm.key))
-      return fail(sm.pos, cat({"invalid service name ", quote(sm.key),
-                               " (use 1 to 64 letters, digits, '_' or '-')"}));
+      return fail(sm.pos, "invalid service name %s (use 1 to 64 letters, digits, '_' or '-')",
+                  quote(sm.key).c_str());
     if (!expect(sm, sm.value, Type::Table, "a table")) return false;
     for (const ServiceSpec& o : cfg.services) {
       if (o.name.view() == sm.key.view())
-        return fail(sm.pos, cat({"service '", sm.key, "' is already defined at ", o.file, ":", num(o.line)}));
+        return fail(sm.pos, "service '%s' is already defined at %s:%d", sm.key.c_str(), o.file.c_str(), o.line);
     }
-    section_ = cat({"[service.", sm.key, "]"});
+    format(section_, sizeof section_, "[service.%s]", sm.key.c_str());
     ServiceSpec s;
     s.name = sm.key;
     s.file = file_;
     s.line = sm.pos.line;
-    const Member* restart = nullptr;
-    const Member* user = nullptr;
-    const Member* group = nullptr;
-    bool command = false;
+    const Member* seen[kNumServiceKeys] = {};
     for (const Member& m : sm.value.members) {
-      if (!service_key(m, s)) return false;
-      command = command || m.key == "command";
-      if (m.key == "restart") restart = &m;
-      if (m.key == "user") user = &m;
-      if (m.key == "group") group = &m;
+      int k = pick(m, kServiceKeys, section_);
+      if (k < 0 || !set(m, kServiceSlots[k], reinterpret_cast<char*>(&s))) return false;
+      seen[k] = &m;
     }
-    if (!command) return fail(sm.pos, cat({"service '", sm.key, "' has no command"}));
+    const Member* restart = seen[kRestartKey];
+    if (!seen[kCommandKey]) return fail(sm.pos, "service '%s' has no command", sm.key.c_str());
     if (s.type == ServiceType::Oneshot) {
       if (!restart) s.restart = RestartPolicy::Never;
       if (s.restart == RestartPolicy::Always)
         return fail(restart->value.pos, "restart: a oneshot cannot use \"always\" (use \"on-failure\" or \"never\")");
     }
     if (s.restart_delay_max < s.restart_delay) s.restart_delay_max = s.restart_delay;
-    if (!credentials(user, group, s)) return false;
+    if (!credentials(seen[kUserKey], seen[kGroupKey], s)) return false;
     cfg.services.push_back(std::move(s));
     return true;
-  }
-
-  bool service_key(const Member& m, ServiceSpec& s) {
-    const Value& v = m.value;
-    int c = 0;
-    int64_t n = 0;
-    std::vector<const Value*> list;
-    switch (pick(m, kServiceKeys, count(kServiceKeys), section_)) {
-      case kType: {
-        static const char* const names[] = {"simple", "oneshot"};
-        if (!choice(m, names, 2, c)) return false;
-        s.type = c == 0 ? ServiceType::Simple : ServiceType::Oneshot;
-        return true;
-      }
-      case kCommand:
-        if (v.type == Type::String) {
-          if (v.str.empty()) return fail(v.pos, "command: empty command");
-          s.argv = {"/bin/sh", "-c", v.str};
-          return true;
-        }
-        if (!strings(m, list)) return false;
-        if (list.empty() || list[0]->str.empty()) return fail(v.pos, "command: empty command");
-        for (const Value* e : list) s.argv.push_back(e->str);
-        return true;
-      case kAfter:
-        if (!strings(m, list)) return false;
-        for (const Value* e : list) {
-          s.after.push_back(e->str);
-          s.after_pos.push_back(e->pos);
-        }
-        return true;
-      case kRestart: {
-        static const char* const names[] = {"always", "on-failure", "never"};
-        if (!choice(m, names, 3, c)) return false;
-        s.restart = c == 0 ? RestartPolicy::Always : c == 1 ? RestartPolicy::OnFailure : RestartPolicy::Never;
-        return true;
-      }
-      case kRestartDelay:
-        return duration(m, s.restart_delay);
-      case kRestartDelayMax:
-        return duration(m, s.restart_delay_max);
-      case kMaxRestarts:
-        if (v.type == Type::String && v.str == "unlimited") {
-          s.max_restarts = -1;
-          return true;
-        }
-        if (!integer(m, -1, 1000000, n)) return false;
-        s.max_restarts = static_cast<int>(n);
-        return true;
-      case kRestartWindow:
-        return duration(m, s.restart_window);
-      case kStopSignal:
-        return signal(m, s.stop_signal, false);
-      case kStopTimeout:
-        return duration(m, s.stop_timeout);
-      case kCritical:
-        return boolean(m, s.critical);
-      case kUser:
-      case kGroup: {  // checked here, resolved in credentials()
-        Str name;
-        return v.type == Type::Integer ? integer(m, 0, 0xfffffffe, n) : text(m, v, name);
-      }
-      case kWorkdir:
-        return path(m, s.workdir);
-      case kEnv:
-        return env(m, s);
-      case kEnvFile:
-        return path(m, s.env_file);
-      case kUmask:
-        return umask(m, s.umask);
-      case kRlimits:
-        return rlimits(m, s);
-      case kLog: {
-        static const char* const names[] = {"prefix", "inherit", "null"};
-        if (!choice(m, names, 3, c)) return false;
-        s.log = c == 0 ? LogMode::Prefix : c == 1 ? LogMode::Inherit : LogMode::Null;
-        return true;
-      }
-      case kInstances:
-        if (!integer(m, 1, kMaxInstances, n)) return false;
-        s.instances = static_cast<int>(n);
-        return true;
-      case kReloadSignal:
-        return signal(m, s.reload_signal, true);
-    }
-    return false;
   }
 
   bool env(const Member& m, ServiceSpec& s) {
@@ -381,11 +388,13 @@ class Schema {
     for (const Member& e : m.value.members) {
       const Value& v = e.value;
       if (e.key.empty() || e.key.view().find('=') != std::string_view::npos)
-        return fail(e.pos, cat({"env: invalid variable name ", quote(e.key)}));
-      Str val = v.type == Type::Boolean ? Str(v.boolean ? "true" : "false") : Str(v.str);
+        return fail(e.pos, "env: invalid variable name %s", quote(e.key).c_str());
       if (v.type != Type::String && v.type != Type::Integer && v.type != Type::Boolean)
-        return fail(v.pos, cat({"env: ", quote(e.key), ": expected a string, got ", toml::type_name(v.type)}));
-      s.env.push_back(cat({e.key, "=", val}));
+        return fail(v.pos, "env: %s: expected a string, got %s", quote(e.key).c_str(), toml::type_name(v.type));
+      Str var = e.key;
+      var += '=';
+      var += v.type == Type::Boolean ? std::string_view(v.boolean ? "true" : "false") : v.str.view();
+      s.env.push_back(std::move(var));
     }
     return true;
   }
@@ -406,10 +415,7 @@ class Schema {
       }
     }
     if (!ok || value < 0 || value > 0777)
-      return fail(v.pos, cat({"umask: expected an octal mode such as \"022\", got ",
-                              ok || v.type == Type::String || v.type == Type::Integer
-                                  ? quote(v.str)
-                                  : Str(toml::type_name(v.type))}));
+      return fail(v.pos, "umask: expected an octal mode such as \"022\", got %s", got(v).c_str());
     out = static_cast<int>(value);
     return true;
   }
@@ -423,52 +429,55 @@ class Schema {
       out = static_cast<rlim_t>(v.integer);
       return true;
     }
-    return fail(v.pos, cat({"rlimits: ", m.key, ": expected an integer, \"unlimited\" or [soft, hard], got ",
-                            v.type == Type::String || v.type == Type::Integer ? quote(v.str)
-                                                                              : Str(toml::type_name(v.type))}));
+    return fail(v.pos, "rlimits: %s: expected an integer, \"unlimited\" or [soft, hard], got %s", m.key.c_str(),
+                got(v).c_str());
   }
 
   bool rlimits(const Member& m, ServiceSpec& s) {
     if (!expect(m, m.value, Type::Table, "a table such as { nofile = 4096 }")) return false;
+    // Keys are unique and known, so there are at most as many as names.
+    RlimitSpec found[sizeof kLimitIds];
+    size_t n = 0;
     for (const Member& e : m.value.members) {
-      int k = pick(e, kLimitNames, count(kLimitNames), "rlimits");
+      int k = pick(e, kLimitNames, "rlimits");
       if (k < 0) return false;
-      RlimitSpec r;
+      RlimitSpec& r = found[n++];
       r.resource = kLimitIds[k];
       const Value& v = e.value;
       if (v.type == Type::Array) {
-        if (v.items.size() != 2)
-          return fail(v.pos, cat({"rlimits: ", e.key, ": expected [soft, hard]"}));
+        if (v.items.size() != 2) return fail(v.pos, "rlimits: %s: expected [soft, hard]", e.key.c_str());
         if (!limit_value(e, v.items[0], r.soft) || !limit_value(e, v.items[1], r.hard)) return false;
-        if (r.soft > r.hard) return fail(v.pos, cat({"rlimits: ", e.key, ": soft limit above the hard limit"}));
+        if (r.soft > r.hard) return fail(v.pos, "rlimits: %s: soft limit above the hard limit", e.key.c_str());
       } else {
         if (!limit_value(e, v, r.soft)) return false;
         r.hard = r.soft;
       }
-      s.rlimits.push_back(r);
     }
+    s.rlimits = std::vector<RlimitSpec>(found, found + n);
     return true;
   }
-
-  Str id_text(const Value& v) { return v.type == Type::Integer ? num(v.integer) : Str(v.str); }
 
   // user -> uid, primary group, supplementary groups; group overrides the
   // primary group (as initgroups(user, group) would).
   bool credentials(const Member* user, const Member* group, ServiceSpec& s) {
     Str why;
     UserDb::User u;
+    char b[24];
+    auto id = [&](const Value& v) {
+      return v.type == Type::Integer ? std::string_view(b, format_int(b, v.integer)) : v.str.view();
+    };
     if (user) {
-      if (!users_.user(id_text(user->value), u, why)) return fail(user->value.pos, cat({"user: ", why}));
+      if (!users_.user(id(user->value), u, why)) return fail(user->value.pos, "user: %s", why.c_str());
       s.has_user = s.has_group = true;
       s.uid = u.uid;
       s.gid = u.gid;
     }
     if (group) {
-      if (!users_.group(id_text(group->value), s.gid, why)) return fail(group->value.pos, cat({"group: ", why}));
+      if (!users_.group(id(group->value), s.gid, why)) return fail(group->value.pos, "group: %s", why.c_str());
       s.has_group = true;
     }
     if (!s.has_group) return true;
-    s.groups = {s.gid};
+    s.groups.push_back(s.gid);
     for (size_t k = 1; k < u.groups.size(); k++) {
       if (u.groups[k] != s.gid) s.groups.push_back(u.groups[k]);
     }
@@ -486,7 +495,10 @@ size_t edit_distance(std::string_view a, std::string_view b) {
     row[0] = i;
     for (size_t j = 1; j <= b.size(); j++) {
       size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
+      size_t d = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < d) d = up + 1;
+      if (row[j - 1] + 1 < d) d = row[j - 1] + 1;
+      row[j] = d;
       diag = up;
     }
   }
@@ -512,8 +524,9 @@ bool load_config(const std::vector<Str>& files, Config& out, ConfigError& err,
   for (const Str& f : files) {
     int e = toml::read_file(f.c_str(), toml::kMaxFileSize, text);
     if (e) {
-      err = ConfigError{f, 0, 0,
-                        e == EFBIG ? Str("file too large (the limit is 1 MiB)") : cat({"unable to read: ", strerror(e)})};
+      err.file = f;
+      err.line = err.col = 0;
+      err.message = e == EFBIG ? Str("file too large (the limit is 1 MiB)") : "unable to read: " + Str(strerror(e));
       return false;
     }
     if (!parse_config(text, f, out, err, users)) return false;
@@ -525,21 +538,23 @@ std::vector<Str> default_config_files(std::string_view root) {
   while (!root.empty() && root.back() == '/') root.remove_suffix(1);
   std::vector<Str> files;
   struct stat st;
-  Str main = cat({root, "/etc/oxinit.toml"});
-  if (stat(main.c_str(), &st) == 0) files.push_back(main);
-  Str dir = cat({root, "/etc/oxinit.d"});
+  Str main = root + "/etc/oxinit.toml";
+  if (stat(main.c_str(), &st) == 0) files.push_back(std::move(main));
+  Str dir = root + "/etc/oxinit.d";
   DIR* d = opendir(dir.c_str());
   if (!d) return files;
-  std::vector<Str> found;
+  size_t first = files.size();
   while (dirent* e = readdir(d)) {
     std::string_view name = e->d_name;
     if (name.empty() || name[0] == '.' || name.size() <= 5 || name.substr(name.size() - 5) != ".toml") continue;
-    Str p = cat({dir, "/", name});
-    if (stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode)) found.push_back(std::move(p));
+    Str p = dir + "/";
+    p += name;
+    if (stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    // Insertion sort: a directory holds a handful of files.
+    files.push_back(std::move(p));
+    for (size_t k = files.size() - 1; k > first && files[k] < files[k - 1]; k--) std::swap(files[k], files[k - 1]);
   }
   closedir(d);
-  std::sort(found.begin(), found.end());
-  for (auto& f : found) files.push_back(std::move(f));
   return files;
 }
 

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <utility>
 
+#include "sys/format.h"
+
 
 namespace oxinit::toml {
 
@@ -629,6 +631,24 @@ Str cat(std::initializer_list<std::string_view> parts) {
   Str s;
   for (auto p : parts) s += p;
   return s;
+}
+
+Str vfmt(const char* fmt, va_list ap) {
+  char small[512];
+  char* buf = small;
+  for (size_t cap = sizeof small;; cap *= 4) {
+    va_list aq;
+    va_copy(aq, ap);
+    size_t n = vformat(buf, cap, fmt, aq);
+    va_end(aq);
+    if (n + 1 < cap) {  // not cut short
+      Str s(std::string_view(buf, n));
+      if (buf != small) delete[] buf;
+      return s;
+    }
+    if (buf != small) delete[] buf;
+    buf = new char[cap * 4];
+  }
 }
 
 int read_file(const char* path, size_t cap, Str& out) {

@@ -6,6 +6,7 @@
 // 1.1), [table] headers. Not supported (reported as errors): floats, dates,
 // arrays of tables ([[x]]), NUL characters in strings.
 #pragma once
+#include <cstdarg>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -62,6 +63,9 @@ Str quote(std::string_view s);
 
 // Concatenation for messages.
 Str cat(std::initializer_list<std::string_view> parts);
+
+// A message, printf-style (oxinit::format's subset), of any length.
+Str vfmt(const char* fmt, va_list ap);
 
 // Reads a whole file of at most cap bytes. Returns 0 or an errno value
 // (EFBIG when the file is larger than cap).
