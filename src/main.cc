@@ -112,6 +112,9 @@ int run(int argc, char** argv) {
     print_order(plan);
     return 0;
   }
+  // `[init] vm` decides when the command line did not (detect() has mounted
+  // /proc if it had to; boot() mounts the rest either way).
+  if (o.vm == VmMode::Auto && plan.init.vm != VmMode::Auto) vm_mode = plan.init.vm == VmMode::On;
   if (o.command.empty() && plan.services.empty()) {
     if (vm_mode) {
       OX_FATAL("nothing to run: no command and no services in /etc/oxinit.toml");
