@@ -406,14 +406,22 @@ static int compact(pid_t *pids, int n) {
   return k;
 }
 
-/* Wait up to ms for every listed pid to be reaped by the init. */
+/* Wait up to ms for every listed pid to be reaped by the init; returns how
+ * many are left. Probes one pid at a time (waiting on it until it is gone,
+ * then moving on), so the poller costs ~1 kill() per pid in all, not a scan
+ * of the whole list per pass that would compete with the init for a CPU. */
 static int drain(pid_t *pids, int n, int ms) {
   int64_t deadline = now_ns() + (int64_t)ms * 1000000;
-  while (n > 0 && now_ns() < deadline) {
-    n = compact(pids, n);
-    if (n > 0) usleep(200);
+  int i = 0;
+  while (i < n) {
+    if (kill(pids[i], 0) != 0 && errno == ESRCH) {
+      i++;
+      continue;
+    }
+    if (now_ns() >= deadline) return compact(pids + i, n - i);
+    usleep(100);
   }
-  return n;
+  return 0;
 }
 
 static int child_orphans(int n) {

@@ -328,10 +328,11 @@ def m_reaping(inits, cfg, helper, res):
             with Launched(helper, [path] + pre + [helper, "orphans", str(n)]) as l:
                 if l.readline(10) != "start":
                     raise RuntimeError(f"{name}: orphans helper did not start")
-                c0 = cpu_ns(l.pid)
+                c0, x0 = cpu_ns(l.pid), ctxt(l.pid)
                 done = kv(l.readline(60 + n / 200))
-                c1 = cpu_ns(l.pid)
+                c1, x1 = cpu_ns(l.pid), ctxt(l.pid)
                 add(res, "reap_cpu", name, (c1 - c0) / 1e6)
+                add(res, "reap_wakes", name, x1 - x0)
                 add(res, "reap_peak", name, int(done["peak"]))
                 add(res, "reap_left", name, int(done["left"]))
     for rnd in range(cfg["burst_rounds"]):
@@ -529,6 +530,8 @@ def metrics(cfg):
          goal_le(("idle", 0))),
         ("reap_cpu", f"{cfg['orphans']:,} orphans: init CPU (ms)", "{:.0f}", "≤ best peer",
          goal_best("reap_cpu")),
+        ("reap_wakes", f"{cfg['orphans']:,} orphans: init wake-ups (ctxt switches)", "{:.0f}",
+         "", None),
         ("reap_peak", f"{cfg['orphans']:,} orphans: peak unreaped (sampled)", "{:.0f}", "", None),
         ("reap_left", f"{cfg['orphans']:,} orphans: left unreaped", "{:.0f}", "0",
          goal_le(("reap_left", 0))),
