@@ -1,10 +1,7 @@
 #include "plan.h"
 
-#include <algorithm>
-#include <functional>
-#include <queue>
-
 #include "config/toml.h"
+#include "sys/format.h"
 
 namespace oxinit {
 
@@ -13,87 +10,123 @@ namespace {
 // Bounds the work a config can ask for: deps are at most n * n entries.
 constexpr size_t kMaxPlanServices = 4096;
 
-Str num(int64_t v) {
-  char b[24];
-  return Str(std::string_view(b, format_int(b, v)));
+// A min-heap of ints (ready services: the lowest index starts first).
+void heap_push(std::vector<int>& h, int v) {
+  size_t i = h.size();
+  h.push_back(int(v));
+  for (size_t up; i > 0 && h[up = (i - 1) / 2] > v; i = up) h[i] = h[up];
+  h[i] = v;
+}
+
+int heap_pop(std::vector<int>& h) {
+  int top = h[0];
+  int v = h.back();
+  h.pop_back();
+  size_t n = h.size(), i = 0;
+  for (size_t c; (c = 2 * i + 1) < n; i = c) {
+    if (c + 1 < n && h[c + 1] < h[c]) c++;
+    if (h[c] >= v) break;
+    h[i] = h[c];
+  }
+  if (n) h[i] = v;
+  return top;
+}
+
+[[gnu::cold, gnu::noinline]] bool plan_error(Plan& out, ConfigError& err, const Str& file, SrcPos at, Str message) {
+  err.file = file;
+  err.line = at.line;
+  err.col = at.col;
+  err.message = static_cast<Str&&>(message);
+  out = Plan();
+  return false;
 }
 
 }  // namespace
 
 Str ConfigError::format() const {
-  Str s;
-  if (!file.empty()) {
-    s += file;
-    if (line > 0) {
-      s += ':';
-      s += num(line);
-      if (col > 0) {
-        s += ':';
-        s += num(col);
-      }
-    }
-    s += ": ";
-  }
+  if (file.empty()) return message;
+  char b[48];
+  size_t n = 0;
+  if (line > 0) n = col > 0 ? oxinit::format(b, sizeof b, ":%d:%d", line, col) : oxinit::format(b, sizeof b, ":%d", line);
+  Str s = file;
+  s += std::string_view(b, n);
+  s += ": ";
   s += message;
   return s;
 }
 
 bool make_plan(const Config& config, Plan& out, ConfigError& err) {
   out = Plan();
-  out.init = config.init;
   size_t total = 0;
   for (const ServiceSpec& s : config.services) {
     total += static_cast<size_t>(s.instances > 1 ? s.instances : 1);
     if (total > kMaxPlanServices) {
-      err = ConfigError{s.file, s.line, 0, "too many services after expanding instances (the limit is 4096)"};
+      plan_error(out, err, s.file, {s.line, 0}, "too many services after expanding instances (the limit is 4096)");
+      out.init = config.init;
       return false;
     }
   }
+  out.init = config.init;
   // first[k]..first[k+1]: the plan entries of config service k.
   std::vector<int> first;
+  out.services.reserve(total);
   for (const ServiceSpec& s : config.services) {
-    first.push_back(static_cast<int>(out.services.size()));
-    if (s.instances <= 1) {
+    first.push_back(int(out.services.size()));
+    for (int i = 0; i < s.instances || i == 0; i++) {
       out.services.push_back(s);
-      continue;
-    }
-    for (int i = 0; i < s.instances; i++) {
-      ServiceSpec c = s;
-      c.name = s.name + "." + num(i);
-      c.env.push_back("OXINIT_INSTANCE=" + num(i));
+      if (s.instances <= 1) break;
+      ServiceSpec& c = out.services.back();
+      char b[48];
+      format(b, sizeof b, ".%d", i);
+      c.name += b;
+      format(b, sizeof b, "OXINIT_INSTANCE=%d", i);
+      c.env.push_back(b);
       c.instances = 1;
-      out.services.push_back(static_cast<ServiceSpec&&>(c));
     }
   }
-  first.push_back(static_cast<int>(out.services.size()));
+  first.push_back(int(out.services.size()));
 
   size_t n = out.services.size();
-  out.deps.assign(n, {});
+  out.deps.resize(n);
+  // mark[p] == k: plan entry p is already a dependency of config service k.
+  std::vector<int> mark(n, -1);
+  std::vector<int> deps;
   for (size_t k = 0; k < config.services.size(); k++) {
     const ServiceSpec& s = config.services[k];
-    std::vector<int> deps;
+    deps.clear();
+    int lo = int(n), hi = -1;
     for (size_t a = 0; a < s.after.size(); a++) {
       // A name is a service (all its instances) or one instance ("web.1").
       std::string_view name = s.after[a];
       std::string_view base = name.substr(0, name.find('.'));
-      size_t before = deps.size();
+      bool found = false;
       for (size_t j = 0; j < config.services.size(); j++) {
         if (config.services[j].name.view() != base) continue;
         for (int p = first[j]; p < first[j + 1]; p++) {
-          if (base.size() == name.size() || out.services[p].name.view() == name) deps.push_back(p);
+          if (base.size() != name.size() && out.services[p].name.view() != name) continue;
+          found = true;
+          if (mark[p] == int(k)) continue;
+          mark[p] = int(k);
+          deps.push_back(int(p));
+          if (p < lo) lo = p;
+          if (p > hi) hi = p;
         }
         break;
       }
-      if (deps.size() == before) {
+      if (!found) {
         SrcPos at = a < s.after_pos.size() ? s.after_pos[a] : SrcPos{s.line, 0};
-        err = ConfigError{s.file, at.line, at.col,
-                          toml::cat({"service '", s.name, "': after names an unknown service ", toml::quote(s.after[a])})};
-        out = Plan();
-        return false;
+        return plan_error(out, err, s.file, at,
+                          toml::fmt("service '%s': after names an unknown service %s", s.name.c_str(),
+                                    toml::quote(s.after[a]).c_str()));
       }
     }
-    std::sort(deps.begin(), deps.end());
-    deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
+    // In index order: a scan of the marked range (at most n per service).
+    if (deps.size() > 1) {
+      deps.clear();
+      for (int p = lo; p <= hi; p++) {
+        if (mark[p] == int(k)) deps.push_back(int(p));
+      }
+    }
     for (int p = first[k]; p < first[k + 1]; p++) out.deps[p] = deps;
   }
 
@@ -101,19 +134,18 @@ bool make_plan(const Config& config, Plan& out, ConfigError& err) {
   std::vector<int> missing(n, 0);
   std::vector<std::vector<int>> users(n);
   for (size_t i = 0; i < n; i++) {
-    missing[i] = static_cast<int>(out.deps[i].size());
-    for (int d : out.deps[i]) users[d].push_back(static_cast<int>(i));
+    missing[i] = int(out.deps[i].size());
+    for (int d : out.deps[i]) users[d].push_back(int(i));
   }
-  std::priority_queue<int, std::vector<int>, std::greater<int>> ready;
+  std::vector<int> ready;
   for (size_t i = 0; i < n; i++) {
-    if (missing[i] == 0) ready.push(static_cast<int>(i));
+    if (missing[i] == 0) heap_push(ready, int(i));
   }
   while (!ready.empty()) {
-    int i = ready.top();
-    ready.pop();
-    out.order.push_back(i);
+    int i = heap_pop(ready);
+    out.order.push_back(int(i));
     for (int u : users[i]) {
-      if (--missing[u] == 0) ready.push(u);
+      if (--missing[u] == 0) heap_push(ready, u);
     }
   }
   if (out.order.size() == n) return true;
@@ -125,8 +157,8 @@ bool make_plan(const Config& config, Plan& out, ConfigError& err) {
   std::vector<int> walk;
   std::vector<int> seen(n, -1);
   while (seen[at] < 0) {
-    seen[at] = static_cast<int>(walk.size());
-    walk.push_back(at);
+    seen[at] = int(walk.size());
+    walk.push_back(int(at));
     for (int d : out.deps[at]) {
       if (missing[d] > 0) {
         at = d;
@@ -134,7 +166,7 @@ bool make_plan(const Config& config, Plan& out, ConfigError& err) {
       }
     }
   }
-  Str names;
+  Str names = "dependency cycle: ";
   for (size_t k = static_cast<size_t>(seen[at]); k < walk.size(); k++) {
     names += out.services[walk[k]].name;
     names += " -> ";
@@ -156,12 +188,16 @@ bool make_plan(const Config& config, Plan& out, ConfigError& err) {
       break;
     }
   }
-  err = ConfigError{s.file, pos.line, pos.col, "dependency cycle: " + names};
-  out = Plan();
-  return false;
+  return plan_error(out, err, s.file, pos, static_cast<Str&&>(names));
 }
 
 void add_main_command(Plan& plan, const std::vector<Str>& argv) {
+  // The main command starts last: after every service has started (and
+  // every oneshot has succeeded), like the application after its helpers.
+  size_t n = plan.services.size();
+  plan.deps.resize(n + 1);
+  for (size_t i = 0; i < n; i++) plan.deps[n].push_back(int(i));
+  plan.order.push_back(int(n));
   ServiceSpec m;
   m.name = "main";
   m.argv = argv;
@@ -169,13 +205,7 @@ void add_main_command(Plan& plan, const std::vector<Str>& argv) {
   m.critical = true;
   m.restart = RestartPolicy::Never;
   m.log = LogMode::Inherit;
-  // The main command starts last: after every service has started (and
-  // every oneshot has succeeded), like the application after its helpers.
-  std::vector<int> deps;
-  for (size_t i = 0; i < plan.services.size(); i++) deps.push_back(static_cast<int>(i));
   plan.services.push_back(static_cast<ServiceSpec&&>(m));
-  plan.deps.push_back(static_cast<std::vector<int>&&>(deps));
-  plan.order.push_back(static_cast<int>(plan.services.size() - 1));
 }
 
 }  // namespace oxinit

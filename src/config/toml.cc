@@ -651,6 +651,14 @@ Str vfmt(const char* fmt, va_list ap) {
   }
 }
 
+Str fmt(const char* f, ...) {
+  va_list ap;
+  va_start(ap, f);
+  Str s = vfmt(f, ap);
+  va_end(ap);
+  return s;
+}
+
 int read_file(const char* path, size_t cap, Str& out) {
   out.clear();
   int fd = open(path, O_RDONLY | O_CLOEXEC);

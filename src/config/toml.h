@@ -66,6 +66,7 @@ Str cat(std::initializer_list<std::string_view> parts);
 
 // A message, printf-style (oxinit::format's subset), of any length.
 Str vfmt(const char* fmt, va_list ap);
+Str fmt(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
 // Reads a whole file of at most cap bytes. Returns 0 or an errno value
 // (EFBIG when the file is larger than cap).
