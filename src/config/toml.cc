@@ -122,20 +122,23 @@ class Parser {
   }
   SrcPos pos() const { return {line_, static_cast<int>(i_ - line_start_ + 1)}; }
 
-  bool fail(SrcPos p, std::initializer_list<std::string_view> parts) {
+  [[gnu::cold, gnu::noinline, gnu::format(printf, 3, 4)]] bool fail(SrcPos p, const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    err_.message = vfmt(fmt, ap);
+    va_end(ap);
     err_.file = file_;
     err_.line = p.line;
     err_.col = p.col;
-    err_.message = cat(parts);
     return false;
   }
 
   // "unexpected character 'x'" for what is at the cursor.
-  bool unexpected(std::string_view what) {
+  [[gnu::cold, gnu::noinline]] bool unexpected(const char* what) {
     int c = peek();
-    if (c < 0) return fail(pos(), {"unexpected end of file, ", what});
-    if (c == '\n' || c == '\r') return fail(pos(), {"unexpected end of line, ", what});
-    return fail(pos(), {"unexpected ", quote(s_.substr(i_, utf8_len(s_, i_))), ", ", what});
+    if (c < 0) return fail(pos(), "unexpected end of file, %s", what);
+    if (c == '\n' || c == '\r') return fail(pos(), "unexpected end of line, %s", what);
+    return fail(pos(), "unexpected %s, %s", quote(s_.substr(i_, utf8_len(s_, i_))).c_str(), what);
   }
 
   bool check_utf8() {
@@ -147,7 +150,7 @@ class Parser {
       size_t n = utf8_len(s_, k);
       if (n == 0) {
         i_ = k;
-        return fail(pos(), {"invalid UTF-8"});
+        return fail(pos(), "invalid UTF-8");
       }
       k += n;
     }
@@ -164,7 +167,7 @@ class Parser {
   // At '\n' or "\r\n": consumes it and counts the line.
   bool newline() {
     if (peek() == '\r') {
-      if (peek(1) != '\n') return fail(pos(), {"carriage return without a line feed"});
+      if (peek(1) != '\n') return fail(pos(), "carriage return without a line feed");
       i_++;
     }
     i_++;
@@ -177,7 +180,7 @@ class Parser {
     i_++;  // '#'
     for (int c; (c = peek()) >= 0 && c != '\n';) {
       if (c == '\r' && peek(1) == '\n') break;
-      if (is_ctrl(c)) return fail(pos(), {"control character in a comment"});
+      if (is_ctrl(c)) return fail(pos(), "control character in a comment");
       i_++;
     }
     return true;
@@ -215,7 +218,7 @@ class Parser {
       k.pos = pos();
       int c = peek();
       if (c == '"' || c == '\'') {
-        if (peek(1) == c && peek(2) == c) return fail(pos(), {"a key cannot be a multi-line string"});
+        if (peek(1) == c && peek(2) == c) return fail(pos(), "a key cannot be a multi-line string");
         if (!string(k.name, false)) return false;
       } else if (is_bare(c)) {
         size_t b = i_;
@@ -224,7 +227,7 @@ class Parser {
       } else {
         return unexpected("expected a key");
       }
-      if (parts.size() >= static_cast<size_t>(kMaxDepth)) return fail(k.pos, {"key has too many parts"});
+      if (parts.size() >= static_cast<size_t>(kMaxDepth)) return fail(k.pos, "key has too many parts");
       parts.push_back(std::move(k));
       skip_ws();
       if (peek() != '.') return true;
@@ -241,7 +244,7 @@ class Parser {
 
   Value* add(Value& t, const KeyPart& k, uint8_t flags) {
     if (t.members.size() >= kMaxKeys) {
-      fail(k.pos, {"too many keys in one table (the limit is 1000)"});
+      fail(k.pos, "too many keys in one table (the limit is 1000)");
       return nullptr;
     }
     t.members.push_back(Member{k.name, k.pos, Value()});
@@ -251,13 +254,6 @@ class Parser {
     return &v;
   }
 
-  Str where(SrcPos p) {
-    char b[48];
-    size_t n = format_int(b, p.line);
-    b[n++] = ':';
-    n += format_int(b + n, p.col);
-    return Str(std::string_view(b, n));
-  }
 
   Str dotted(const std::vector<KeyPart>& parts, size_t upto) {
     Str s;
@@ -275,7 +271,7 @@ class Parser {
     SrcPos at = pos();
     i_++;
     if (peek() == '[') {
-      fail(at, {"arrays of tables ([[...]]) are not supported"});
+      fail(at, "arrays of tables ([[...]]) are not supported");
       return nullptr;
     }
     std::vector<KeyPart> parts;
@@ -299,20 +295,21 @@ class Parser {
       Value& v = m->value;
       Str name = dotted(parts, k);
       if (v.type != Type::Table) {
-        fail(parts[k].pos, {"'", name, "' is already defined as ", type_name(v.type), " at ", where(m->pos)});
+        fail(parts[k].pos, "'%s' is already defined as %s at %d:%d", name.c_str(), type_name(v.type), m->pos.line,
+             m->pos.col);
         return nullptr;
       }
       if (v.flags & kInline) {
-        fail(parts[k].pos, {"cannot extend inline table '", name, "' (defined at ", where(m->pos), ")"});
+        fail(parts[k].pos, "cannot extend inline table '%s' (defined at %d:%d)", name.c_str(), m->pos.line, m->pos.col);
         return nullptr;
       }
       if (last) {
         if (v.flags & kHeader) {
-          fail(at, {"table [", name, "] is defined twice (first at ", where(v.pos), ")"});
+          fail(at, "table [%s] is defined twice (first at %d:%d)", name.c_str(), v.pos.line, v.pos.col);
           return nullptr;
         }
         if (v.flags & kDotted) {
-          fail(at, {"table [", name, "] was already defined by dotted keys at ", where(m->pos)});
+          fail(at, "table [%s] was already defined by dotted keys at %d:%d", name.c_str(), m->pos.line, m->pos.col);
           return nullptr;
         }
         v.flags = kHeader;
@@ -340,19 +337,19 @@ class Parser {
       }
       Value& v = m->value;
       if (v.type != Type::Table) {
-        return fail(parts[k].pos, {"'", dotted(parts, k), "' is already defined as ", type_name(v.type),
-                                   " at ", where(m->pos)});
+        return fail(parts[k].pos, "'%s' is already defined as %s at %d:%d", dotted(parts, k).c_str(),
+                    type_name(v.type), m->pos.line, m->pos.col);
       }
       if (!(v.flags & kDotted) || (v.flags & kInline && !(t.flags & kInline))) {
-        return fail(parts[k].pos, {"cannot add keys to table '", dotted(parts, k), "' (defined at ",
-                                   where(v.pos), ") here"});
+        return fail(parts[k].pos, "cannot add keys to table '%s' (defined at %d:%d) here", dotted(parts, k).c_str(),
+                    v.pos.line, v.pos.col);
       }
       cur = &v;
     }
     const KeyPart& last = parts.back();
     if (Member* m = find(*cur, last.name)) {
-      return fail(last.pos, {"duplicate key '", dotted(parts, parts.size() - 1), "' (first at ",
-                             where(m->pos), ")"});
+      return fail(last.pos, "duplicate key '%s' (first at %d:%d)", dotted(parts, parts.size() - 1).c_str(), m->pos.line,
+                  m->pos.col);
     }
     Value v;
     if (!value(v, depth)) return false;
@@ -370,7 +367,7 @@ class Parser {
       return string(v.str, true);
     }
     if (c == '[' || c == '{') {
-      if (depth >= kMaxDepth) return fail(v.pos, {"nesting too deep (the limit is 32)"});
+      if (depth >= kMaxDepth) return fail(v.pos, "nesting too deep (the limit is 32)");
       return c == '[' ? array(v, depth + 1) : inline_table(v, depth + 1);
     }
     if (c == 't' || c == 'f' || c == 'i' || c == 'n' || c == '+' || c == '-' ||
@@ -439,16 +436,16 @@ class Parser {
     }
     int base = 10;
     if (d.size() > 1 && d[0] == '0' && (d[1] == 'x' || d[1] == 'o' || d[1] == 'b')) {
-      if (d.size() != t.size()) return fail(v.pos, {"a sign is not allowed on a 0x, 0o or 0b number"});
+      if (d.size() != t.size()) return fail(v.pos, "a sign is not allowed on a 0x, 0o or 0b number");
       base = d[1] == 'x' ? 16 : d[1] == 'o' ? 8 : 2;
       d.remove_prefix(2);
     } else {
       bool num = !d.empty() && d[0] >= '0' && d[0] <= '9';
       if (d == "inf" || d == "nan" || (num && d.find_first_of(".eE") != d.npos))
-        return fail(v.pos, {"floating-point numbers are not supported"});
+        return fail(v.pos, "floating-point numbers are not supported");
       if (num && (d.find_first_of(":T") != d.npos || (d.size() > 4 && d[4] == '-')))
-        return fail(v.pos, {"dates and times are not supported"});
-      if (d.size() > 1 && d[0] == '0') return fail(v.pos, {"leading zeros are not allowed in ", quote(t)});
+        return fail(v.pos, "dates and times are not supported");
+      if (d.size() > 1 && d[0] == '0') return fail(v.pos, "leading zeros are not allowed in %s", quote(t).c_str());
     }
     uint64_t n = 0;
     bool digit = false;
@@ -459,13 +456,13 @@ class Parser {
           hex_digit(static_cast<unsigned char>(d[k + 1])) < base) {
         continue;
       }
-      if (x < 0 || x >= base) return fail(v.pos, {"invalid value ", quote(t)});
+      if (x < 0 || x >= base) return fail(v.pos, "invalid value %s", quote(t).c_str());
       digit = true;
       if (n > (limit - static_cast<uint64_t>(x)) / static_cast<uint64_t>(base))
-        return fail(v.pos, {"integer out of range: ", quote(t)});
+        return fail(v.pos, "integer out of range: %s", quote(t).c_str());
       n = n * static_cast<uint64_t>(base) + static_cast<uint64_t>(x);
     }
-    if (!digit) return fail(v.pos, {"invalid value ", quote(t)});
+    if (!digit) return fail(v.pos, "invalid value %s", quote(t).c_str());
     v.integer = neg ? static_cast<int64_t>(0 - n) : static_cast<int64_t>(n);
     return true;
   }
@@ -482,7 +479,7 @@ class Parser {
     for (;;) {
       int c = peek();
       if (c < 0 || (!multi && (c == '\n' || c == '\r')))
-        return fail(start, {"unterminated string"});
+        return fail(start, "unterminated string");
       if (c == q && !multi) {
         i_++;
         return true;
@@ -497,7 +494,7 @@ class Parser {
           out.append(std::string_view(&s_[i_ - run], run));
           continue;
         }
-        if (run > 5) return fail(pos(), {"too many quotes at the end of a multi-line string"});
+        if (run > 5) return fail(pos(), "too many quotes at the end of a multi-line string");
         out.append(std::string_view(&s_[i_ - run], run - 3));
         return true;
       }
@@ -510,7 +507,7 @@ class Parser {
         if (!escape(out, multi)) return false;
         continue;
       }
-      if (is_ctrl(c)) return fail(pos(), {"control character in a string (use an escape)"});
+      if (is_ctrl(c)) return fail(pos(), "control character in a string (use an escape)");
       size_t b = i_;
       while (peek() >= 0x20 && peek() != q && peek() != '\\' && peek() != 0x7f) i_++;
       if (i_ == b) i_++;  // a lone backslash in a literal string
@@ -549,21 +546,21 @@ class Parser {
       }
     }
     if (c != 'u' && c != 'U') {
-      if (c < 0) return fail(at, {"unterminated string"});
-      return fail(at, {"invalid escape sequence ", quote(s_.substr(b, 1 + utf8_len(s_, b + 1)))});
+      if (c < 0) return fail(at, "unterminated string");
+      return fail(at, "invalid escape sequence %s", quote(s_.substr(b, 1 + utf8_len(s_, b + 1))).c_str());
     }
     int n = c == 'u' ? 4 : 8;
     i_++;
     uint32_t cp = 0;
     for (int k = 0; k < n; k++) {
       int x = hex_digit(peek());
-      if (x < 0) return fail(at, {"\\", c == 'u' ? "u" : "U", " needs ", c == 'u' ? "4" : "8", " hex digits"});
+      if (x < 0) return fail(at, "\\%c needs %c hex digits", c, c == 'u' ? '4' : '8');
       cp = cp << 4 | static_cast<uint32_t>(x);
       i_++;
     }
     if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return fail(at, {"escape is not a Unicode scalar value"});
-    if (cp == 0) return fail(at, {"NUL characters are not allowed in strings"});
+      return fail(at, "escape is not a Unicode scalar value");
+    if (cp == 0) return fail(at, "NUL characters are not allowed in strings");
     put_utf8(out, cp);
     return true;
   }
