@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -93,15 +94,36 @@ int move_to(int from, int to) {
   child_fail(report_fd, kExec);
 }
 
+struct ChildArgs {
+  const SpawnRequest* req;
+  int report_fd;
+};
+
+int child_entry(void* arg) {
+  auto* a = static_cast<ChildArgs*>(arg);
+  child(*a->req, a->report_fd);
+}
+
 }  // namespace
 
 Result<SpawnResult> spawn(const SpawnRequest& req) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe2");
   UniqueFd rd(p[0]), wr(p[1]);
-  pid_t pid = fork();
+  ChildArgs args{&req, wr.get()};
+  pid_t pid;
+  if (req.share_memory) {
+    // CLONE_VM|CLONE_VFORK, as posix_spawn does: no page tables to copy and
+    // no copy-on-write faults afterwards, so a crash-looping service costs
+    // oxinit little; oxinit is suspended until the child calls exec. The
+    // child runs on this stack buffer and touches nothing of ours but errno.
+    alignas(16) char stack[8192];
+    pid = clone(child_entry, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+  } else {
+    pid = fork();
+    if (pid == 0) child(req, wr.get());
+  }
   if (pid < 0) return errno_error("fork");
-  if (pid == 0) child(req, wr.get());
   if (!req.new_session) setpgid(pid, pid);  // see child(): both sides, no race
   wr.reset();
   SpawnResult res;

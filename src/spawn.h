@@ -25,6 +25,9 @@ struct SpawnRequest {
   // inherited (a shell's `&` ignores SIGINT and SIGQUIT, and a service must
   // still obey its stop_signal). The main command keeps what oxinit inherited.
   bool clean_signals = false;
+  // vfork-style (see spawn.cc): cheapest for one start, but oxinit waits for
+  // the exec; a burst of starts is quicker with fork, which does not wait.
+  bool share_memory = false;
   bool sigchld_was_ignored = false;
   // Credentials and limits (services only; the main command gets none).
   const ServiceSpec* spec = nullptr;

@@ -251,6 +251,9 @@ void Supervisor::start(Service& s, Millis now) {
 
   State before = s.state;
   Event ev = before == State::Waiting ? Event::DepsReady : Event::Timer;
+  // The start-up burst forks without waiting for each exec; a restart or the
+  // main command alone is cheaper sharing memory until the exec.
+  req.share_memory = spec.is_main || before != State::Waiting;
   if (!env_ok) {
     OX_WARN("service %s: unable to read env_file %s: %s", spec.name.c_str(), spec.env_file.c_str(),
             strerror(errno));
