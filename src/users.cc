@@ -44,11 +44,9 @@ bool is_number(std::string_view s) {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
-Str unknown(const char* what, std::string_view name, const char* file, int err) {
-  Str s = toml::cat({"unknown ", what, " ", toml::quote(name), " (", file});
-  if (err) s += toml::cat({": ", strerror(err)});
-  s += ")";
-  return s;
+[[gnu::cold, gnu::noinline]] Str unknown(const char* what, std::string_view name, const char* file, int err) {
+  return toml::fmt("unknown %s %s (%s%s%s)", what, toml::quote(name).c_str(), file, err ? ": " : "",
+                   err ? strerror(err) : "");
 }
 
 }  // namespace
@@ -65,7 +63,7 @@ bool UserDb::user(std::string_view name, User& out, Str& why) {
   bool numeric = is_number(name);
   uint32_t id = 0;
   if (numeric && !parse_id(name, id)) {
-    why = toml::cat({"invalid user id ", toml::quote(name)});
+    why = toml::fmt("invalid user id %s", toml::quote(name).c_str());
     return false;
   }
   load();
@@ -113,7 +111,7 @@ bool UserDb::group(std::string_view name, gid_t& out, Str& why) {
   uint32_t id = 0;
   if (numeric) {
     if (!parse_id(name, id)) {
-      why = toml::cat({"invalid group id ", toml::quote(name)});
+      why = toml::fmt("invalid group id %s", toml::quote(name).c_str());
       return false;
     }
     out = id;

@@ -624,12 +624,6 @@ Str quote(std::string_view s) {
   return q;
 }
 
-Str cat(std::initializer_list<std::string_view> parts) {
-  Str s;
-  for (auto p : parts) s += p;
-  return s;
-}
-
 Str vfmt(const char* fmt, va_list ap) {
   char small[512];
   char* buf = small;

@@ -9,7 +9,6 @@
 #include <cstdarg>
 #include <cstddef>
 #include <cstdint>
-#include <initializer_list>
 #include <string_view>
 #include <vector>
 
@@ -60,9 +59,6 @@ const char* type_name(Type t);
 // s in double quotes, non-printable bytes escaped, cut at 64 bytes: safe to
 // print whatever a config file contained.
 Str quote(std::string_view s);
-
-// Concatenation for messages.
-Str cat(std::initializer_list<std::string_view> parts);
 
 // A message, printf-style (oxinit::format's subset), of any length.
 Str vfmt(const char* fmt, va_list ap);
