@@ -1,5 +1,7 @@
 #include "plan.h"
 
+#include <cstddef>
+
 #include "config/toml.h"
 #include "sys/format.h"
 
@@ -31,6 +33,31 @@ int heap_pop(std::vector<int>& h) {
   if (n) h[i] = v;
   return top;
 }
+
+// Config services, each repeated once per instance.
+struct Expand {
+  using iterator_category = std::forward_iterator_tag;
+  using value_type = ServiceSpec;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const ServiceSpec*;
+  using reference = const ServiceSpec&;
+  const ServiceSpec* s;
+  int i;
+  reference operator*() const { return *s; }
+  Expand& operator++() {
+    if (++i >= s->instances) {
+      s++;
+      i = 0;
+    }
+    return *this;
+  }
+  Expand operator++(int) {
+    Expand t = *this;
+    ++*this;
+    return t;
+  }
+  bool operator==(const Expand& o) const { return s == o.s && i == o.i; }
+};
 
 [[gnu::cold, gnu::noinline]] bool plan_error(Plan& out, ConfigError& err, const Str& file, SrcPos at, Str message) {
   err.file = file;
@@ -69,18 +96,20 @@ bool make_plan(const Config& config, Plan& out, ConfigError& err) {
   out.init = config.init;
   // first[k]..first[k+1]: the plan entries of config service k.
   std::vector<int> first;
-  out.services.reserve(total);
+  // One copy per instance, made in one go (no regrowth code), then renamed.
+  const ServiceSpec* b = config.services.data();
+  out.services = std::vector<ServiceSpec>(Expand{b, 0}, Expand{b + config.services.size(), 0});
+  size_t entry = 0;
   for (const ServiceSpec& s : config.services) {
-    first.push_back(int(out.services.size()));
-    for (int i = 0; i < s.instances || i == 0; i++) {
-      out.services.push_back(s);
-      if (s.instances <= 1) break;
-      ServiceSpec& c = out.services.back();
-      char b[48];
-      format(b, sizeof b, ".%d", i);
-      c.name += b;
-      format(b, sizeof b, "OXINIT_INSTANCE=%d", i);
-      c.env.push_back(b);
+    first.push_back(int(entry));
+    for (int i = 0; i < s.instances || i == 0; i++, entry++) {
+      if (s.instances <= 1) continue;
+      ServiceSpec& c = out.services[entry];
+      char buf[48];
+      format(buf, sizeof buf, ".%d", i);
+      c.name += buf;
+      format(buf, sizeof buf, "OXINIT_INSTANCE=%d", i);
+      c.env.push_back(buf);
       c.instances = 1;
     }
   }
