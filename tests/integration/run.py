@@ -12,6 +12,11 @@ try:
 except ModuleNotFoundError as e:
     if e.name != "test_services":
         raise
+try:
+    import test_hardening  # noqa: E402,F401
+except ModuleNotFoundError as e:
+    if e.name != "test_hardening":
+        raise
 from harness import main  # noqa: E402
 
 if os.geteuid() != 0:
