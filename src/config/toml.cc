@@ -441,9 +441,9 @@ class Parser {
       d.remove_prefix(2);
     } else {
       bool num = !d.empty() && d[0] >= '0' && d[0] <= '9';
-      if (d == "inf" || d == "nan" || (num && d.find_first_of(".eE") != d.npos))
+      if (d == "inf" || d == "nan" || (num && d.find_first_of(".eE") != std::string_view::npos))
         return fail(v.pos, "floating-point numbers are not supported");
-      if (num && (d.find_first_of(":T") != d.npos || (d.size() > 4 && d[4] == '-')))
+      if (num && (d.find_first_of(":T") != std::string_view::npos || (d.size() > 4 && d[4] == '-')))
         return fail(v.pos, "dates and times are not supported");
       if (d.size() > 1 && d[0] == '0') return fail(v.pos, "leading zeros are not allowed in %s", quote(t).c_str());
     }
