@@ -428,8 +428,17 @@ void Supervisor::forward(int sig, bool to_main_only) {
       if (errno == ESRCH) OX_WARN("Child was dead when forwarding signal");
       else OX_WARN("unable to forward %s: %s", signal_name(sig, b), strerror(errno));
     }
-    if (is_stop_signal(sig) && opts_.kill_timeout >= 0 && m.deadline == kNoDeadline) {
-      m.deadline = now_ms() + opts_.kill_timeout;
+    if (is_stop_signal(sig)) {
+      // A stopped main command would keep the stop signal pending forever:
+      // continue it (as the service stop sequence does). Only when it is
+      // stopped, so a running one sees exactly the signals it was sent.
+      siginfo_t info;
+      info.si_pid = 0;
+      if (waitid(P_PID, static_cast<id_t>(m.pid), &info, WSTOPPED | WNOHANG | WNOWAIT) == 0 &&
+          info.si_pid == m.pid) {
+        kill(opts_.kill_group ? -m.pid : m.pid, SIGCONT);
+      }
+      if (opts_.kill_timeout >= 0 && m.deadline == kNoDeadline) m.deadline = now_ms() + opts_.kill_timeout;
     }
     return;
   }
