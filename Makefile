@@ -73,7 +73,7 @@ ASAN_ENV = ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0:log_path
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(ASAN_REPORTS)/ubsan
 asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
-	@rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS)
+	@rm -rf $(ASAN_REPORTS) && mkdir -p $(ASAN_REPORTS) && chmod 1777 $(ASAN_REPORTS)  # oxinit also runs as a non-root uid
 	$(ASAN_ENV) $(ASAN_BUILD)/unit-tests; \
 	  rc=$$?; ls $(ASAN_REPORTS) | grep -q . && { cat $(ASAN_REPORTS)/*; echo "asan: sanitizer reports in the unit tests" >&2; exit 1; }; exit $$rc
 	$(ASAN_ENV) OXINIT=$(CURDIR)/$(ASAN_BUILD)/oxinit scripts/with-default-signals.py \
