@@ -12,6 +12,7 @@ namespace {
 int g_verbosity = 1;
 int g_out = STDOUT_FILENO;
 int g_err = STDERR_FILENO;
+int g_pid = 0;
 const char* const kNames[] = {"FATAL", "WARN ", "INFO ", "DEBUG", "TRACE"};
 }  // namespace
 
@@ -28,8 +29,8 @@ void log(Level l, const char* fmt, ...) {
   if (!log_enabled(l)) return;
   int saved = errno;
   char buf[1024];
-  size_t n = format(buf, sizeof buf, "[%s oxinit (%d)] ", kNames[static_cast<int>(l)],
-                    static_cast<int>(getpid()));
+  if (!g_pid) g_pid = static_cast<int>(getpid());  // log() never runs in a child
+  size_t n = format(buf, sizeof buf, "[%s oxinit (%d)] ", kNames[static_cast<int>(l)], g_pid);
   va_list ap;
   va_start(ap, fmt);
   size_t len = n + vformat(buf + n, sizeof buf - n - 1, fmt, ap);

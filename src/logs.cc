@@ -108,12 +108,20 @@ void Logs::init(Loop* loop, uint64_t token_base, bool timestamps, int out_fd, in
   loop_ = loop;
   token_base_ = token_base;
   timestamps_ = timestamps;
-  out_[0].open(out_fd);
-  out_[1].open(err_fd);
+  out_fds_[0] = out_fd;
+  out_fds_[1] = err_fd;
+}
+
+void Logs::open_outputs() {
+  if (outputs_open_) return;
+  outputs_open_ = true;
+  out_[0].open(out_fds_[0]);
+  out_[1].open(out_fds_[1]);
 }
 
 Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr, int* slot_out) {
   int p[2];
+  open_outputs();
   if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) return errno_error("pipe2");
   UniqueFd rd(p[0]), wr(p[1]);
   // The child's end must block: it is the child's stdout (fcntl(2)).
@@ -161,6 +169,7 @@ void Logs::emit(Stream& s, std::string_view line) {
 }
 
 void Logs::message(bool to_stderr, std::string_view text) {
+  open_outputs();
   out_[to_stderr ? 1 : 0].push("oxinit | ", text, "\n");
   out_[to_stderr ? 1 : 0].flush();
   update_interest();
@@ -240,6 +249,7 @@ void Logs::on_event(uint64_t token, uint32_t events) {
 }
 
 void Logs::update_interest() {
+  if (!outputs_open_) return;
   for (int i = 0; i < 2; i++) {
     if (!out_[i].pollable()) {
       if (out_[i].pending()) out_[i].flush();  // a file: plain writes

@@ -77,8 +77,12 @@ class Logs {
   void emit(Stream& s, std::string_view line);
   void close_stream(size_t slot);
 
+  void open_outputs();
+
   Loop* loop_ = nullptr;
   uint64_t token_base_ = 0;
+  int out_fds_[2] = {1, 2};
+  bool outputs_open_ = false;  // opened at first use: exec mode never needs them
   bool timestamps_ = false;
   std::vector<Stream> streams_;
   OutputSink out_[2];

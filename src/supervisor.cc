@@ -229,9 +229,9 @@ void Supervisor::start(Service& s, Millis now) {
     req.new_session = true;
     req.clean_signals = true;
     req.spec = &spec;
-    req.stdin_fd = null_in_.get();
+    req.stdin_fd = dev_null(false);
     if (spec.log == LogMode::Null) {
-      req.stdout_fd = req.stderr_fd = null_out_.get();
+      req.stdout_fd = req.stderr_fd = dev_null(true);
     } else if (spec.log == LogMode::Prefix) {
       // Without a pipe (EMFILE, ENFILE) the service still runs, with oxinit's
       // own stdout and stderr.
@@ -301,6 +301,12 @@ void Supervisor::signal_group(const Service& s, int sig) {
   if (kill(-s.pid, sig) < 0 && errno == ESRCH) kill(s.pid, sig);
 }
 
+int Supervisor::dev_null(bool for_writing) {
+  UniqueFd& fd = for_writing ? null_out_ : null_in_;
+  if (!fd.valid()) fd.reset(open("/dev/null", (for_writing ? O_WRONLY : O_RDONLY) | O_CLOEXEC));
+  return fd.get();  // -1 without /dev/null: the child inherits oxinit's
+}
+
 // The child's exec report (spawn.h): log a failure; the exit itself comes
 // through SIGCHLD like any other.
 void Supervisor::finish_exec(Service& s) {
@@ -309,11 +315,16 @@ void Supervisor::finish_exec(Service& s) {
   loop_.remove(s.exec_report.get());
   s.exec_report.reset();
   if (!f.err) return;
+  // tini's FATAL line for the main command; a service's failure is a
+  // warning (it is retried by its restart policy).
   const char* a0 = s.spec->argv[0].c_str();
-  if (strcmp(f.step, "exec") == 0) {
-    OX_FATAL("exec %s failed: %s", a0, strerror(f.err));
+  bool exec = strcmp(f.step, "exec") == 0;
+  if (s.spec->is_main) {
+    if (exec) OX_FATAL("exec %s failed: %s", a0, strerror(f.err));
+    else OX_FATAL("unable to start %s: %s failed: %s", a0, f.step, strerror(f.err));
   } else {
-    OX_FATAL("unable to start %s: %s: %s", a0, f.step, strerror(f.err));
+    OX_WARN("service %s: unable to start %s: %s failed: %s", s.spec->name.c_str(), a0, f.step,
+            strerror(f.err));
   }
 }
 
@@ -485,12 +496,19 @@ void Supervisor::handle_signal(const struct signalfd_siginfo& si) {
 
 void Supervisor::handle_signals() {
   struct signalfd_siginfo si[16];
+  bool child_exited = false;
   for (int round = 0; round < 64; round++) {
     ssize_t n = read(signals_.fd.get(), si, sizeof si);
     if (n <= 0) break;
-    for (size_t k = 0; k < static_cast<size_t>(n) / sizeof si[0]; k++) handle_signal(si[k]);
+    size_t count = static_cast<size_t>(n) / sizeof si[0];
+    for (size_t k = 0; k < count; k++) {
+      if (si[k].ssi_signo == SIGCHLD) child_exited = true;
+      handle_signal(si[k]);
+    }
+    if (count < 16) break;  // a short read: nothing more is pending
   }
-  reap();
+  // SIGCHLD stays pending until read, so reaping only after one is safe.
+  if (child_exited) reap();
 }
 
 void Supervisor::begin_shutdown(const char* why) {
@@ -515,7 +533,7 @@ void Supervisor::sweep(int sig) const {
     return;
   }
   char path[64];
-  format(path, sizeof path, "/proc/self/task/%d/children", static_cast<int>(getpid()));
+  format(path, sizeof path, "/proc/self/task/%d/children", static_cast<int>(getpid()));  // main thread
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;
   char buf[8192];
@@ -644,8 +662,6 @@ RunOutcome Supervisor::run() {
     return outcome_;
   }
   logs_.init(&loop_, kTokenLogs, plan_.init.log_timestamps);
-  null_in_.reset(open("/dev/null", O_RDONLY | O_CLOEXEC));
-  null_out_.reset(open("/dev/null", O_WRONLY | O_CLOEXEC));
 
   epoll_event events[64];
   Millis now = now_ms();
@@ -665,9 +681,8 @@ RunOutcome Supervisor::run() {
       }
     }
     // Signals after the pipes: a service's last lines are read before its
-    // exit is handled; reaping runs on every wake so no exit waits.
+    // exit is handled.
     if (signalled) handle_signals();
-    else reap();
     now = now_ms();
     on_timers(now);
     advance(now);

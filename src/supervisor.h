@@ -84,6 +84,7 @@ class Supervisor {
   void begin_shutdown(const char* why);
   void sweep(int sig) const;
   void signal_group(const Service& s, int sig);
+  int dev_null(bool for_writing);
   Millis next_deadline() const;
   bool deps_ready(size_t i) const;
   bool dep_failed(size_t i) const;
@@ -103,7 +104,7 @@ class Supervisor {
   std::vector<std::vector<int>> dependents_;
   std::vector<std::pair<pid_t, int>> by_pid_;  // sorted: pid -> service index
   int main_ = -1;                   // index of the main command, -1 without one
-  UniqueFd null_in_, null_out_;
+  UniqueFd null_in_, null_out_;   // opened at first use (services only)
   Phase phase_ = Phase::Running;
   Millis phase_deadline_ = kNoDeadline;
   bool code_set_ = false;

@@ -697,3 +697,101 @@ restart_delay_max = "100ms"
         assert_alive(i)
         i.kill(signal.SIGTERM)
         assert i.wait(20) == 0
+
+
+# ---------------------------------------------------------------- output errors
+
+@test(timeout=60)
+def stdout_on_a_full_device_drops_and_goes_on():
+    # /dev/full: every write fails with ENOSPC (null(4)).
+    d = tmpdir()
+    cfg = write_config(d, f"""
+[service.talker]
+command = ["sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i+1)); done; touch {d}/done; exec sleep 1000"]
+""")
+    ef = err_file(d)
+    with open("/dev/full", "wb") as full, Init(["-c", cfg], stdout=full, stderr=ef) as i:
+        wait_until(lambda: os.path.exists(f"{d}/done"), 20, what="the talker to finish")
+        st = assert_alive(i)
+        i.kill(signal.SIGTERM)
+        code = i.wait(20)
+    print(f"  stdout /dev/full: exit {code}; {read(ef.name).strip().splitlines()[-1:]}; VmHWM {st['VmHWM']}")
+    assert code == 0, read(ef.name)[-2000:]
+
+
+@test(timeout=60)
+def stdout_pipe_closed_by_its_reader_drops_and_goes_on():
+    # EPIPE on every write; oxinit blocks SIGPIPE, so it must swallow its own.
+    d = tmpdir()
+    cfg = write_config(d, f"""
+[service.talker]
+command = ["sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i+1)); done; touch {d}/done; exec sleep 1000"]
+[service.ticker]
+command = ["sh", "-c", "while :; do echo t >> {d}/ticks; sleep 0.05; done"]
+""")
+    r, w = os.pipe()
+    os.close(r)
+    ef = err_file(d)
+    try:
+        with Init(["-c", cfg], stdout=w, stderr=ef) as i:
+            wait_until(lambda: os.path.exists(f"{d}/done"), 20, what="the talker to finish")
+            n = read(f"{d}/ticks").count("t")
+            wait_until(lambda: read(f"{d}/ticks").count("t") > n + 3, 10, what="the ticker to go on")
+            assert_alive(i)
+            i.kill(signal.SIGTERM)
+            code = i.wait(20)
+    finally:
+        os.close(w)
+    print(f"  stdout a closed pipe: exit {code}; {read(ef.name).strip().splitlines()[-1:]}")
+    assert code == 0, read(ef.name)[-2000:]
+
+
+# ---------------------------------------------------------------- start errors
+
+@test(timeout=60)
+def missing_env_file_is_retried_until_it_appears():
+    d = tmpdir()
+    cfg = write_config(d, f"""
+[service.a]
+command = ["sh", "-c", "echo $GREETING > {d}/seen; exec sleep 1000"]
+env_file = "{d}/a.env"
+restart_delay = "100ms"
+restart_delay_max = "200ms"
+""")
+    ef = err_file(d)
+    with Init(["-c", cfg], stderr=ef) as i:
+        wait_until(lambda: len(warn_lines(read(ef.name), r"service a: unable to read env_file")) >= 2, 20,
+                   what="two failed starts")
+        assert_alive(i)
+        with open(f"{d}/a.env", "w") as f:
+            f.write("GREETING=hello\n")
+        wait_until(lambda: read(f"{d}/seen").strip() == "hello", 10, what="the service to start")
+        i.kill(signal.SIGTERM)
+        assert i.wait(20) == 0
+
+
+@test(timeout=60)
+def missing_workdir_is_reported_with_the_failing_step():
+    d = tmpdir()
+    cfg = write_config(d, f"""
+[service.a]
+command = ["true"]
+workdir = "{d}/nowhere"
+restart = "on-failure"
+restart_delay = "100ms"
+max_restarts = 2
+restart_window = "60s"
+
+[service.keeper]
+command = ["sleep", "1000"]
+""")
+    ef = err_file(d)
+    with Init(["-c", cfg], stderr=ef) as i:
+        wait_until(lambda: re.search(r"service a: failed", read(ef.name)), 20, what="a to fail for good")
+        assert_alive(i)
+        i.kill(signal.SIGTERM)
+        assert i.wait(20) == 0
+    err = read(ef.name)
+    print(f"  {warn_lines(err, 'chdir')[:1]}")
+    assert re.search(r"service a: unable to start true: chdir failed: No such file or directory", err), err[-2000:]
+    assert len(warn_lines(err, r"chdir")) == 3, err[-2000:]  # 1 run + max_restarts 2
