@@ -124,10 +124,15 @@ Result<SpawnResult> spawn(const SpawnRequest& req) {
     if (pid == 0) child(req, wr.get());
   }
   if (pid < 0) return errno_error("fork");
-  if (!req.new_session) setpgid(pid, pid);  // see child(): both sides, no race
   wr.reset();
   SpawnResult res;
   res.pid = pid;
+  if (req.share_memory) {
+    // The child has exec'd or failed (CLONE_VFORK), and setpgid is done.
+    res.failure = read_exec_report(rd.get());
+    return res;
+  }
+  if (!req.new_session) setpgid(pid, pid);  // see child(): both sides, no race
   res.report = std::move(rd);
   return res;
 }

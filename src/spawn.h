@@ -33,18 +33,21 @@ struct SpawnRequest {
   const ServiceSpec* spec = nullptr;
 };
 
-struct SpawnResult {
-  pid_t pid = -1;
-  // Closes (EOF) when the child has exec'd; carries the errno and the failed
-  // step when it could not (the child then exits 127/126/1). The caller
-  // reads it when it is readable, so starting many services never waits for
-  // each exec in turn.
-  UniqueFd report;
-};
-
 struct ExecFailure {
   int err = 0;                        // 0: the exec succeeded
   const char* step = nullptr;         // "exec", "chdir", "setuid", ...
+};
+
+struct SpawnResult {
+  pid_t pid = -1;
+  // After a fork: closes (EOF) when the child has exec'd, or carries the
+  // errno and the failed step when it could not (the child then exits
+  // 127/126/1). The caller reads it once readable, so starting many services
+  // never waits for each exec in turn.
+  UniqueFd report;
+  // After a vfork-style start the outcome is known at once: `report` is
+  // closed and this says whether the exec failed.
+  ExecFailure failure;
 };
 
 // Returns the child's pid (also when exec failed: the status arrives through

@@ -284,7 +284,9 @@ void Supervisor::start(Service& s, Millis now) {
   index_pid(s.pid, idx);
   transition(s, ev, State::Running);
   s.exec_report = std::move(r->report);
-  if (!loop_.add(s.exec_report.get(), EPOLLIN, kTokenExec | static_cast<uint64_t>(idx))) {
+  if (!s.exec_report.valid()) {
+    report_exec_failure(s, r->failure);
+  } else if (!loop_.add(s.exec_report.get(), EPOLLIN, kTokenExec | static_cast<uint64_t>(idx))) {
     finish_exec(s);  // cannot watch it: read it now (blocks until the exec)
   }
   if (spec.is_main) {
@@ -314,6 +316,10 @@ void Supervisor::finish_exec(Service& s) {
   ExecFailure f = read_exec_report(s.exec_report.get());
   loop_.remove(s.exec_report.get());
   s.exec_report.reset();
+  report_exec_failure(s, f);
+}
+
+void Supervisor::report_exec_failure(const Service& s, const ExecFailure& f) {
   if (!f.err) return;
   // tini's FATAL line for the main command; a service's failure is a
   // warning (it is retried by its restart policy).

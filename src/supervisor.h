@@ -13,6 +13,7 @@
 #include "loop.h"
 #include "plan.h"
 #include "signals.h"
+#include "spawn.h"
 #include "sys/fd.h"
 
 namespace oxinit {
@@ -79,6 +80,7 @@ class Supervisor {
   void advance(Millis now);
   void start(Service& s, Millis now);
   void finish_exec(Service& s);
+  void report_exec_failure(const Service& s, const ExecFailure& f);
   void stop(Service& s, Millis now);
   void end_for_good(const Service& s, bool ok, int code);
   void begin_shutdown(const char* why);
