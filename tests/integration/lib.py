@@ -1,5 +1,6 @@
 """Running build/oxinit for real: as PID 1 of a new PID namespace (unshare),
 or as a plain child (subreaper mode)."""
+import ctypes
 import os
 import signal
 import subprocess
@@ -35,6 +36,13 @@ def proc_status(pid):
     return out
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent():
+    _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class Init:
     """oxinit as PID 1 of a fresh PID namespace (pidns=True) or as a child.
 
@@ -44,7 +52,10 @@ class Init:
     def __init__(self, args, pidns=True, env=None, stdin=subprocess.DEVNULL,
                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=None, oxinit=None):
         binary = oxinit or OXINIT
-        cmd = ["unshare", "--pid", "--fork", "--mount-proc", binary] if pidns else [binary]
+        # --kill-child and a parent-death signal on unshare: if this test
+        # process dies, the whole namespace goes with it (nothing leaks).
+        cmd = (["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", binary]
+               if pidns else [binary])
         full_env = dict(os.environ)
         for k in list(full_env):
             if k.startswith(("TINI_", "OXINIT_")):
@@ -52,7 +63,7 @@ class Init:
         if env:
             full_env.update(env)
         self.proc = subprocess.Popen(cmd + list(args), stdin=stdin, stdout=stdout, stderr=stderr,
-                                     env=full_env, cwd=cwd)
+                                     env=full_env, cwd=cwd, preexec_fn=_die_with_parent)
         if pidns:
             # An oxinit that exits at once may be gone before it is seen.
             self.pid = wait_until(lambda: (children_of(self.proc.pid) or [None])[0]
