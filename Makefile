@@ -36,6 +36,9 @@ integration: all
 vm: all
 	$(PY) tests/vm/run.py
 
+bench: all
+	$(PY) bench/run.py $(if $(filter-out 0,$(QUICK)),--quick)
+
 container: all
 	$(PY) tests/container/run.py
 
@@ -54,6 +57,9 @@ install: all
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD) $(ASAN_BUILD)
+
+# Hardening checks (issue 7): sanitizers, fuzzing, static analysis.
+check-all: asan fuzz lint
 
 test:
 	@scripts/deps.sh

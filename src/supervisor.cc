@@ -493,7 +493,7 @@ void Supervisor::handle_signal(const struct signalfd_siginfo& si) {
     begin_shutdown("signal");
   } else if (to == SIGHUP) {
     for (Service& s : services_) {
-      if (s.pid > 0 && s.state == State::Running) kill(s.pid, s.spec->reload_signal);
+      if (s.pid > 0 && s.state == State::Running && s.spec->reload_signal > 0) kill(s.pid, s.spec->reload_signal);
     }
   } else {
     forward(to, false);

@@ -26,14 +26,15 @@ SUITES = [
 
 
 def counts(output):
-    m = re.search(r"test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed", output)
-    if m:
-        return int(m.group(2)), int(m.group(3))
-    found = re.findall(r"^(?:\S+: )?(\d+) passed, (\d+) failed", output, re.M)
-    if found:
-        p, f = found[-1]
-        return int(p), int(f)
-    return None
+    """Adds up every summary a suite printed: doctest's, and the plain
+    "N passed, N failed" lines (check-all runs several suites in one)."""
+    found = [(int(p), int(f)) for _, p, f in
+             re.findall(r"test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed", output)]
+    found += [(int(p), int(f)) for p, f in
+              re.findall(r"^(?:\S+: )?(\d+) passed, (\d+) failed", output, re.M)]
+    if not found:
+        return None
+    return sum(p for p, _ in found), sum(f for _, f in found)
 
 
 def main():
