@@ -344,7 +344,7 @@ def pdeath_signal_with_p():
     # oxinit's parent is a shell that exits once the recorder is up: oxinit
     # gets SIGUSR1 (-p) and forwards it like any other signal.
     parent = subprocess.Popen(["sh", "-c", f"{OXINIT} -p SIGUSR1 -- {PY} {helper('sigrecorder.py')} {rec} & "
-                               f"echo $! > {d}/pid; while [ ! -e {rec}.ready ]; do sleep 0.05; done"])
+                               f"echo $! > {d}/pid; i=0; while [ ! -e {rec}.ready ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done"])
     parent.wait(20)
     try:
         wait_until(lambda: signal.SIGUSR1 in received(rec), 10, what="USR1 via -p")
