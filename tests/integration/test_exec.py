@@ -400,3 +400,11 @@ def binary_is_static():
     types = [struct.unpack_from("<I", elf, phoff + k * phentsize)[0] for k in range(phnum)]
     assert 3 not in types, "PT_INTERP present: the binary is dynamic"
     print(f"  build/oxinit: {len(elf)} bytes, static")
+
+
+@test
+def license_flag_prints_the_license_file():
+    from lib import ROOT
+    code, out, err = run(["-l"], pidns=False)
+    assert code == 0
+    assert out == read(os.path.join(ROOT, "LICENSE"))
