@@ -47,7 +47,7 @@ fuzz-build: $(FUZZ_BINS)
 
 fuzz: fuzz-build
 	@set -e; for t in $(FUZZ_TARGETS); do \
-	  reg=$$(find $(FUZZ_DIR)/regressions/$$t -type f 2>/dev/null | sort); \
+	  reg=$$(find $(FUZZ_DIR)/regressions/$$t -type f ! -name README 2>/dev/null | sort); \
 	  if [ -n "$$reg" ]; then \
 	    echo "fuzz: $$t: replaying $$(echo "$$reg" | wc -l) regression inputs"; \
 	    $(FUZZ_BUILD)/fuzz-$$t $$reg 2>$(FUZZ_BUILD)/replay-$$t.log || \
