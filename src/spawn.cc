@@ -80,9 +80,17 @@ int move_to(int from, int to) {
     }
   }
   if (r.clean_signals) {
-    struct sigaction dfl = {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < 65; sig++) sigaction(sig, &dfl, nullptr);  // KILL/STOP: EINVAL, fine
+    // The raw syscall: libc wrappers refuse the signals they reserve (musl
+    // 32..34, glibc 32..33), which may still have been inherited ignored.
+    struct {
+      void* handler;
+      unsigned long flags;
+      void* restorer;
+      uint64_t mask;
+    } dfl = {};  // SIG_DFL is 0
+    for (int sig = 1; sig < 65; sig++) {
+      if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof dfl.mask);
+    }
     sigset_t none;
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, nullptr) < 0) child_fail(report_fd, kMask);
@@ -93,6 +101,14 @@ int move_to(int from, int to) {
   execvpe(r.argv[0], r.argv, r.envp);
   child_fail(report_fd, kExec);
 }
+
+// Sanitizer runtimes track the stack and intercept clone: a CLONE_VM child
+// on a borrowed stack confuses them, so sanitized builds always fork.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
 
 struct ChildArgs {
   const SpawnRequest* req;
@@ -112,12 +128,12 @@ Result<SpawnResult> spawn(const SpawnRequest& req) {
   UniqueFd rd(p[0]), wr(p[1]);
   ChildArgs args{&req, wr.get()};
   pid_t pid;
-  if (req.share_memory) {
+  if (req.share_memory && !kSanitized) {
     // CLONE_VM|CLONE_VFORK, as posix_spawn does: no page tables to copy and
     // no copy-on-write faults afterwards, so a crash-looping service costs
     // oxinit little; oxinit is suspended until the child calls exec. The
     // child runs on this stack buffer and touches nothing of ours but errno.
-    alignas(16) char stack[8192];
+    alignas(16) char stack[16384];  // execvpe alone may take PATH_MAX + NAME_MAX
     pid = clone(child_entry, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
   } else {
     pid = fork();
@@ -127,7 +143,7 @@ Result<SpawnResult> spawn(const SpawnRequest& req) {
   wr.reset();
   SpawnResult res;
   res.pid = pid;
-  if (req.share_memory) {
+  if (req.share_memory && !kSanitized) {
     // The child has exec'd or failed (CLONE_VFORK), and setpgid is done.
     res.failure = read_exec_report(rd.get());
     return res;

@@ -600,7 +600,10 @@ void Supervisor::on_timers(Millis now) {
 void Supervisor::advance(Millis now) {
   if (phase_ == Phase::Running) {
     bool live = false;
-    for (size_t i = 0; i < services_.size(); i++) {
+    // In start order: one pass starts everything whose `after` became ready
+    // during the pass (a dependency is always visited first).
+    for (int idx : plan_.order) {
+      size_t i = static_cast<size_t>(idx);
       Service& s = services_[i];
       if (s.state == State::Waiting) {
         if (dep_failed(i)) {

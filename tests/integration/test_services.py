@@ -521,3 +521,23 @@ command = ["sh", "-c", "trap 'echo got-term >> {d}/terms; echo bye; exit 0' TERM
     exited = next(k for k, l in enumerate(lines) if "service w: exited" in l)
     assert bye < exited, lines
     assert read(f"{d}/terms").count("got-term") == 1
+
+
+@test
+def a_service_written_before_its_dependency_starts_without_any_other_event():
+    # app is written first but comes after db: both must start in one pass,
+    # with no exit or signal to wake oxinit in between.
+    d = tmpdir()
+    cfg = write_config(d, f"""
+[service.app]
+command = ["sh", "-c", "touch {d}/app.up; exec sleep 100"]
+after = ["db"]
+
+[service.db]
+command = ["sh", "-c", "touch {d}/db.up; exec sleep 100"]
+""")
+    with Init(["-c", cfg]) as i:
+        marker_up(d, "db.up")
+        marker_up(d, "app.up", timeout=10)
+        i.kill(signal.SIGTERM)
+        assert i.wait(20) == 0
