@@ -326,14 +326,14 @@ def pty_run(argv, keys=b"", wait_for=None, timeout=20):
 
 @test
 def tty_ctrl_c_reaches_the_foreground_child():
-    code, out = pty_run(["unshare", "--pid", "--fork", "--mount-proc", OXINIT, "--",
+    code, out = pty_run(["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", OXINIT, "--",
                          "sh", "-c", "echo ready; exec sleep 30"], keys=b"\x03", wait_for=b"ready")
     assert code == 130, (code, out)
 
 
 @test
 def tty_interactive_shell_works():
-    code, out = pty_run(["unshare", "--pid", "--fork", "--mount-proc", OXINIT, "--", "sh", "-i"],
+    code, out = pty_run(["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", OXINIT, "--", "sh", "-i"],
                         keys=b"echo hi-$((1+2)); exit 6\n", wait_for=b"#")
     assert code == 6, (code, out)
     assert b"hi-3" in out
