@@ -24,6 +24,7 @@ Result<void> Loop::add(int fd, uint32_t events, uint64_t token) {
   ev.events = events;
   ev.data.u64 = token;
   if (epoll_ctl(ep_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) return errno_error("epoll_ctl add");
+  watched_++;
   return {};
 }
 
@@ -35,18 +36,37 @@ Result<void> Loop::modify(int fd, uint32_t events, uint64_t token) {
   return {};
 }
 
-void Loop::remove(int fd) { epoll_ctl(ep_.get(), EPOLL_CTL_DEL, fd, nullptr); }
+void Loop::remove(int fd) {
+  if (epoll_ctl(ep_.get(), EPOLL_CTL_DEL, fd, nullptr) == 0) watched_--;
+}
+
+namespace {
+// Milliseconds until `deadline`, -1 for none. Rounded up by one: a timeout
+// in whole ms may end a little early, and waking just before a deadline
+// would cost a second wake-up.
+Millis time_left(Millis deadline) {
+  if (deadline == kNoDeadline) return -1;
+  Millis left = deadline - now_ms();
+  return left <= 0 ? 0 : (left > 86400000 ? 86400000 : left + 1);
+}
+}  // namespace
 
 int Loop::wait(Millis deadline, epoll_event* events, int max_events) {
-  int timeout = -1;
-  if (deadline != kNoDeadline) {
-    Millis left = deadline - now_ms();
-    // Round up by one: epoll's timeout is in whole ms and may wake a little
-    // early; waking just before a deadline would cost a second wake-up.
-    timeout = left <= 0 ? 0 : static_cast<int>(left > 86400000 ? 86400000 : left + 1);
-  }
-  int n = epoll_wait(ep_.get(), events, max_events, timeout);
+  int n = epoll_wait(ep_.get(), events, max_events, static_cast<int>(time_left(deadline)));
   return n < 0 ? 0 : n;  // EINTR (a stop/cont of PID 1 under ptrace) is harmless
+}
+
+int Loop::wait_signal(Millis deadline, const sigset_t& set) {
+  Millis left = time_left(deadline);
+  siginfo_t info;
+  int sig;
+  if (left < 0) {
+    sig = sigwaitinfo(&set, &info);
+  } else {
+    struct timespec ts = {static_cast<time_t>(left / 1000), static_cast<long>(left % 1000) * 1000000};
+    sig = sigtimedwait(&set, &info, &ts);
+  }
+  return sig > 0 ? sig : 0;  // EAGAIN at the deadline, EINTR: nothing to do
 }
 
 }  // namespace oxinit

@@ -2,6 +2,7 @@
 // is the earliest pending deadline; with none it blocks indefinitely, so an
 // idle oxinit never wakes (no tick, unlike tini's 1 s sigtimedwait).
 #pragma once
+#include <signal.h>
 #include <sys/epoll.h>
 
 #include <cstdint>
@@ -26,9 +27,15 @@ class Loop {
   // Waits until an fd is ready or `deadline` (absolute, now_ms()) passes.
   // Returns the number of events (0 on timeout or EINTR).
   int wait(Millis deadline, epoll_event* events, int max_events);
+  // When the signalfd is the only thing watched (exec mode), waiting in
+  // sigtimedwait for one of `set` is one syscall per wake instead of two
+  // (epoll_wait, then read). Returns the signal, or 0 at the deadline.
+  int wait_signal(Millis deadline, const sigset_t& set);
+  int watched() const { return watched_; }
 
  private:
   UniqueFd ep_;
+  int watched_ = 0;  // descriptors in the epoll set
 };
 
 }  // namespace oxinit

@@ -121,6 +121,7 @@ Result<void> setup_signals(SignalSetup& out) {
     sigaction(SIGCHLD, &dfl, nullptr);
     out.sigchld_was_ignored = true;
   }
+  out.blocked = all;
   int fd = signalfd(-1, &all, SFD_NONBLOCK | SFD_CLOEXEC);
   if (fd < 0) return errno_error("signalfd");
   out.fd.reset(fd);

@@ -39,6 +39,7 @@ bool parse_rewrite(std::string_view spec, SignalRewrite& rw);
 // The mask that was in force before is kept for children (spawn restores it).
 struct SignalSetup {
   sigset_t original_mask;
+  sigset_t blocked;  // what the signalfd reads
   UniqueFd fd;
   // SIGCHLD set to SIG_IGN (or SA_NOCLDWAIT) would make the kernel reap our
   // children itself and lose their statuses (wait(2), NOTES); oxinit resets

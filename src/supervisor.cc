@@ -465,8 +465,7 @@ void Supervisor::forward(int sig, bool to_main_only) {
   }
 }
 
-void Supervisor::handle_signal(const struct signalfd_siginfo& si) {
-  int sig = static_cast<int>(si.ssi_signo);
+void Supervisor::handle_signal(int sig) {
   if (sig == SIGCHLD) {
     OX_DEBUG("Received SIGCHLD");
     return;
@@ -509,7 +508,7 @@ void Supervisor::handle_signals() {
     size_t count = static_cast<size_t>(n) / sizeof si[0];
     for (size_t k = 0; k < count; k++) {
       if (si[k].ssi_signo == SIGCHLD) child_exited = true;
-      handle_signal(si[k]);
+      handle_signal(static_cast<int>(si[k].ssi_signo));
     }
     if (count < 16) break;  // a short read: nothing more is pending
   }
@@ -676,6 +675,16 @@ RunOutcome Supervisor::run() {
   Millis now = now_ms();
   advance(now);
   while (phase_ != Phase::Done) {
+    if (loop_.watched() == 1) {
+      // Only the signalfd is watched (exec mode): wait for the signal itself.
+      int sig = loop_.wait_signal(next_deadline(), signals_.blocked);
+      if (sig) handle_signal(sig);
+      if (sig == SIGCHLD) reap();
+      now = now_ms();
+      on_timers(now);
+      advance(now);
+      continue;
+    }
     int n = loop_.wait(next_deadline(), events, 64);
     bool signalled = false;
     for (int k = 0; k < n; k++) {

@@ -73,7 +73,7 @@ class Supervisor {
   enum class Phase { Running, StoppingServices, Sweeping, Killing, Done };
 
   void handle_signals();
-  void handle_signal(const struct signalfd_siginfo& si);
+  void handle_signal(int sig);
   void reap();
   void on_exit(Service& s, int status);
   void on_timers(Millis now);
