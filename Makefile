@@ -9,7 +9,7 @@ ASAN_BUILD ?= build-asan
 PREFIX     ?= /
 PY         ?= /usr/bin/python3
 
-.PHONY: lint all deps demo-services test unit integration container vm bench bench-quick demo install clean check-all asan
+.PHONY: lint all deps demo-services test unit integration container vm bench bench-smoke demo install clean check-all asan
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 	@size=$$(stat -c %s $(BUILD)/oxinit); echo "build/oxinit: $$size bytes"
@@ -35,6 +35,9 @@ integration: all
 
 vm: all
 	$(PY) tests/vm/run.py
+
+bench-smoke: all
+	$(PY) tests/bench/run.py
 
 bench: all
 	$(PY) bench/run.py $(if $(filter-out 0,$(QUICK)),--quick)
