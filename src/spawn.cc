@@ -41,6 +41,14 @@ enum Step { kExec, kSetsid, kTcsetpgrp, kDup2, kRlimit, kChdir, kSetgroups, kSet
   _exit(exec_failure_status(f.err));
 }
 
+// The kernel's struct sigaction, as rt_sigaction(2) takes it on Linux.
+struct KernelSigaction {
+  void (*handler)(int);
+  unsigned long flags;
+  void (*restorer)();
+  uint64_t mask;
+};
+
 int move_to(int from, int to) {
   if (from < 0 || from == to) return 0;
   return dup2(from, to) < 0 ? -1 : 0;
@@ -82,12 +90,11 @@ int move_to(int from, int to) {
   if (r.clean_signals) {
     // The raw syscall: libc wrappers refuse the signals they reserve (musl
     // 32..34, glibc 32..33), which may still have been inherited ignored.
-    struct {
-      void* handler;
-      unsigned long flags;
-      void* restorer;
-      uint64_t mask;
-    } dfl = {};  // SIG_DFL is 0
+    KernelSigaction dfl;
+    dfl.handler = SIG_DFL;
+    dfl.flags = 0;
+    dfl.restorer = nullptr;
+    dfl.mask = 0;
     for (int sig = 1; sig < 65; sig++) {
       if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof dfl.mask);
     }
