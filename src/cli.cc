@@ -143,6 +143,7 @@ struct Parser {
         o.grace_set = true;
         return true;
       case 'c':
+        if (arg.empty()) return value_error(c, "(an empty file name)");
         o.config_files.push_back(arg);
         o.config_given = true;
         return true;

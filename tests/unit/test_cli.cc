@@ -70,6 +70,7 @@ TEST_CASE("usage and value errors") {
   CHECK(parse({"-r", "TERM", "true"}).action == CliAction::ValueError);
   CHECK(parse({"-t", "soon", "true"}).action == CliAction::ValueError);
   CHECK(parse({"--bogus", "true"}).action == CliAction::UsageError);
+  CHECK(parse({"-c", "", "true"}).action == CliAction::ValueError);
 }
 
 TEST_CASE("environment variables: presence turns options on; verbosity overrides -v") {
