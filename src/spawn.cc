@@ -73,8 +73,10 @@ int move_to(int from, int to) {
   }
   if (const ServiceSpec* s = r.spec) {
     for (const RlimitSpec& l : s->rlimits) {
+      // prlimit64 directly: musl's setrlimit applies the limit to every
+      // thread through __synccall, which has no place in a forked child.
       struct rlimit rl = {l.soft, l.hard};
-      if (setrlimit(l.resource, &rl) < 0) child_fail(report_fd, kRlimit);
+      if (syscall(SYS_prlimit64, 0, l.resource, &rl, nullptr) < 0) child_fail(report_fd, kRlimit);
     }
     if (s->umask >= 0) umask(static_cast<mode_t>(s->umask));
     if (!s->workdir.empty() && chdir(s->workdir.c_str()) < 0) child_fail(report_fd, kChdir);
