@@ -98,9 +98,8 @@ int run(int argc, char** argv) {
   }
   set_verbosity(o.verbosity);
 
-  // A VM's PID 1 starts with nothing mounted; boot before reading config
-  // files from the image is not needed (the initramfs is the root), but the
-  // checks below read /proc.
+  // Detect the VM case first: detect() mounts /proc if the kernel left none.
+  // The config files need nothing else mounted (they are in the image's root).
   bool vm_mode = cli.action == CliAction::Run && vm::detect(o.vm);
 
   Plan plan;
@@ -128,6 +127,7 @@ int run(int argc, char** argv) {
   SignalSetup signals;
   if (auto r = setup_signals(signals); !r) {
     OX_FATAL("unable to set up signals: %s: %s", r.error().what, strerror(r.error().err));
+    if (vm_mode) vm::finish(FinalAction::Poweroff);  // a VM's PID 1 must not exit
     return 1;
   }
   if (o.pdeath_signal && prctl(PR_SET_PDEATHSIG, o.pdeath_signal) < 0) {
