@@ -19,12 +19,22 @@ Result<void> Loop::init() {
   return {};
 }
 
+void Loop::set_signal_fd(int fd, uint64_t token) {
+  signal_fd_ = fd;
+  signal_token_ = token;
+}
+
 Result<void> Loop::add(int fd, uint32_t events, uint64_t token) {
   epoll_event ev{};
+  if (!signal_fd_watched_ && signal_fd_ >= 0 && fd != signal_fd_) {
+    ev.events = EPOLLIN;
+    ev.data.u64 = signal_token_;
+    if (epoll_ctl(ep_.get(), EPOLL_CTL_ADD, signal_fd_, &ev) < 0) return errno_error("epoll_ctl add");
+    signal_fd_watched_ = true;
+  }
   ev.events = events;
   ev.data.u64 = token;
   if (epoll_ctl(ep_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) return errno_error("epoll_ctl add");
-  watched_++;
   return {};
 }
 
@@ -36,9 +46,7 @@ Result<void> Loop::modify(int fd, uint32_t events, uint64_t token) {
   return {};
 }
 
-void Loop::remove(int fd) {
-  if (epoll_ctl(ep_.get(), EPOLL_CTL_DEL, fd, nullptr) == 0) watched_--;
-}
+void Loop::remove(int fd) { epoll_ctl(ep_.get(), EPOLL_CTL_DEL, fd, nullptr); }
 
 namespace {
 // Milliseconds until `deadline`, -1 for none. Rounded up by one: a timeout

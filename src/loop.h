@@ -27,15 +27,20 @@ class Loop {
   // Waits until an fd is ready or `deadline` (absolute, now_ms()) passes.
   // Returns the number of events (0 on timeout or EINTR).
   int wait(Millis deadline, epoll_event* events, int max_events);
-  // When the signalfd is the only thing watched (exec mode), waiting in
-  // sigtimedwait for one of `set` is one syscall per wake instead of two
-  // (epoll_wait, then read). Returns the signal, or 0 at the deadline.
+  // The signalfd joins the epoll set only once another descriptor does.
+  // Until then (exec mode, always) oxinit waits in sigtimedwait: one syscall
+  // per wake instead of two (epoll_wait, then read), and no epoll callback
+  // on the signalfd's wait queue for every signal sent to PID 1.
+  void set_signal_fd(int fd, uint64_t token);
+  bool signals_only() const { return !signal_fd_watched_; }
+  // Waits for one of `set`; returns the signal, or 0 at the deadline.
   int wait_signal(Millis deadline, const sigset_t& set);
-  int watched() const { return watched_; }
 
  private:
   UniqueFd ep_;
-  int watched_ = 0;  // descriptors in the epoll set
+  int signal_fd_ = -1;
+  uint64_t signal_token_ = 0;
+  bool signal_fd_watched_ = false;
 };
 
 }  // namespace oxinit

@@ -664,19 +664,15 @@ RunOutcome Supervisor::run() {
     outcome_.exit_code = 1;
     return outcome_;
   }
-  if (auto r = loop_.add(signals_.fd.get(), EPOLLIN, kTokenSignal); !r) {
-    OX_FATAL("unable to watch signals: %s", strerror(r.error().err));
-    outcome_.exit_code = 1;
-    return outcome_;
-  }
+  loop_.set_signal_fd(signals_.fd.get(), kTokenSignal);
   logs_.init(&loop_, kTokenLogs, plan_.init.log_timestamps);
 
   epoll_event events[64];
   Millis now = now_ms();
   advance(now);
   while (phase_ != Phase::Done) {
-    if (loop_.watched() == 1) {
-      // Only the signalfd is watched (exec mode): wait for the signal itself.
+    if (loop_.signals_only()) {
+      // Nothing but signals to wait for (exec mode): wait for the signal itself.
       int sig = loop_.wait_signal(next_deadline(), signals_.blocked);
       if (sig) handle_signal(sig);
       if (sig == SIGCHLD) reap();
