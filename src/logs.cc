@@ -168,13 +168,6 @@ void Logs::emit(Stream& s, std::string_view line) {
   o.push(head, line, "\n");
 }
 
-void Logs::message(bool to_stderr, std::string_view text) {
-  open_outputs();
-  out_[to_stderr ? 1 : 0].push("oxinit | ", text, "\n");
-  out_[to_stderr ? 1 : 0].flush();
-  update_interest();
-}
-
 bool Logs::read_stream(size_t slot) {
   Stream& s = streams_[slot];
   char buf[16384];

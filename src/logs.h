@@ -63,8 +63,6 @@ class Logs {
   // the outputs a bounded time to take the queue.
   void drain(Millis deadline);
   uint64_t dropped() const { return out_[0].dropped() + out_[1].dropped(); }
-  // A line from oxinit itself into the same ordered stream.
-  void message(bool to_stderr, std::string_view text);
 
  private:
   struct Stream {
