@@ -23,6 +23,7 @@ constexpr uint64_t kTokenLogs = 2ULL << 56;
 constexpr uint64_t kTokenExec = 3ULL << 56;  // low bits: the service index
 constexpr uint64_t kTokenKindMask = 0xffULL << 56;
 constexpr Millis kKillPhaseBound = 5000;  // SIGKILLed processes die; D state may not
+constexpr Millis kReapBatch = 1;          // on_child_exits: the batch window in a flood
 
 // The life cycle as data: every transition the supervisor makes is listed
 // here, and transition() refuses (and reports) anything else.
@@ -422,8 +423,8 @@ void Supervisor::on_exit(Service& s, int status) {
   end_for_good(s, ok, code);
 }
 
-void Supervisor::reap() {
-  reap_all([&](ChildExit e) {
+int Supervisor::reap() {
+  return reap_all([&](ChildExit e) {
     Service* s = find(e.pid);
     if (s) {
       if (!s->spec->is_main) OX_DEBUG("Reaped child with pid: '%d'", e.pid);
@@ -433,6 +434,34 @@ void Supervisor::reap() {
     OX_DEBUG("Reaped child with pid: '%d'", e.pid);
     if (opts_.warn_reap) OX_WARN("Reaped zombie process with pid=%d", e.pid);
   });
+}
+
+// One wake-up per exit is what a flood of exits (a fork-heavy script whose
+// children are orphaned, 50,000 in bench/) costs when every SIGCHLD is
+// answered at once: the wait, a waitpid that reaps, one that finds nothing.
+// So when an exit comes within kReapBatch of the last one reaped, oxinit
+// stops waiting for SIGCHLD and reaps everything that exited in the next
+// kReapBatch in one pass, as long as each pass finds something. A lone exit
+// is still reaped at once, and an idle oxinit has no timer armed.
+// Measured with `make bench`: 50,000 orphans cost 0.28x the CPU of reaping
+// them one wake-up at a time, with ~20 zombies waiting at most.
+void Supervisor::on_child_exits(Millis now, bool batch_over) {
+  int n = reap();
+  bool flood = n > 0 && (batch_over || (last_reaped_at_ != kNoDeadline &&
+                                        now - last_reaped_at_ <= kReapBatch));
+  if (n > 0) last_reaped_at_ = now;
+  flood = flood && phase_ == Phase::Running;  // stopping: every exit counts at once
+  reap_batch_until_ = flood ? now + kReapBatch : kNoDeadline;
+  set_reap_batching(flood);
+}
+
+void Supervisor::set_reap_batching(bool on) {
+  if (on == !sigismember(&wait_set_, SIGCHLD)) return;
+  if (on) sigdelset(&wait_set_, SIGCHLD);
+  else sigaddset(&wait_set_, SIGCHLD);
+  // A signalfd's mask can be replaced in place (signalfd(2)); SIGCHLD stays
+  // blocked either way, so an exit meanwhile just stays pending.
+  signalfd(signals_.fd.get(), &wait_set_, 0);
 }
 
 void Supervisor::forward(int sig, bool to_main_only) {
@@ -513,7 +542,7 @@ void Supervisor::handle_signals() {
     if (count < 16) break;  // a short read: nothing more is pending
   }
   // SIGCHLD stays pending until read, so reaping only after one is safe.
-  if (child_exited) reap();
+  if (child_exited) on_child_exits(now_ms(), false);
 }
 
 void Supervisor::begin_shutdown(const char* why) {
@@ -562,6 +591,7 @@ void Supervisor::sweep(int sig) const {
 }
 
 void Supervisor::on_timers(Millis now) {
+  if (reap_batch_until_ != kNoDeadline && reap_batch_until_ <= now) on_child_exits(now, true);
   for (Service& s : services_) {
     if (s.deadline == kNoDeadline || s.deadline > now) continue;
     s.deadline = kNoDeadline;
@@ -652,6 +682,7 @@ void Supervisor::advance(Millis now) {
 
 Millis Supervisor::next_deadline() const {
   Millis d = phase_deadline_;
+  if (reap_batch_until_ != kNoDeadline && (d == kNoDeadline || reap_batch_until_ < d)) d = reap_batch_until_;
   for (const Service& s : services_) {
     if (s.deadline != kNoDeadline && (d == kNoDeadline || s.deadline < d)) d = s.deadline;
   }
@@ -665,6 +696,7 @@ RunOutcome Supervisor::run() {
     return outcome_;
   }
   loop_.set_signal_fd(signals_.fd.get(), kTokenSignal);
+  wait_set_ = signals_.blocked;
   logs_.init(&loop_, kTokenLogs, plan_.init.log_timestamps);
 
   epoll_event events[64];
@@ -673,10 +705,10 @@ RunOutcome Supervisor::run() {
   while (phase_ != Phase::Done) {
     if (loop_.signals_only()) {
       // Nothing but signals to wait for (exec mode): wait for the signal itself.
-      int sig = loop_.wait_signal(next_deadline(), signals_.blocked);
+      int sig = loop_.wait_signal(next_deadline(), wait_set_);
       if (sig) handle_signal(sig);
-      if (sig == SIGCHLD) reap();
       now = now_ms();
+      if (sig == SIGCHLD) on_child_exits(now, false);
       on_timers(now);
       advance(now);
       continue;

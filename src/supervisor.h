@@ -74,7 +74,9 @@ class Supervisor {
 
   void handle_signals();
   void handle_signal(int sig);
-  void reap();
+  int reap();
+  void on_child_exits(Millis now, bool batch_over);
+  void set_reap_batching(bool on);
   void on_exit(Service& s, int status);
   void on_timers(Millis now);
   void advance(Millis now);
@@ -112,6 +114,11 @@ class Supervisor {
   bool code_set_ = false;
   RunOutcome outcome_;
   bool am_pid1_ = false;
+  // Exit floods (see on_child_exits): while reap_batch_until_ is set, SIGCHLD
+  // is left out of what oxinit waits for and reaping runs at that deadline.
+  Millis last_reaped_at_ = kNoDeadline;
+  Millis reap_batch_until_ = kNoDeadline;
+  sigset_t wait_set_;  // signals_.blocked, without SIGCHLD while batching
 };
 
 }  // namespace oxinit

@@ -358,6 +358,66 @@ def burst_of_ten_thousand_zombies_none_left():
     assert "burst=10000" in out and "zombies_left=0" in out
 
 
+def ctxt_switches(pid):
+    st = proc_status(pid)
+    return int(st["voluntary_ctxt_switches"]) + int(st["nonvoluntary_ctxt_switches"])
+
+
+def flood_then_idle(args, d):
+    """Runs a flood of 5,000 orphans under oxinit, then keeps it idle: returns
+    (oxinit's wake-ups during the flood, during 3 idle seconds after it)."""
+    with Init(args) as i:
+        wait_until(lambda: os.path.exists(f"{d}/go"), 20, what="the flood to be ready")
+        before = ctxt_switches(i.pid)
+        open(f"{d}/start", "w").close()
+        wait_until(lambda: "zombies_left=" in read(f"{d}/out"), 120, what="the flood to end")
+        assert "zombies_left=0" in read(f"{d}/out"), read(f"{d}/out")
+        time.sleep(0.5)  # the last batch window closes
+        flood = ctxt_switches(i.pid) - before
+        before = ctxt_switches(i.pid)
+        time.sleep(3)
+        idle = ctxt_switches(i.pid) - before
+        assert_alive(i)
+        i.kill(signal.SIGTERM)
+        assert i.wait(30) in (0, 143), i.err[-2000:]
+    return flood, idle
+
+
+def flood_script(d):
+    return (f"touch {d}/go; while [ ! -e {d}/start ]; do sleep 0.05; done; "
+            f"{storm()} orphans 5000 > {d}/out; exec sleep 1000")
+
+
+@test(timeout=180)
+def exit_flood_is_reaped_in_batches_then_idle():
+    # A flood of exits is reaped a batch per wake-up (on_child_exits), not one
+    # wake-up per exit, and once it is over nothing stays armed.
+    d = tmpdir()
+    flood, idle = flood_then_idle(["--", "sh", "-c", flood_script(d)], d)
+    print(f"  5,000 orphans: {flood} oxinit wake-ups; then {idle} in 3 idle seconds")
+    assert flood < 2500, flood  # one per exit without batching (~5,000)
+    assert idle == 0, idle
+
+
+@test(timeout=180)
+def exit_flood_in_service_mode_then_idle():
+    d = tmpdir()
+    cfg = write_config(d, f"""
+[service.flood]
+command = ["sh", "-c", "{flood_script(d)}"]
+[service.crasher]
+command = ["sh", "-c", "while [ ! -e {d}/start ]; do sleep 0.05; done; sleep 0.1; echo x >> {d}/runs; [ $(wc -l < {d}/runs) -ge 4 ] && exec sleep 1000; exit 3"]
+restart = "always"
+restart_delay = "10ms"
+""")
+    flood, idle = flood_then_idle(["-c", cfg], d)
+    runs = read(f"{d}/runs").count("x")
+    print(f"  5,000 orphans next to a crashing service: {flood} wake-ups, {idle} idle; crasher ran {runs}x")
+    assert runs == 4, runs  # its exits were all seen and it was restarted each time
+    assert flood < 2500, flood
+    assert idle == 0, idle
+
+
 # ---------------------------------------------------------------- signals
 
 STORM_SIGNALS = [signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGHUP, signal.SIGALRM,
