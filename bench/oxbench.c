@@ -4,7 +4,7 @@
  * CLONE_NEWPID, see pid_namespaces(7)) and time things that Python would blur:
  *   run [--report FD] [--cpu N] [--nofile] -- ARGV   launch, report host pid, wait
  *   startup ROUNDS -- ARGV1 :: ARGV2 :: ...          interleaved wall and CPU times
- *   siglat N CPU -- ARGV                             kill(init) -> child handler
+ *   siglat N CPU busy|idle -- ARGV                   kill(init) -> child handler
  *   storm N -- ARGV                                  N signals back to back
  *   termstop BOUND_MS -- ARGV                        SIGTERM -> init exit
  * Child modes run under the init being measured:
@@ -259,14 +259,55 @@ static int cmd_startup(int argc, char **argv) {
   return 0;
 }
 
+/* Keeps `cpu` busy at SCHED_IDLE priority, so it never halts: on a VM,
+ * waking a halted vCPU costs the hypervisor 20-40 us (bimodal, and set by the
+ * host's load), which would swamp the init's own ~1 us share of a forwarded
+ * signal. A SCHED_IDLE task yields at once to any woken normal task
+ * (sched(7)), so the init and its child run as soon as they are woken. */
+static pid_t start_spinner(int cpu) {
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    struct sched_param sp = {0};
+    /* The raw call: musl's sched_setscheduler() is a stub that fails with ENOSYS. */
+    if (sched_setaffinity(0, sizeof set, &set) != 0 ||
+        syscall(SYS_sched_setscheduler, 0, SCHED_IDLE, &sp) != 0)
+      _exit(125);
+    alarm(CHILD_BOUND_S);
+    for (;;) __asm__ volatile("" ::: "memory");
+  }
+  return pid;
+}
+
+/* Time the process has spent on a CPU, in ns (first field of
+ * /proc/PID/schedstat, see Documentation/scheduler/sched-stats.rst); -1 when
+ * the kernel does not say. */
+static int64_t oncpu_ns(pid_t pid) {
+  char path[64], buf[128];
+  snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t k = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (k <= 0) return -1;
+  buf[k] = 0;
+  return strtoll(buf, NULL, 10);
+}
+
 static int cmd_siglat(int argc, char **argv) {
-  if (argc < 4 || strcmp(argv[2], "--") != 0) return 2;
-  int n = atoi(argv[0]), cpu = atoi(argv[1]);
+  if (argc < 5 || strcmp(argv[3], "--") != 0) return 2;
+  int n = atoi(argv[0]), cpu = atoi(argv[1]), busy = !strcmp(argv[2], "busy");
   pin_self_away(cpu);
+  pid_t spin = busy ? start_spinner(cpu) : -1;
   int rfd;
-  pid_t pid = start_with_pipe(argv + 3, cpu, &rfd);
+  pid_t pid = start_with_pipe(argv + 4, cpu, &rfd);
   sleep_ms(50);
   int lost = 0;
+  int64_t cpu0 = oncpu_ns(pid);
   for (int i = 0; i < n; i++) {
     struct rec r;
     int64_t t0 = now_ns();
@@ -279,7 +320,14 @@ static int cmd_siglat(int argc, char **argv) {
     printf("lat %lld\n", (long long)(r.ns - t0));
     sleep_ms(2);
   }
+  int64_t cpu1 = oncpu_ns(pid);
+  if (cpu0 >= 0 && cpu1 >= cpu0) printf("initcpu %lld\n", (long long)((cpu1 - cpu0) / n));
   kill_and_reap(pid);
+  if (spin > 0) {
+    kill(spin, SIGKILL);
+    while (waitpid(spin, NULL, 0) < 0 && errno == EINTR) {
+    }
+  }
   fprintf(stderr, "siglat: %d lost\n", lost);
   return 0;
 }

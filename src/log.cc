@@ -8,8 +8,11 @@
 #include "sys/format.h"
 
 namespace oxinit {
-namespace {
+namespace detail {
 int g_verbosity = 1;
+}  // namespace detail
+using detail::g_verbosity;
+namespace {
 int g_out = STDOUT_FILENO;
 int g_err = STDERR_FILENO;
 int g_pid = 0;
@@ -17,8 +20,6 @@ const char* const kNames[] = {"FATAL", "WARN ", "INFO ", "DEBUG", "TRACE"};
 }  // namespace
 
 void set_verbosity(int v) { g_verbosity = v; }
-int verbosity() { return g_verbosity; }
-bool log_enabled(Level l) { return l == Level::Fatal || g_verbosity >= static_cast<int>(l); }
 
 void set_log_fds(int out_fd, int err_fd) {
   g_out = out_fd;

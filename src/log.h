@@ -8,8 +8,11 @@ enum class Level { Fatal = 0, Warn = 1, Info = 2, Debug = 3, Trace = 4 };
 
 // A message of level L is printed when L == Fatal or verbosity >= L.
 void set_verbosity(int v);
-int verbosity();
-bool log_enabled(Level l);
+namespace detail {
+extern int g_verbosity;
+}
+inline int verbosity() { return detail::g_verbosity; }
+inline bool log_enabled(Level l) { return l == Level::Fatal || detail::g_verbosity >= static_cast<int>(l); }
 
 // Where messages go; the loop swaps in non-blocking descriptors so a stdout
 // nobody reads cannot wedge PID 1 (a message that does not fit is dropped).
@@ -19,10 +22,14 @@ void set_log_fds(int out_fd, int err_fd);
 // reading errno.
 void log(Level l, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
+// The level is checked before the arguments are evaluated: a DEBUG line on
+// the signal path costs a compare, not a signal_name() lookup and a call.
+#define OX_LOG_AT(level, ...) \
+  (::oxinit::log_enabled(level) ? ::oxinit::log(level, __VA_ARGS__) : void())
 #define OX_FATAL(...) ::oxinit::log(::oxinit::Level::Fatal, __VA_ARGS__)
-#define OX_WARN(...) ::oxinit::log(::oxinit::Level::Warn, __VA_ARGS__)
-#define OX_INFO(...) ::oxinit::log(::oxinit::Level::Info, __VA_ARGS__)
-#define OX_DEBUG(...) ::oxinit::log(::oxinit::Level::Debug, __VA_ARGS__)
-#define OX_TRACE(...) ::oxinit::log(::oxinit::Level::Trace, __VA_ARGS__)
+#define OX_WARN(...) OX_LOG_AT(::oxinit::Level::Warn, __VA_ARGS__)
+#define OX_INFO(...) OX_LOG_AT(::oxinit::Level::Info, __VA_ARGS__)
+#define OX_DEBUG(...) OX_LOG_AT(::oxinit::Level::Debug, __VA_ARGS__)
+#define OX_TRACE(...) OX_LOG_AT(::oxinit::Level::Trace, __VA_ARGS__)
 
 }  // namespace oxinit

@@ -706,7 +706,13 @@ RunOutcome Supervisor::run() {
     if (loop_.signals_only()) {
       // Nothing but signals to wait for (exec mode): wait for the signal itself.
       int sig = loop_.wait_signal(next_deadline(), wait_set_);
-      if (sig) handle_signal(sig);
+      if (sig) {
+        Phase before = phase_;
+        handle_signal(sig);
+        // Forwarded, and nothing else moved: straight back to waiting, so
+        // the child it was sent to gets the CPU as early as possible.
+        if (sig != SIGCHLD && phase_ == before && next_deadline() == kNoDeadline) continue;
+      }
       now = now_ms();
       if (sig == SIGCHLD) on_child_exits(now, false);
       on_timers(now);
