@@ -491,12 +491,14 @@ def m_services(inits, cfg, helper, res, scratch):
 
 # ---------------------------------------------------------------- the table
 
-def best_peer(res, key, inits, lower=True):
-    vals = [statistics.median(v) for n, v in res.get(key, {}).items()
-            if n != "oxinit" and n in inits and all(isinstance(x, (int, float)) for x in v)]
-    if not vals:
+def best_peer(res, key, inits):
+    """(name, median) of the peer with the lowest median, or None."""
+    meds = [(statistics.median(v), n) for n, v in res.get(key, {}).items()
+            if n != "oxinit" and n in inits and v and all(isinstance(x, (int, float)) for x in v)]
+    if not meds:
         return None
-    return min(vals) if lower else max(vals)
+    med, name = min(meds)
+    return name, med
 
 
 def ox(res, key):
@@ -525,13 +527,12 @@ def goal_best(key):
     the verdict is a tie (the gap is below what this machine can resolve), not
     a pass; either way the gap is printed."""
     def check(res, names):
-        o, b = ox(res, key), best_peer(res, key, names)
-        if o is None or b is None:
+        o, best = ox(res, key), best_peer(res, key, names)
+        if o is None or best is None:
             return None
+        peer, b = best
         if o <= b:
             return True
-        peer = min((n for n in names if n != "oxinit" and res.get(key, {}).get(n)),
-                   key=lambda n: statistics.median(res[key][n]))
         xs, ys = res[key]["oxinit"], res[key][peer]
         gap = f"+{(o / b - 1) * 100:.1f} % vs {peer}" if b else "vs " + peer
         if len(xs) != len(ys) or len(xs) < 2:

@@ -11,7 +11,6 @@ void set_verbosity(int v);
 namespace detail {
 extern int g_verbosity;
 }
-inline int verbosity() { return detail::g_verbosity; }
 inline bool log_enabled(Level l) { return l == Level::Fatal || detail::g_verbosity >= static_cast<int>(l); }
 
 // Where messages go; the loop swaps in non-blocking descriptors so a stdout
