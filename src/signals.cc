@@ -89,6 +89,24 @@ bool is_synchronous_signal(int sig) {
   }
 }
 
+bool is_stop_signal(int sig) {
+  return sig == SIGTERM || sig == SIGINT || sig == SIGQUIT || sig == SIGPWR;
+}
+
+SignalMeaning signal_meaning(int sig, const SignalContext& c) {
+  if (sig == SIGCHLD) return SignalMeaning::Reap;
+  // busybox halt and poweroff send USR1 and USR2; Ctrl-Alt-Del is SIGINT
+  // after reboot(RB_DISABLE_CAD) (reboot(2)).
+  if (c.vm && (is_stop_signal(sig) || sig == SIGUSR1 || sig == SIGUSR2)) return SignalMeaning::Shutdown;
+  if (c.has_main) {
+    if (c.main_running) return SignalMeaning::ForwardMain;
+    return is_stop_signal(sig) ? SignalMeaning::Shutdown : SignalMeaning::Unrouted;
+  }
+  if (is_stop_signal(sig)) return SignalMeaning::Shutdown;
+  if (sig == SIGHUP) return SignalMeaning::Reload;
+  return SignalMeaning::ForwardAll;
+}
+
 bool parse_rewrite(std::string_view spec, SignalRewrite& rw) {
   size_t colon = spec.find(':');
   if (colon == std::string_view::npos) return false;

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstring>
 
 #include "sys/eintr.h"
 #include "sys/fd.h"
@@ -52,6 +54,57 @@ struct KernelSigaction {
 int move_to(int from, int to) {
   if (from < 0 || from == to) return 0;
   return dup2(from, to) < 0 ? -1 : 0;
+}
+
+// execve, and for a file the kernel cannot run (no #! line: ENOEXEC) the
+// shell, as glibc's execvp does: tini runs such scripts, so oxinit must too.
+void try_exec(const char* file, const SpawnRequest& r) {
+  execve(file, r.argv, r.envp);
+  if (errno == ENOEXEC && r.sh_argv) {
+    r.sh_argv[1] = file;
+    execve("/bin/sh", const_cast<char* const*>(r.sh_argv), r.envp);
+    errno = ENOEXEC;
+  }
+}
+
+// execvp(3)'s search, but in the PATH of the service's own environment (libc's
+// execvpe searches the caller's). Returns only on failure, with errno set:
+// EACCES if some candidate was not executable, else the last error.
+void exec_search(const SpawnRequest& r) {
+  const char* file = r.argv[0];
+  if (!file || !*file) {
+    errno = ENOENT;
+    return;
+  }
+  if (strchr(file, '/')) {
+    try_exec(file, r);
+    return;
+  }
+  size_t flen = strlen(file);
+  if (flen > NAME_MAX) {
+    errno = ENAMETOOLONG;
+    return;
+  }
+  const char* p = r.path ? r.path : "/usr/local/bin:/bin:/usr/bin";
+  char buf[PATH_MAX + NAME_MAX + 2];
+  bool denied = false;
+  for (;;) {
+    const char* z = p;
+    while (*z && *z != ':') z++;
+    size_t dlen = static_cast<size_t>(z - p);
+    if (dlen < PATH_MAX) {
+      memcpy(buf, p, dlen);
+      size_t at = dlen;
+      if (dlen) buf[at++] = '/';  // an empty entry is the current directory
+      memcpy(buf + at, file, flen + 1);
+      try_exec(buf, r);
+      if (errno == EACCES) denied = true;
+      else if (errno != ENOENT && errno != ENOTDIR) return;
+    }
+    if (!*z) break;
+    p = z + 1;
+  }
+  if (denied) errno = EACCES;
 }
 
 // Runs in the child: async-signal-safe calls only (signal-safety(7)).
@@ -113,7 +166,7 @@ int move_to(int from, int to) {
     if (r.sigchld_was_ignored) (void)signal(SIGCHLD, SIG_IGN);
     if (r.mask && sigprocmask(SIG_SETMASK, r.mask, nullptr) < 0) child_fail(report_fd, kMask);
   }
-  execvpe(r.argv[0], r.argv, r.envp);
+  exec_search(r);
   child_fail(report_fd, kExec);
 }
 

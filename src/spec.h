@@ -53,6 +53,7 @@ struct ServiceSpec {
   bool has_group = false;
   gid_t gid = 0;
   std::vector<gid_t> groups;        // supplementary groups
+  Str user_name, user_home, user_shell;  // from /etc/passwd: USER, HOME, SHELL
   Str workdir;
   std::vector<Str> env;             // "NAME=value", added to oxinit's environment
   Str env_file;                     // read before each start
@@ -69,6 +70,7 @@ struct ServiceSpec {
 
 struct InitSpec {
   Millis shutdown_timeout = 2000;  // grace for leftovers after the services stopped
+  Millis shutdown_limit = -1;      // bound on the whole shutdown; -1: derived (supervisor)
   bool log_timestamps = false;
   VmMode vm = VmMode::Auto;
   FinalAction final_action = FinalAction::Poweroff;
