@@ -3,19 +3,11 @@
 #pragma once
 #include <vector>
 
+#include "config/error.h"
 #include "spec.h"
 #include "sys/str.h"
 
 namespace oxinit {
-
-// Every config error is reported as FILE:LINE:COL: message, before anything runs.
-struct ConfigError {
-  Str file;
-  int line = 0;
-  int col = 0;
-  Str message;
-  Str format() const;  // "FILE:LINE:COL: message" (or "FILE: message" when line is 0)
-};
 
 struct Plan {
   InitSpec init;

@@ -12,13 +12,13 @@
 #include "config/toml.h"
 #include "signals.h"
 #include "sys/format.h"
+#include "sys/text.h"
 
 namespace oxinit {
 
 namespace {
 
 using toml::Member;
-using toml::quote;
 using toml::Type;
 using toml::Value;
 
@@ -162,7 +162,7 @@ class Schema {
   [[gnu::cold, gnu::noinline, gnu::format(printf, 3, 4)]] bool fail(SrcPos p, const char* fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    err_.message = toml::vfmt(fmt, ap);
+    err_.message = vfmt(fmt, ap);
     va_end(ap);
     err_.file = file_;
     err_.line = p.line;
@@ -522,7 +522,7 @@ bool load_config(const std::vector<Str>& files, Config& out, ConfigError& err,
   UserDb users(users_root);
   Str text;
   for (const Str& f : files) {
-    int e = toml::read_file(f.c_str(), toml::kMaxFileSize, text);
+    int e = read_file(f.c_str(), toml::kMaxFileSize, text);
     if (e) {
       err.file = f;
       err.line = err.col = 0;
