@@ -25,28 +25,35 @@ using toml::Value;
 constexpr Millis kMaxSeconds = 1000000000;
 constexpr int kMaxInstances = 1000;
 
-// Name lists are packed ("a\0b\0"): no pointer table per list.
-constexpr char kRootKeys[] = "init\0service\0";
-constexpr char kInitKeys[] =
-    "shutdown_timeout\0log_timestamps\0vm\0final_action\0hostname\0mount_cgroup\0";
-constexpr char kServiceKeys[] =
-    "type\0command\0after\0restart\0restart_delay\0restart_delay_max\0max_restarts\0"
-    "restart_window\0stop_signal\0stop_timeout\0critical\0user\0group\0workdir\0env\0"
-    "env_file\0umask\0rlimits\0log\0instances\0reload_signal\0";
-enum ServiceKey { kCommandKey = 1, kRestartKey = 3, kUserKey = 11, kGroupKey = 12, kNumServiceKeys = 21 };
-constexpr char kLimitNames[] =
-    "as\0core\0cpu\0data\0fsize\0locks\0memlock\0msgqueue\0nice\0nofile\0nproc\0rss\0"
-    "rtprio\0rttime\0sigpending\0stack\0";
-constexpr uint8_t kLimitIds[] = {RLIMIT_AS,     RLIMIT_CORE,   RLIMIT_CPU,    RLIMIT_DATA,
-                                 RLIMIT_FSIZE,  RLIMIT_LOCKS,  RLIMIT_MEMLOCK, RLIMIT_MSGQUEUE,
-                                 RLIMIT_NICE,   RLIMIT_NOFILE, RLIMIT_NPROC,  RLIMIT_RSS,
-                                 RLIMIT_RTPRIO, RLIMIT_RTTIME, RLIMIT_SIGPENDING, RLIMIT_STACK};
+// A list of names to match a word against: entries `stride` bytes apart,
+// each starting with its NUL-terminated name (arrays of char[N], or tables
+// of structs whose first member is the name). One shape for keys, choices
+// and rlimit names, so lookups and suggestions are written once.
+struct Names {
+  const char* first;
+  uint8_t stride;
+  uint8_t count;
+  const char* at(int k) const { return first + k * stride; }
+};
+template <size_t L, size_t N>
+constexpr Names names(const char (&a)[N][L]) {
+  return {a[0], L, N};
+}
+template <class T, size_t N>
+constexpr Names names(const T (&a)[N]) {
+  static_assert(offsetof(T, name) == 0);
+  return {a[0].name, sizeof(T), N};
+}
 
 // Choices, in the order messages list them; the index is the enum's value
 // (restart is listed backwards).
-constexpr const char* kChoices[] = {"simple\0oneshot\0", "always\0on-failure\0never\0",
-                                    "prefix\0inherit\0null\0", "auto\0on\0off\0",
-                                    "poweroff\0reboot\0halt\0"};
+constexpr char kTypeNames[][8] = {"simple", "oneshot"};
+constexpr char kRestartNames[][11] = {"always", "on-failure", "never"};
+constexpr char kLogNames[][8] = {"prefix", "inherit", "null"};
+constexpr char kVmNames[][5] = {"auto", "on", "off"};
+constexpr char kFinalNames[][9] = {"poweroff", "reboot", "halt"};
+constexpr Names kChoices[] = {names(kTypeNames), names(kRestartNames), names(kLogNames),
+                              names(kVmNames),   names(kFinalNames)};
 enum Choice : uint8_t { kTypeChoice, kRestartChoice, kLogChoice, kVmChoice, kFinalChoice };
 static_assert(static_cast<int>(RestartPolicy::Always) == 2 && static_cast<int>(RestartPolicy::Never) == 0);
 static_assert(static_cast<int>(VmMode::On) == 1 && static_cast<int>(VmMode::Off) == 2);
@@ -54,57 +61,104 @@ static_assert(sizeof(ServiceType) == sizeof(int) && sizeof(RestartPolicy) == siz
               sizeof(LogMode) == sizeof(int) && sizeof(VmMode) == sizeof(int) &&
               sizeof(FinalAction) == sizeof(int));
 
+constexpr char kRootKeys[][8] = {"init", "service"};
+
+struct Limit {
+  char name[11];
+  uint8_t id;  // RLIMIT_*
+};
+constexpr Limit kLimits[] = {
+    {"as", RLIMIT_AS},         {"core", RLIMIT_CORE},       {"cpu", RLIMIT_CPU},
+    {"data", RLIMIT_DATA},     {"fsize", RLIMIT_FSIZE},     {"locks", RLIMIT_LOCKS},
+    {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
+    {"nofile", RLIMIT_NOFILE}, {"nproc", RLIMIT_NPROC},     {"rss", RLIMIT_RSS},
+    {"rtprio", RLIMIT_RTPRIO}, {"rttime", RLIMIT_RTTIME},   {"sigpending", RLIMIT_SIGPENDING},
+    {"stack", RLIMIT_STACK},
+};
+
 // How a key's value is checked, and where it goes: an offset into the
 // ServiceSpec or InitSpec being filled. One table instead of code per key.
 enum Kind : uint8_t {
-  kDuration, kBool, kChoice, kVm, kSignal, kSignalOrNone, kPath, kHostname, kCommand, kAfter,
-  kMaxRestarts, kId, kEnv, kUmask, kRlimits, kInstances,
+  kDuration, kBool, kChoice, kVm, kSignal, kSignalOrNone, kPath,
+  kHostname, kCommand, kAfter, kMaxRestarts, kId, kEnv, kUmask, kRlimits, kInstances,
 };
-struct Slot {
+struct Key {
+  char name[20];
   uint8_t kind;
   uint8_t choice;
   uint16_t offset;
 };
 static_assert(std::is_standard_layout_v<ServiceSpec> && std::is_standard_layout_v<InitSpec>);
-#define S(kind, field) {kind, 0, offsetof(ServiceSpec, field)}
-#define C(choice, field) {kChoice, choice, offsetof(ServiceSpec, field)}
-constexpr Slot kServiceSlots[kNumServiceKeys] = {
-    C(kTypeChoice, type),          S(kCommand, argv),           S(kAfter, after),
-    C(kRestartChoice, restart),    S(kDuration, restart_delay), S(kDuration, restart_delay_max),
-    S(kMaxRestarts, max_restarts), S(kDuration, restart_window), S(kSignal, stop_signal),
-    S(kDuration, stop_timeout),    S(kBool, critical),          S(kId, uid),
-    S(kId, gid),                   S(kPath, workdir),           S(kEnv, env),
-    S(kPath, env_file),            S(kUmask, umask),            S(kRlimits, rlimits),
-    C(kLogChoice, log),            S(kInstances, instances),    S(kSignalOrNone, reload_signal),
+#define S(name, kind, field) {name, kind, 0, offsetof(ServiceSpec, field)}
+#define C(name, choice, field) {name, kChoice, choice, offsetof(ServiceSpec, field)}
+constexpr Key kServiceKeys[] = {
+    C("type", kTypeChoice, type),
+    S("command", kCommand, argv),
+    S("after", kAfter, after),
+    C("restart", kRestartChoice, restart),
+    S("restart_delay", kDuration, restart_delay),
+    S("restart_delay_max", kDuration, restart_delay_max),
+    S("max_restarts", kMaxRestarts, max_restarts),
+    S("restart_window", kDuration, restart_window),
+    S("stop_signal", kSignal, stop_signal),
+    S("stop_timeout", kDuration, stop_timeout),
+    S("critical", kBool, critical),
+    S("user", kId, uid),
+    S("group", kId, gid),
+    S("workdir", kPath, workdir),
+    S("env", kEnv, env),
+    S("env_file", kPath, env_file),
+    S("umask", kUmask, umask),
+    S("rlimits", kRlimits, rlimits),
+    C("log", kLogChoice, log),
+    S("instances", kInstances, instances),
+    S("reload_signal", kSignalOrNone, reload_signal),
 };
 #undef S
 #undef C
-constexpr Slot kInitSlots[] = {
-    {kDuration, 0, offsetof(InitSpec, shutdown_timeout)},
-    {kBool, 0, offsetof(InitSpec, log_timestamps)},
-    {kVm, kVmChoice, offsetof(InitSpec, vm)},
-    {kChoice, kFinalChoice, offsetof(InitSpec, final_action)},
-    {kHostname, 0, offsetof(InitSpec, hostname)},
-    {kBool, 0, offsetof(InitSpec, mount_cgroup)},
+#define I(name, kind, choice, field) {name, kind, choice, offsetof(InitSpec, field)}
+constexpr Key kInitKeys[] = {
+    I("shutdown_timeout", kDuration, 0, shutdown_timeout),
+    I("log_timestamps", kBool, 0, log_timestamps),
+    I("vm", kVm, kVmChoice, vm),
+    I("final_action", kChoice, kFinalChoice, final_action),
+    I("hostname", kHostname, 0, hostname),
+    I("mount_cgroup", kBool, 0, mount_cgroup),
 };
+#undef I
 
-const char* next_name(const char* p) { return p + std::strlen(p) + 1; }
+// The index of a key the code checks after the loop, derived from the table:
+// a name that is not there stops the build (key_not_found is not constexpr).
+inline void key_not_found() {}
+template <size_t N>
+consteval int key(const Key (&keys)[N], std::string_view name) {
+  for (size_t k = 0; k < N; k++) {
+    if (std::string_view(keys[k].name) == name) return static_cast<int>(k);
+  }
+  key_not_found();
+  return -1;
+}
+constexpr int kNumServiceKeys = sizeof kServiceKeys / sizeof kServiceKeys[0];
+constexpr int kCommandKey = key(kServiceKeys, "command");
+constexpr int kRestartKey = key(kServiceKeys, "restart");
+constexpr int kUserKey = key(kServiceKeys, "user");
+constexpr int kGroupKey = key(kServiceKeys, "group");
 
-// Index of word in a packed list, or -1.
-int index_of(std::string_view word, const char* names) {
-  int k = 0;
-  for (const char* p = names; *p; p = next_name(p), k++) {
-    if (word == p) return k;
+// Index of word in names, or -1.
+int index_of(std::string_view word, Names names) {
+  for (int k = 0; k < names.count; k++) {
+    if (word == names.at(k)) return k;
   }
   return -1;
 }
 
 // "; did you mean 'x'?" when one of names is close enough to word to be a
 // likely typo, else "".
-Str did_you_mean(std::string_view word, const char* names) {
+Str did_you_mean(std::string_view word, Names names) {
   const char* best = nullptr;
   size_t best_d = 3;
-  for (const char* p = names; *p; p = next_name(p)) {
+  for (int k = 0; k < names.count; k++) {
+    const char* p = names.at(k);
     size_t len = std::strlen(p);
     if (word.size() > len) len = word.size();
     size_t d = edit_distance(word.substr(0, 64), p);
@@ -139,12 +193,12 @@ class Schema {
 
   bool apply(const Value& root, Config& cfg) {
     for (const Member& m : root.members) {
-      int k = pick(m, kRootKeys, "");
+      int k = pick(m, names(kRootKeys), "");
       if (k < 0 || !expect(m, m.value, Type::Table, "a table")) return false;
       for (const Member& e : m.value.members) {
         if (k == 0) {
-          int i = pick(e, kInitKeys, "[init]");
-          if (i < 0 || !set(e, kInitSlots[i], reinterpret_cast<char*>(&cfg.init))) return false;
+          int i = pick(e, names(kInitKeys), "[init]");
+          if (i < 0 || !set(e, kInitKeys[i], reinterpret_cast<char*>(&cfg.init))) return false;
         } else if (!service(e, cfg)) {
           return false;
         }
@@ -171,7 +225,7 @@ class Schema {
   }
 
   // Index of m's key in names, or -1 after reporting an unknown key.
-  int pick(const Member& m, const char* names, const char* where) {
+  int pick(const Member& m, Names names, const char* where) {
     int k = index_of(m.key, names);
     if (k < 0) {
       fail(m.pos, "unknown key %s%s%s%s", quote(m.key).c_str(), *where ? " in " : "", where,
@@ -192,8 +246,8 @@ class Schema {
     return true;
   }
 
-  // A string out of a packed list; its index in out.
-  bool choice(const Member& m, const char* names, bool backwards, void* out) {
+  // A string out of names; its index in out.
+  bool choice(const Member& m, Names names, bool backwards, void* out) {
     const Value& v = m.value;
     if (v.type == Type::String) {
       int k = index_of(v.str, names);
@@ -204,10 +258,10 @@ class Schema {
       }
     }
     Str list;
-    for (const char* p = names; *p; p = next_name(p)) {
-      if (p != names) list += *next_name(p) ? ", " : " or ";
+    for (int k = 0; k < names.count; k++) {
+      if (k) list += k + 1 < names.count ? ", " : " or ";
       list += '"';
-      list += p;
+      list += names.at(k);
       list += '"';
     }
     bool s = v.type == Type::String;
@@ -272,7 +326,7 @@ class Schema {
   }
 
   // Checks m's value as slot says and stores it at base + slot.offset.
-  bool set(const Member& m, Slot slot, char* base) {
+  bool set(const Member& m, const Key& slot, char* base) {
     const Value& v = m.value;
     void* p = base + slot.offset;
     auto* s = reinterpret_cast<ServiceSpec*>(base);  // for the service-only kinds
@@ -366,8 +420,8 @@ class Schema {
     s.line = sm.pos.line;
     const Member* seen[kNumServiceKeys] = {};
     for (const Member& m : sm.value.members) {
-      int k = pick(m, kServiceKeys, section_);
-      if (k < 0 || !set(m, kServiceSlots[k], reinterpret_cast<char*>(&s))) return false;
+      int k = pick(m, names(kServiceKeys), section_);
+      if (k < 0 || !set(m, kServiceKeys[k], reinterpret_cast<char*>(&s))) return false;
       seen[k] = &m;
     }
     const Member* restart = seen[kRestartKey];
@@ -436,13 +490,13 @@ class Schema {
   bool rlimits(const Member& m, ServiceSpec& s) {
     if (!expect(m, m.value, Type::Table, "a table such as { nofile = 4096 }")) return false;
     // Keys are unique and known, so there are at most as many as names.
-    RlimitSpec found[sizeof kLimitIds];
+    RlimitSpec found[sizeof kLimits / sizeof kLimits[0]];
     size_t n = 0;
     for (const Member& e : m.value.members) {
-      int k = pick(e, kLimitNames, "rlimits");
+      int k = pick(e, names(kLimits), "rlimits");
       if (k < 0) return false;
       RlimitSpec& r = found[n++];
-      r.resource = kLimitIds[k];
+      r.resource = kLimits[k].id;
       const Value& v = e.value;
       if (v.type == Type::Array) {
         if (v.items.size() != 2) return fail(v.pos, "rlimits: %s: expected [soft, hard]", e.key.c_str());
