@@ -1,6 +1,7 @@
 #include "config/schema.h"
 
 #include <dirent.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <cstddef>
@@ -52,14 +53,16 @@ constexpr char kRestartNames[][11] = {"always", "on-failure", "never"};
 constexpr char kLogNames[][8] = {"prefix", "inherit", "null"};
 constexpr char kVmNames[][5] = {"auto", "on", "off"};
 constexpr char kFinalNames[][9] = {"poweroff", "reboot", "halt"};
+constexpr char kUnhealthyNames[][8] = {"restart", "stop", "ignore"};
 constexpr Names kChoices[] = {names(kTypeNames), names(kRestartNames), names(kLogNames),
-                              names(kVmNames),   names(kFinalNames)};
-enum Choice : uint8_t { kTypeChoice, kRestartChoice, kLogChoice, kVmChoice, kFinalChoice };
+                              names(kVmNames),   names(kFinalNames),   names(kUnhealthyNames)};
+enum Choice : uint8_t { kTypeChoice, kRestartChoice, kLogChoice, kVmChoice, kFinalChoice, kUnhealthyChoice };
 static_assert(static_cast<int>(RestartPolicy::Always) == 2 && static_cast<int>(RestartPolicy::Never) == 0);
 static_assert(static_cast<int>(VmMode::On) == 1 && static_cast<int>(VmMode::Off) == 2);
+static_assert(static_cast<int>(OnUnhealthy::Stop) == 1 && static_cast<int>(OnUnhealthy::Ignore) == 2);
 static_assert(sizeof(ServiceType) == sizeof(int) && sizeof(RestartPolicy) == sizeof(int) &&
               sizeof(LogMode) == sizeof(int) && sizeof(VmMode) == sizeof(int) &&
-              sizeof(FinalAction) == sizeof(int));
+              sizeof(FinalAction) == sizeof(int) && sizeof(OnUnhealthy) == sizeof(int));
 
 constexpr char kRootKeys[][8] = {"init", "service"};
 
@@ -79,8 +82,9 @@ constexpr Limit kLimits[] = {
 // How a key's value is checked, and where it goes: an offset into the
 // ServiceSpec or InitSpec being filled. One table instead of code per key.
 enum Kind : uint8_t {
-  kDuration, kBool, kChoice, kVm, kSignal, kSignalOrNone, kPath,
-  kHostname, kCommand, kAfter, kMaxRestarts, kId, kEnv, kUmask, kRlimits, kInstances,
+  kDuration, kTimeout, kLimitDuration, kBool, kChoice, kVm, kSignal, kSignalOrNone, kPath,
+  kHostname, kCommand, kAfter, kMaxRestarts, kId, kEnv, kUmask, kRlimits, kInstances, kRetries,
+  kReady, kHealth,
 };
 struct Key {
   char name[20];
@@ -113,12 +117,22 @@ constexpr Key kServiceKeys[] = {
     C("log", kLogChoice, log),
     S("instances", kInstances, instances),
     S("reload_signal", kSignalOrNone, reload_signal),
+    S("ready", kReady, ready),
+    S("ready_timeout", kTimeout, ready_timeout),
+    S("health", kHealth, health),
+    S("health_interval", kTimeout, health_interval),
+    S("health_timeout", kTimeout, health_timeout),
+    S("health_retries", kRetries, health_retries),
+    S("health_start_period", kDuration, health_start_period),
+    C("on_unhealthy", kUnhealthyChoice, on_unhealthy),
+    S("watchdog", kDuration, watchdog),
 };
 #undef S
 #undef C
 #define I(name, kind, choice, field) {name, kind, choice, offsetof(InitSpec, field)}
 constexpr Key kInitKeys[] = {
     I("shutdown_timeout", kDuration, 0, shutdown_timeout),
+    I("shutdown_limit", kLimitDuration, 0, shutdown_limit),
     I("log_timestamps", kBool, 0, log_timestamps),
     I("vm", kVm, kVmChoice, vm),
     I("final_action", kChoice, kFinalChoice, final_action),
@@ -143,6 +157,9 @@ constexpr int kCommandKey = key(kServiceKeys, "command");
 constexpr int kRestartKey = key(kServiceKeys, "restart");
 constexpr int kUserKey = key(kServiceKeys, "user");
 constexpr int kGroupKey = key(kServiceKeys, "group");
+constexpr int kReadyKey = key(kServiceKeys, "ready");
+constexpr int kHealthKey = key(kServiceKeys, "health");
+constexpr int kWatchdogKey = key(kServiceKeys, "watchdog");
 
 // Index of word in names, or -1.
 int index_of(std::string_view word, Names names) {
@@ -168,6 +185,61 @@ Str did_you_mean(std::string_view word, Names names) {
     }
   }
   return best ? Str("; did you mean '") + best + "'?" : Str();
+}
+
+// A dotted quad into a[0..3] (no leading zeros: "010" is octal to inet_aton).
+bool parse_ipv4(std::string_view s, uint8_t* a) {
+  for (int k = 0; k < 4; k++) {
+    size_t dot = s.find('.');
+    std::string_view part = s.substr(0, dot);
+    uint64_t n = 0;
+    if ((k < 3) == (dot == std::string_view::npos) || !parse_uint(part, 255, n) || (part.size() > 1 && part[0] == '0'))
+      return false;
+    a[k] = static_cast<uint8_t>(n);
+    s.remove_prefix(k < 3 ? dot + 1 : s.size());
+  }
+  return true;
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = static_cast<char>(c | 0x20);
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+// RFC 4291 text form into a[0..15]: up to 8 groups of 1-4 hex digits, one
+// "::" for a run of zero groups (the dotted-quad tail is not accepted).
+bool parse_ipv6(std::string_view s, uint8_t* a) {
+  uint16_t w[8] = {};
+  int n = 0, gap = -1;
+  size_t i = 0;
+  if (s.substr(0, 2) == "::") {
+    gap = 0;
+    i = 2;
+  }
+  while (i < s.size()) {
+    size_t j = i;
+    unsigned v = 0;
+    while (j < s.size() && j - i < 4 && hex_digit(s[j]) >= 0) v = v * 16 + static_cast<unsigned>(hex_digit(s[j++]));
+    if (j == i || n == 8) return false;
+    w[n++] = static_cast<uint16_t>(v);
+    if (j == s.size()) break;
+    if (s[j++] != ':' || j == s.size()) return false;
+    if (s[j] == ':') {
+      if (gap >= 0) return false;
+      gap = n;
+      j++;
+    }
+    i = j;
+  }
+  if (gap < 0 ? n != 8 : n > 7) return false;
+  for (int k = 0; k < 16; k++) a[k] = 0;
+  for (int k = 0; k < n; k++) {
+    int at = gap >= 0 && k >= gap ? k + 8 - n : k;
+    a[2 * at] = static_cast<uint8_t>(w[k] >> 8);
+    a[2 * at + 1] = static_cast<uint8_t>(w[k]);
+  }
+  return true;
 }
 
 // What a bad value was, for messages: a string or integer as written (quoted),
@@ -279,18 +351,22 @@ class Schema {
     return true;
   }
 
-  bool duration(const Member& m, Millis& out) {
+  // kTimeout: a wait that must end (0 would fail every run at once);
+  // kLimitDuration: 0 means "computed by the engine", stored as -1.
+  bool duration(const Member& m, Millis& out, uint8_t kind) {
     const Value& v = m.value;
     if (v.type == Type::Integer) {
       if (v.integer < 0 || v.integer > kMaxSeconds)
         return fail(v.pos, "%s: must be between 0 and %ld seconds", m.key.c_str(), static_cast<long>(kMaxSeconds));
       out = v.integer * 1000;
-      return true;
+    } else if (v.type != Type::String || !parse_duration(v.str, out)) {
+      return fail(v.pos,
+                  "%s: expected a duration (\"250ms\", \"5s\", \"2m\", \"1h\" or an integer of seconds), got %s",
+                  m.key.c_str(), got(v).c_str());
     }
-    if (v.type == Type::String && parse_duration(v.str, out)) return true;
-    return fail(v.pos,
-                "%s: expected a duration (\"250ms\", \"5s\", \"2m\", \"1h\" or an integer of seconds), got %s",
-                m.key.c_str(), got(v).c_str());
+    if (out == 0 && kind == kTimeout) return fail(v.pos, "%s: must be more than 0", m.key.c_str());
+    if (out == 0 && kind == kLimitDuration) out = -1;
+    return true;
   }
 
   bool signal(const Member& m, int& out, bool allow_none) {
@@ -335,7 +411,9 @@ class Schema {
     int64_t i = 0;
     switch (slot.kind) {
       case kDuration:
-        return duration(m, *static_cast<Millis*>(p));
+      case kTimeout:
+      case kLimitDuration:
+        return duration(m, *static_cast<Millis*>(p), slot.kind);
       case kBool:
         if (!expect(m, v, Type::Boolean, "true or false")) return false;
         *static_cast<bool*>(p) = v.boolean;
@@ -389,9 +467,13 @@ class Schema {
         s->max_restarts = static_cast<int>(i);
         return true;
       case kInstances:
+      case kRetries:
         if (!integer(m, 1, kMaxInstances, i)) return false;
-        s->instances = static_cast<int>(i);
+        *static_cast<int*>(p) = static_cast<int>(i);
         return true;
+      case kReady:
+      case kHealth:
+        return probe(m, slot.kind == kReady, *static_cast<ProbeSpec*>(p));
       case kId:  // checked here, resolved in credentials()
         return v.type == Type::Integer ? integer(m, 0, 0xfffffffe, i) : text(m, v);
       case kEnv:
@@ -432,8 +514,98 @@ class Schema {
         return fail(restart->value.pos, "restart: a oneshot cannot use \"always\" (use \"on-failure\" or \"never\")");
     }
     if (s.restart_delay_max < s.restart_delay) s.restart_delay_max = s.restart_delay;
+    if (s.type == ServiceType::Oneshot) {
+      if (const Member* r = seen[kReadyKey])
+        return fail(r->value.pos, "ready: a oneshot is ready when it exits with 0 (remove ready)");
+      if (const Member* h = seen[kHealthKey]; h && s.health.kind != ProbeSpec::None)
+        return fail(h->value.pos, "health: a oneshot has no health check (remove health)");
+    }
+    if (const Member* w = seen[kWatchdogKey]; w && s.watchdog > 0 && s.ready.kind != ProbeSpec::Notify)
+      return fail(w->value.pos, "watchdog: needs ready = \"notify\" (the WATCHDOG=1 pings come through NOTIFY_SOCKET)");
     if (!credentials(seen[kUserKey], seen[kGroupKey], s)) return false;
     cfg.services.push_back(std::move(s));
+    return true;
+  }
+
+  // "HOST:PORT" of a tcp:// or http:// probe into out: an IPv4 address, an
+  // IPv6 address in brackets, or localhost (probes run in the event loop, so
+  // names are not resolved). Without ":PORT" the port is dflt (0: required).
+  static bool host_port(std::string_view hp, uint16_t dflt, ProbeSpec& out) {
+    bool v6 = hp.substr(0, 1) == "[";
+    size_t end = hp.find(v6 ? ']' : ':');
+    if (end == std::string_view::npos) {
+      if (v6) return false;
+      end = hp.size();
+    }
+    std::string_view host = hp.substr(v6, end - v6);
+    std::string_view rest = hp.substr(end + v6);  // ":PORT" or ""
+    out.host = host;
+    out.family = v6 ? AF_INET6 : AF_INET;
+    if (!v6 && host == "localhost") host = "127.0.0.1";
+    uint64_t port = dflt;
+    if (!(v6 ? parse_ipv6(host, out.addr) : parse_ipv4(host, out.addr)) ||
+        (!rest.empty() && (rest[0] != ':' || !parse_uint(rest.substr(1), 65535, port))))
+      return false;
+    out.port = static_cast<uint16_t>(port);
+    return port > 0;
+  }
+
+  // ready = / health = "started", "notify", "fd:N", "tcp://HOST:PORT",
+  // "http://HOST:PORT/PATH", "exec:COMMAND", "file:PATH" (health: the last
+  // four, or "none").
+  bool probe(const Member& m, bool ready, ProbeSpec& out) {
+    const Value& v = m.value;
+    if (!text(m, v)) return false;
+    std::string_view t = v.str;
+    size_t colon = t.find(':');
+    std::string_view scheme = t.substr(0, colon);
+    std::string_view arg = colon == std::string_view::npos ? "" : t.substr(colon + 1);
+    bool slashes = arg.substr(0, 2) == "//";
+    bool ok = true;
+    uint64_t fd = 0;
+    out = ProbeSpec();
+    if (t == "started") {
+      out.kind = ProbeSpec::Started;
+    } else if (t == "notify") {
+      out.kind = ProbeSpec::Notify;
+    } else if (scheme == "fd") {
+      out.kind = ProbeSpec::Fd;
+      ok = parse_uint(arg, 1023, fd) && fd >= 3;
+      out.fd = static_cast<int>(fd);
+    } else if (t == "none" && !ready) {
+      return true;
+    } else if (scheme == "tcp" && slashes) {
+      out.kind = ProbeSpec::Tcp;
+      ok = host_port(arg.substr(2), 0, out);
+    } else if (scheme == "http" && slashes) {
+      out.kind = ProbeSpec::Http;
+      arg.remove_prefix(2);
+      size_t slash = arg.find('/');
+      out.path_or_cmd = slash == std::string_view::npos ? "/" : arg.substr(slash);
+      for (char c : out.path_or_cmd.view()) ok = ok && static_cast<unsigned char>(c) > ' ' && c != 0x7f;
+      ok = host_port(arg.substr(0, slash), 80, out) && ok;
+    } else if (scheme == "exec") {
+      out.kind = ProbeSpec::Exec;
+      ok = arg.find_first_not_of(" \t") != std::string_view::npos;
+      out.path_or_cmd = arg;
+    } else if (scheme == "file") {
+      out.kind = ProbeSpec::File;
+      ok = arg.substr(0, 1) == "/";
+      out.path_or_cmd = arg;
+    } else {
+      return fail(v.pos, "%s: expected %s\"tcp://HOST:PORT\", \"http://HOST:PORT/PATH\", \"exec:COMMAND\" or \"file:PATH\"%s, got %s",
+                  m.key.c_str(), ready ? "\"started\", \"notify\", \"fd:N\", " : "", ready ? "" : " (or \"none\")",
+                  quote(t).c_str());
+    }
+    if (!ready && out.kind <= ProbeSpec::Fd)
+      return fail(v.pos, "health: %s is for ready only (health takes tcp://, http://, exec: or file:)", quote(t).c_str());
+    static constexpr const char* kForms[] = {
+        "fd:N with N from 3 to 1023",
+        "tcp://HOST:PORT, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535",
+        "http://HOST:PORT/PATH, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535, "
+        "no spaces in PATH",
+        "exec:COMMAND", "file:/ABSOLUTE/PATH"};
+    if (!ok) return fail(v.pos, "%s: expected %s, got %s", m.key.c_str(), kForms[out.kind - ProbeSpec::Fd], quote(t).c_str());
     return true;
   }
 
