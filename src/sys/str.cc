@@ -61,6 +61,19 @@ bool parse_int(std::string_view s, int64_t& out) {
   return true;
 }
 
+bool parse_uint(std::string_view s, uint64_t max, uint64_t& out) {
+  if (s.empty()) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (max - d) / 10 || d > max) return false;
+    v = v * 10 + d;
+  }
+  out = v;
+  return true;
+}
+
 size_t format_int(char* buf, int64_t v) {
   char tmp[21];
   size_t n = 0;

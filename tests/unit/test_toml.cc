@@ -6,6 +6,7 @@
 #include <string>
 
 #include "config/toml.h"
+#include "sys/text.h"
 
 using namespace oxinit;
 using toml::Type;
@@ -373,7 +374,7 @@ TEST_CASE("toml: a large valid file parses") {
 }
 
 TEST_CASE("toml: quote() escapes and truncates") {
-  CHECK(std::string(toml::quote("a\"b\\c\n\x01").c_str()) == "\"a\\\"b\\\\c\\x0a\\x01\"");
+  CHECK(std::string(quote("a\"b\\c\n\x01").c_str()) == "\"a\\\"b\\\\c\\x0a\\x01\"");
   std::string longer(100, 'x');
-  CHECK(std::string(toml::quote(longer).c_str()) == "\"" + std::string(64, 'x') + "...\"");
+  CHECK(std::string(quote(longer).c_str()) == "\"" + std::string(64, 'x') + "...\"");
 }
