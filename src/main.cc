@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "cli.h"
@@ -139,6 +140,15 @@ int run(int argc, char** argv) {
     }
     write_all(STDERR_FILENO, usage_text(name));
     return 1;
+  }
+  // Service mode: oxinit's own NOTIFY_SOCKET is for oxinit (READY=1 once
+  // its services are), never for a service, which would say "ready" for the
+  // whole container too early. Exec mode passes it through, as tini does.
+  if (!plan.services.empty()) {
+    if (const char* ns = getenv("NOTIFY_SOCKET")) {
+      plan.run.notify_socket = ns;
+      unsetenv("NOTIFY_SOCKET");
+    }
   }
   if (!o.command.empty()) add_main_command(plan, o.command);
 

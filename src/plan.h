@@ -17,6 +17,9 @@ struct RunSpec {
   bool kill_group = false;   // -g: forward to the main command's process group
   bool warn_reap = false;    // -w: a WARN line per reaped orphan
   SignalRewrite rewrite;     // -r SRC:DST
+  // Service mode: oxinit's own $NOTIFY_SOCKET, taken out of the environment
+  // so no service inherits it; READY=1 and STOPPING=1 go there.
+  Str notify_socket;
 };
 
 struct Plan {

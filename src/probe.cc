@@ -1,6 +1,5 @@
 #include "probe.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -37,57 +36,6 @@ HttpStatus parse_http_status(std::string_view a) {
   }
 }
 
-const char* parse_target(std::string_view url, ProbeTarget& t) {
-  t = ProbeTarget{};
-  std::string_view rest;
-  if (url.substr(0, 6) == "tcp://") {
-    rest = url.substr(6);
-  } else if (url.substr(0, 7) == "http://") {
-    t.http = true;
-    rest = url.substr(7);
-  } else {
-    return "a probe address is tcp://HOST:PORT or http://HOST[:PORT]/PATH";
-  }
-  size_t slash = t.http ? rest.find('/') : std::string_view::npos;
-  t.host = rest.substr(0, slash);
-  t.path = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
-  for (char c : t.path) {
-    if (c <= ' ' || c == 0x7f) return "the HTTP path has a space or a control character";
-  }
-  if (t.path.size() > 200 || t.host.size() > 64) return "the probe address is too long";
-  std::string_view host = t.host, port;
-  bool v6 = !host.empty() && host[0] == '[';
-  size_t colon = v6 ? host.find(']') : host.find(':');
-  if (v6 && colon == std::string_view::npos) return "an IPv6 address ends with ]";
-  if (colon != std::string_view::npos) {
-    port = host.substr(colon + (v6 ? 1 : 0));
-    host = host.substr(v6 ? 1 : 0, colon - (v6 ? 1 : 0));
-  }
-  int64_t p = 80;
-  if (port.empty() ? !t.http
-                   : port.size() < 2 || port[0] != ':' || port[1] < '0' || port[1] > '9' ||
-                         !parse_int(port.substr(1), p) || p < 1 || p > 65535) {
-    return "the probe address needs a port from 1 to 65535";
-  }
-  t.port = static_cast<uint16_t>(p);
-  if (host == "localhost" && !v6) {
-    t.naddr = 2;
-    t.family[0] = AF_INET;
-    t.family[1] = AF_INET6;
-    const uint8_t v4[4] = {127, 0, 0, 1};
-    memcpy(t.addr[0], v4, 4);
-    t.addr[1][15] = 1;
-    return nullptr;
-  }
-  char h[72];
-  memcpy(h, host.data(), host.size());
-  h[host.size()] = 0;
-  t.naddr = 1;
-  t.family[0] = v6 ? AF_INET6 : AF_INET;
-  if (inet_pton(t.family[0], h, t.addr[0]) != 1) return "the probe host is an IP address or localhost (no DNS)";
-  return nullptr;
-}
-
 bool Probe::finish(bool ok, const char* fmt, ...) {
   close_socket();
   phase_ = Phase::Idle;
@@ -116,9 +64,9 @@ void Probe::close_socket() {
   sock_.reset();
 }
 
-bool Probe::start_net(const ProbeTarget& t, Loop& loop, uint64_t token, Millis now, Millis timeout) {
+bool Probe::start_net(const ProbeSpec& p, Loop& loop, uint64_t token, Millis now, Millis timeout) {
   cancel();
-  target_ = t;
+  spec_ = &p;
   loop_ = &loop;
   token_ = token;
   timeout_ = timeout;
@@ -132,29 +80,32 @@ bool Probe::start_net(const ProbeTarget& t, Loop& loop, uint64_t token, Millis n
 // the first address's error, the one reported when none is left (an IPv6
 // "address not available" would hide the refused IPv4 connection).
 bool Probe::connect_next(int err) {
-  while (next_addr_ < target_.naddr) {
-    int i = next_addr_++;
+  const ProbeSpec& p = *spec_;
+  int count = p.host == "localhost" ? 2 : 1;
+  while (next_addr_ < count) {
     union {
       sockaddr sa;
       sockaddr_in in;
       sockaddr_in6 in6;
     } a{};
     socklen_t alen;
-    if (target_.family[i] == AF_INET) {
+    int family = next_addr_++ ? AF_INET6 : p.family;
+    if (family == AF_INET) {
       a.in.sin_family = AF_INET;
-      a.in.sin_port = htons(target_.port);
-      memcpy(&a.in.sin_addr, target_.addr[i], 4);
+      a.in.sin_port = htons(p.port);
+      memcpy(&a.in.sin_addr, p.addr, 4);
       alen = sizeof a.in;
     } else {
       a.in6.sin6_family = AF_INET6;
-      a.in6.sin6_port = htons(target_.port);
-      memcpy(&a.in6.sin6_addr, target_.addr[i], 16);
+      a.in6.sin6_port = htons(p.port);
+      if (next_addr_ == 2) a.in6.sin6_addr.s6_addr[15] = 1;  // localhost's second try: ::1
+      else memcpy(&a.in6.sin6_addr, p.addr, 16);
       alen = sizeof a.in6;
     }
-    int fd = socket(target_.family[i], SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd >= 0) {
       sock_.reset(fd);
-      if (connect(fd, &a.sa, alen) == 0) return target_.http ? send_request() : finish(true, "connected");
+      if (connect(fd, &a.sa, alen) == 0) return p.kind == ProbeSpec::Http ? send_request() : finish(true, "connected");
       if (errno == EINPROGRESS) {
         if (!loop_->add(fd, EPOLLOUT, token_)) return fail_errno(errno);
         phase_ = Phase::Connecting;
@@ -170,12 +121,20 @@ bool Probe::connect_next(int err) {
 // The request fits a fresh socket's empty send buffer (at least
 // net.ipv4.tcp_wmem's default, 16 KB, tcp(7)), so one send() takes it all.
 bool Probe::send_request() {
-  char req[400];
-  size_t n = format(req, sizeof req,
-                    "GET %.*s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: oxinit\r\nConnection: close\r\n\r\n",
-                    static_cast<int>(target_.path.size()), target_.path.data(),
-                    static_cast<int>(target_.host.size()), target_.host.data());
-  if (send(sock_.get(), req, n, MSG_NOSIGNAL) != static_cast<ssize_t>(n)) return fail_errno(errno);
+  const ProbeSpec& p = *spec_;
+  bool v6 = p.family == AF_INET6;
+  Str req("GET ");
+  req += p.path_or_cmd.empty() ? std::string_view("/") : p.path_or_cmd.view();
+  req += " HTTP/1.1\r\nHost: ";
+  req += v6 ? "[" : "";
+  req += p.host;
+  char port[24];
+  format(port, sizeof port, "%s:%u", v6 ? "]" : "", static_cast<unsigned>(p.port));
+  req += port;
+  req += "\r\nUser-Agent: oxinit\r\nConnection: close\r\n\r\n";
+  if (send(sock_.get(), req.c_str(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    return fail_errno(errno);
+  }
   if (!loop_->modify(sock_.get(), EPOLLIN, token_)) return fail_errno(errno);
   phase_ = Phase::Reading;
   return false;
@@ -203,7 +162,7 @@ bool Probe::on_io(uint32_t) {
       close_socket();
       return connect_next(err);
     }
-    return target_.http ? send_request() : finish(true, "connected");
+    return spec_->kind == ProbeSpec::Http ? send_request() : finish(true, "connected");
   }
   if (phase_ == Phase::Reading) return read_answer();
   return false;

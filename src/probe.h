@@ -10,6 +10,7 @@
 
 #include "loop.h"
 #include "spawn.h"
+#include "spec.h"
 #include "sys/fd.h"
 
 namespace oxinit {
@@ -20,21 +21,6 @@ struct HttpStatus {
   int code;  // Ok only: 200..599 (interim 1xx answers are skipped)
 };
 HttpStatus parse_http_status(std::string_view answer);
-
-// tcp://HOST:PORT or http://HOST[:PORT][/PATH], HOST an IPv4 address, [IPv6]
-// or localhost (127.0.0.1, then ::1). No DNS: PID 1 may run before any
-// resolver works, and getaddrinfo would add tens of KB.
-struct ProbeTarget {
-  bool http = false;
-  uint8_t naddr = 0;
-  uint16_t port = 0;
-  uint8_t family[2] = {};   // AF_INET or AF_INET6
-  uint8_t addr[2][16] = {};
-  std::string_view host;  // as written, for the Host header (views the url)
-  std::string_view path;  // "/..." (http only)
-};
-// nullptr when `url` is valid, else what is wrong with it (for config errors).
-const char* parse_target(std::string_view url, ProbeTarget& out);
 
 struct ProbeResult {
   bool ok = false;
@@ -57,7 +43,9 @@ class Probe {
   pid_t pid() const { return pid_; }
   const ProbeResult& result() const { return result_; }
 
-  bool start_net(const ProbeTarget& t, Loop& loop, uint64_t token, Millis now, Millis timeout);
+  // tcp:// or http:// (spec.h ProbeSpec, parsed by the schema). localhost
+  // is tried at 127.0.0.1, then at ::1. `p` must outlive the check.
+  bool start_net(const ProbeSpec& p, Loop& loop, uint64_t token, Millis now, Millis timeout);
   // req: argv /bin/sh -c CMD, envp and spec prepared by the caller; the probe
   // runs in a session (so a process group) of its own.
   bool start_exec(SpawnRequest req, Millis now, Millis timeout);
@@ -85,7 +73,7 @@ class Probe {
   Loop* loop_ = nullptr;
   uint64_t token_ = 0;
   UniqueFd sock_;
-  ProbeTarget target_;
+  const ProbeSpec* spec_ = nullptr;
   uint16_t len_ = 0;
   char buf_[256];  // the answer's start: enough for the status line
   ProbeResult result_;
