@@ -75,6 +75,9 @@ bool UserDb::user(std::string_view name, User& out, Str& why) {
     login = field(line, 0);
     out.uid = uid;
     out.gid = gid;
+    out.name = login;
+    out.home = field(line, 5);
+    out.shell = field(line, 6);
     return true;
   });
   if (!found) {

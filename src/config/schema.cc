@@ -28,7 +28,7 @@ constexpr int kMaxInstances = 1000;
 // Name lists are packed ("a\0b\0"): no pointer table per list.
 constexpr char kRootKeys[] = "init\0service\0";
 constexpr char kInitKeys[] =
-    "shutdown_timeout\0log_timestamps\0vm\0final_action\0hostname\0mount_cgroup\0";
+    "shutdown_timeout\0log_timestamps\0vm\0final_action\0hostname\0mount_cgroup\0shutdown_limit\0";
 constexpr char kServiceKeys[] =
     "type\0command\0after\0restart\0restart_delay\0restart_delay_max\0max_restarts\0"
     "restart_window\0stop_signal\0stop_timeout\0critical\0user\0group\0workdir\0env\0"
@@ -86,6 +86,7 @@ constexpr Slot kInitSlots[] = {
     {kChoice, kFinalChoice, offsetof(InitSpec, final_action)},
     {kHostname, 0, offsetof(InitSpec, hostname)},
     {kBool, 0, offsetof(InitSpec, mount_cgroup)},
+    {kDuration, 0, offsetof(InitSpec, shutdown_limit)},
 };
 
 const char* next_name(const char* p) { return p + std::strlen(p) + 1; }
@@ -471,6 +472,9 @@ class Schema {
       s.has_user = s.has_group = true;
       s.uid = u.uid;
       s.gid = u.gid;
+      s.user_name = u.name;
+      s.user_home = u.home;
+      s.user_shell = u.shell;
     }
     if (group) {
       if (!users_.group(id(group->value), s.gid, why)) return fail(group->value.pos, "group: %s", why.c_str());
