@@ -34,8 +34,8 @@ bool each_line(std::string_view text, F f) {
 
 // An id: decimal, below the invalid (uid_t)-1.
 bool parse_id(std::string_view s, uint32_t& out) {
-  int64_t v = 0;
-  if (s.empty() || s[0] < '0' || s[0] > '9' || !parse_int(s, v) || v >= 0xffffffffLL) return false;
+  uint64_t v = 0;
+  if (!parse_uint(s, 0xfffffffe, v)) return false;
   out = static_cast<uint32_t>(v);
   return true;
 }

@@ -17,6 +17,7 @@ try:
 except ModuleNotFoundError as e:
     if e.name != "test_hardening":
         raise
+import test_config  # noqa: E402,F401
 from harness import main  # noqa: E402
 
 if os.geteuid() != 0:
