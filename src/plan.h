@@ -3,20 +3,12 @@
 #pragma once
 #include <vector>
 
+#include "config/error.h"
 #include "signals.h"
 #include "spec.h"
 #include "sys/str.h"
 
 namespace oxinit {
-
-// Every config error is reported as FILE:LINE:COL: message, before anything runs.
-struct ConfigError {
-  Str file;
-  int line = 0;
-  int col = 0;
-  Str message;
-  Str format() const;  // "FILE:LINE:COL: message" (or "FILE: message" when line is 0)
-};
 
 // What the command line asks of a run beyond the config (tini's -t, -g, -w,
 // -r): folded into the plan by main.cc, so the engine never reads Options.

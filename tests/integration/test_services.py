@@ -371,6 +371,7 @@ restart = "never"
 
 @test
 def sighup_becomes_each_reload_signal():
+    """SIGHUP reaches only the services that set a reload_signal (none by default, issue 13)."""
     d = tmpdir()
     cfg = write_config(d, f"""
 [service.a]
@@ -379,12 +380,20 @@ reload_signal = "SIGUSR1"
 
 [service.b]
 command = ["sh", "-c", "trap 'echo hup >> {d}/b' HUP; touch {d}/b.up; while :; do sleep 0.05; done"]
+reload_signal = "SIGHUP"
+
+[service.c]
+command = ["sh", "-c", "trap 'echo hup >> {d}/c' HUP; echo start >> {d}/c.starts; while :; do sleep 0.05; done"]
 """)
     with Init(["-c", cfg]) as i:
         marker_up(d, "a.up")
         marker_up(d, "b.up")
+        marker_up(d, "c.starts")
         i.kill(signal.SIGHUP)
         wait_until(lambda: "usr1" in read(f"{d}/a") and "hup" in read(f"{d}/b"), 10, what="reloads")
+        time.sleep(0.5)  # c's trap would have run by now (it polls every 50 ms)
+        assert read(f"{d}/c") == "", "a SIGHUP reached c, which sets no reload_signal"
+        assert read(f"{d}/c.starts").count("start") == 1, read(f"{d}/c.starts")
         i.kill(signal.SIGTERM)
         assert i.wait(20) == 0
 
