@@ -38,9 +38,9 @@ constexpr int kRtMax = 64;
 int rt_signal(std::string_view rest, bool from_max) {
   int base = from_max ? kRtMax : kRtMin;
   if (rest.empty()) return base;
-  int64_t off = 0;
-  if (rest[0] != (from_max ? '-' : '+') || !parse_int(rest.substr(1), off) || off < 0) return 0;
-  int64_t sig = from_max ? base - off : base + off;
+  uint64_t off = 0;
+  if (rest[0] != (from_max ? '-' : '+') || !parse_uint(rest.substr(1), kRtMax - kRtMin, off)) return 0;
+  int sig = from_max ? base - static_cast<int>(off) : base + static_cast<int>(off);
   return sig >= kRtMin && sig <= kRtMax ? static_cast<int>(sig) : 0;
 }
 
@@ -48,8 +48,8 @@ int rt_signal(std::string_view rest, bool from_max) {
 
 int signal_by_name(std::string_view s, bool allow_bare, bool allow_number) {
   if (allow_number && !s.empty() && s[0] >= '0' && s[0] <= '9') {
-    int64_t n = 0;
-    return parse_int(s, n) && n > 0 && n < kMaxSignal ? static_cast<int>(n) : 0;
+    uint64_t n = 0;
+    return parse_uint(s, kMaxSignal - 1, n) ? static_cast<int>(n) : 0;
   }
   std::string_view bare = s;
   if (s.substr(0, 3) == "SIG") {

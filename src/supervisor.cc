@@ -33,9 +33,12 @@ constexpr Millis kReadyInterval = 100;
 
 // "exited with 3", "killed by SIGKILL".
 const char* how_it_ended(const Service& s, char* buf, size_t cap) {
-  char b[16];
-  if (s.last_signal) format(buf, cap, "killed by %s", signal_name(s.last_signal, b));
-  else format(buf, cap, "exited with %d", s.last_code);
+  if (s.last_signal) {
+    char b[16];
+    format(buf, cap, "killed by %s", signal_name(s.last_signal, b));
+  } else {
+    format(buf, cap, "exited with %d", s.last_code);
+  }
   return buf;
 }
 

@@ -34,8 +34,8 @@ bool each_line(std::string_view text, F f) {
 
 // An id: decimal, below the invalid (uid_t)-1.
 bool parse_id(std::string_view s, uint32_t& out) {
-  int64_t v = 0;
-  if (s.empty() || s[0] < '0' || s[0] > '9' || !parse_int(s, v) || v >= 0xffffffffLL) return false;
+  uint64_t v = 0;
+  if (!parse_uint(s, 0xfffffffe, v)) return false;
   out = static_cast<uint32_t>(v);
   return true;
 }
@@ -75,6 +75,9 @@ bool UserDb::user(std::string_view name, User& out, Str& why) {
     login = field(line, 0);
     out.uid = uid;
     out.gid = gid;
+    out.name = login;
+    out.home = field(line, 5);
+    out.shell = field(line, 6);
     return true;
   });
   if (!found) {

@@ -23,7 +23,7 @@ using toml::Member;
 using toml::Type;
 using toml::Value;
 
-constexpr Millis kMaxSeconds = 1000000000;
+constexpr Millis kMaxSeconds = kMaxDuration / 1000;
 constexpr int kMaxInstances = 1000;
 
 // A list of names to match a word against: entries `stride` bytes apart,
@@ -346,8 +346,8 @@ class Schema {
     if (!expect(m, m.value, Type::Integer, "an integer")) return false;
     out = m.value.integer;
     if (out < lo || out > hi)
-      return fail(m.value.pos, "%s: must be between %ld and %ld", m.key.c_str(), static_cast<long>(lo),
-                  static_cast<long>(hi));
+      return fail(m.value.pos, "%s: must be between %lld and %lld", m.key.c_str(), static_cast<long long>(lo),
+                  static_cast<long long>(hi));
     return true;
   }
 
@@ -357,7 +357,8 @@ class Schema {
     const Value& v = m.value;
     if (v.type == Type::Integer) {
       if (v.integer < 0 || v.integer > kMaxSeconds)
-        return fail(v.pos, "%s: must be between 0 and %ld seconds", m.key.c_str(), static_cast<long>(kMaxSeconds));
+        return fail(v.pos, "%s: must be between 0 and %lld seconds", m.key.c_str(),
+                    static_cast<long long>(kMaxSeconds));
       out = v.integer * 1000;
     } else if (v.type != Type::String || !parse_duration(v.str, out)) {
       return fail(v.pos,
@@ -651,7 +652,10 @@ class Schema {
       out = RLIM_INFINITY;
       return true;
     }
-    if (v.type == Type::Integer && v.integer >= 0) {
+    // rlim_t is 64 bits with musl and with glibc's _FILE_OFFSET_BITS=64; the
+    // check keeps a smaller one from truncating.
+    if (v.type == Type::Integer && v.integer >= 0 &&
+        static_cast<uint64_t>(v.integer) <= static_cast<rlim_t>(-1)) {
       out = static_cast<rlim_t>(v.integer);
       return true;
     }
@@ -697,6 +701,9 @@ class Schema {
       s.has_user = s.has_group = true;
       s.uid = u.uid;
       s.gid = u.gid;
+      s.user_name = u.name;
+      s.user_home = u.home;
+      s.user_shell = u.shell;
     }
     if (group) {
       if (!users_.group(id(group->value), s.gid, why)) return fail(group->value.pos, "group: %s", why.c_str());

@@ -111,6 +111,7 @@ class Parser {
   size_t i_ = 0;
   int line_ = 1;
   size_t line_start_ = 0;
+  std::string_view key_;  // the key whose value is being read
 
   int peek(size_t k = 0) const {
     return i_ + k < s_.size() ? static_cast<unsigned char>(s_[i_ + k]) : -1;
@@ -347,7 +348,10 @@ class Parser {
                   m->pos.col);
     }
     Value v;
+    std::string_view outer = key_;
+    key_ = last.name;
     if (!value(v, depth)) return false;
+    key_ = outer;
     Value* slot = add(*cur, last, 0);
     if (!slot) return false;
     *slot = std::move(v);
@@ -411,8 +415,16 @@ class Parser {
     return true;
   }
 
-  // true, false and integers; floats, dates, inf and nan are named as such.
+  // A bad scalar's message names the key it was written for, as the
+  // schema's messages do ("stop_signal: integer out of range: ...").
   bool scalar(Value& v) {
+    if (literal(v)) return true;
+    err_.message = key_ + ": " + err_.message;
+    return false;
+  }
+
+  // true, false and integers; floats, dates, inf and nan are named as such.
+  bool literal(Value& v) {
     size_t b = i_;
     while (is_bare(peek()) || peek() == '+' || peek() == '.' || peek() == ':') i_++;
     std::string_view t = s_.substr(b, i_ - b);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include "cli.h"
 #include "config/schema.h"
 #include "users.h"
 
@@ -337,6 +338,76 @@ TEST_CASE("schema: numbers") {
   CHECK(with("instances = 3").instances == 3);
   CHECK(bad_key("instances = 0") == "c.toml:3:13: instances: must be between 1 and 1000");
   CHECK(bad_key("instances = 1001") == "c.toml:3:13: instances: must be between 1 and 1000");
+}
+
+TEST_CASE("schema: numbers cannot wrap (issue 11)") {
+  // uid 2^64 + 1 ran as uid 1, 2^64 as root.
+  CHECK(bad_key("user = \"18446744073709551617\"") == "c.toml:3:8: user: invalid user id \"18446744073709551617\"");
+  CHECK(bad_key("user = \"18446744073709551616\"") == "c.toml:3:8: user: invalid user id \"18446744073709551616\"");
+  CHECK(bad_key("user = \"4294967295\"") == "c.toml:3:8: user: invalid user id \"4294967295\"");
+  CHECK(bad_key("user = \"4294967296\"") == "c.toml:3:8: user: invalid user id \"4294967296\"");
+  CHECK(with("user = \"4294967294\"").uid == 4294967294u);
+  CHECK(with("user = 4294967294").uid == 4294967294u);
+  CHECK(bad_key("user = 4294967295") == "c.toml:3:8: user: must be between 0 and 4294967294");
+  CHECK(bad_key("user = 18446744073709551617") == "c.toml:3:8: user: integer out of range: \"18446744073709551617\"");
+  CHECK(bad_key("group = \"18446744073709551617\"") == "c.toml:3:9: group: invalid group id \"18446744073709551617\"");
+  CHECK(bad_key("group = 9223372036854775807") == "c.toml:3:9: group: must be between 0 and 4294967294");
+  // A 20-digit stop_signal was SIGTERM.
+  const char* sig = "expected a signal (\"SIGTERM\", \"TERM\" or 1 to 64), got ";
+  CHECK(bad_key("stop_signal = \"18446744073709551631\"") ==
+        std::string("c.toml:3:15: stop_signal: ") + sig + "\"18446744073709551631\"");
+  CHECK(bad_key("stop_signal = 99999999999999999999") ==
+        "c.toml:3:15: stop_signal: integer out of range: \"99999999999999999999\"");
+  CHECK(bad_key("stop_signal = 9223372036854775807") ==
+        std::string("c.toml:3:15: stop_signal: ") + sig + "\"9223372036854775807\"");
+  CHECK(bad_key("stop_signal = -9223372036854775808") ==
+        std::string("c.toml:3:15: stop_signal: ") + sig + "\"-9223372036854775808\"");
+  CHECK(bad_key("stop_signal = 4294967311") == std::string("c.toml:3:15: stop_signal: ") + sig + "\"4294967311\"");
+  CHECK(bad_key("stop_signal = \"SIGRTMIN+18446744073709551617\"") ==
+        std::string("c.toml:3:15: stop_signal: ") + sig + "\"SIGRTMIN+18446744073709551617\"");
+  CHECK(with("stop_signal = \"64\"").stop_signal == 64);
+  CHECK(with("stop_signal = 0x40").stop_signal == 64);
+  // Durations: integers of seconds up to 10^9, strings likewise.
+  CHECK(with("stop_timeout = 1000000000").stop_timeout == kMaxDuration);
+  CHECK(with("stop_timeout = \"1000000000s\"").stop_timeout == kMaxDuration);
+  CHECK(bad_key("stop_timeout = 1000000001") == "c.toml:3:16: stop_timeout: must be between 0 and 1000000000 seconds");
+  CHECK(bad_key("stop_timeout = 9223372036854775807") ==
+        "c.toml:3:16: stop_timeout: must be between 0 and 1000000000 seconds");
+  CHECK(bad_key("stop_timeout = 0x7fffffffffffffff") ==
+        "c.toml:3:16: stop_timeout: must be between 0 and 1000000000 seconds");
+  CHECK(bad_key("stop_timeout = -9223372036854775808") ==
+        "c.toml:3:16: stop_timeout: must be between 0 and 1000000000 seconds");
+  const char* dur = ": expected a duration (\"250ms\", \"5s\", \"2m\", \"1h\" or an integer of seconds), got ";
+  for (const char* v : {"18446744073709551617", "18446744073709551617ms", "1000000001s", "5124095576030432h"}) {
+    CAPTURE(v);
+    CHECK(bad_key("stop_timeout = \"" + std::string(v) + "\"") ==
+          std::string("c.toml:3:16: stop_timeout") + dur + "\"" + v + "\"");
+  }
+  // max_restarts, instances, health_retries at and past their ends.
+  CHECK(with("max_restarts = 1000000").max_restarts == 1000000);
+  CHECK(bad_key("max_restarts = 1000001") == "c.toml:3:16: max_restarts: must be between -1 and 1000000");
+  CHECK(bad_key("max_restarts = 4294967296") == "c.toml:3:16: max_restarts: must be between -1 and 1000000");
+  CHECK(bad_key("max_restarts = -9223372036854775808") == "c.toml:3:16: max_restarts: must be between -1 and 1000000");
+  CHECK(bad_key("instances = 4294967297") == "c.toml:3:13: instances: must be between 1 and 1000");
+  CHECK(bad_key("health_retries = 4294967299") == "c.toml:3:18: health_retries: must be between 1 and 1000");
+  // umask: the number as written, never wrapped into range.
+  const char* um = "c.toml:3:9: umask: expected an octal mode such as \"022\", got ";
+  CHECK(bad_key("umask = 0x100000000") == std::string(um) + "\"0x100000000\"");
+  CHECK(bad_key("umask = 0o7777777777777777777777") == "c.toml:3:9: umask: integer out of range: \"0o7777777777777777777777\"");
+  CHECK(bad_key("umask = 0b1000000000") == std::string(um) + "\"0b1000000000\"");
+  CHECK(with("umask = 0b111111111").umask == 0777);
+  CHECK(bad_key("umask = 7777") == std::string(um) + "\"7777\"");
+  CHECK(bad_key("umask = 18446744073709551615") == "c.toml:3:9: umask: integer out of range: \"18446744073709551615\"");
+  // rlimits: any non-negative int64 fits rlim_t; past it, TOML says so.
+  CHECK(with("rlimits = { nofile = 9223372036854775807 }").rlimits[0].soft == 9223372036854775807ULL);
+  CHECK(bad_key("rlimits = { nofile = 18446744073709551615 }") ==
+        "c.toml:3:22: nofile: integer out of range: \"18446744073709551615\"");
+  CHECK(bad_key("rlimits = { nofile = -9223372036854775808 }") ==
+        "c.toml:3:22: rlimits: nofile: expected an integer, \"unlimited\" or [soft, hard], got \"-9223372036854775808\"");
+  // Probe ports and fds.
+  CHECK(bad_key("ready = \"tcp://127.0.0.1:18446744073709551617\"").find("PORT 1 to 65535") != std::string::npos);
+  CHECK(bad_key("ready = \"fd:18446744073709551619\"") ==
+        "c.toml:3:9: ready: expected fd:N with N from 3 to 1023, got \"fd:18446744073709551619\"");
 }
 
 TEST_CASE("schema: umask") {
