@@ -15,26 +15,20 @@
 namespace oxinit {
 
 void parse_notify(std::string_view d, NotifyMessage& m) {
+  static constexpr std::string_view kFlags[] = {"READY=1", "STOPPING=1", "RELOADING=1", "WATCHDOG=1",
+                                                "WATCHDOG=trigger"};
   m = NotifyMessage{};
   while (!d.empty()) {
     size_t nl = d.find('\n');
     std::string_view line = d.substr(0, nl);
     d = nl == std::string_view::npos ? std::string_view() : d.substr(nl + 1);
-    size_t eq = line.find('=');
-    if (eq == std::string_view::npos) continue;
-    std::string_view k = line.substr(0, eq), v = line.substr(eq + 1);
-    int64_t n = 0;
-    bool one = v == "1";
-    if (k == "READY") m.ready |= one;
-    else if (k == "STOPPING") m.stopping |= one;
-    else if (k == "RELOADING") m.reloading |= one;
-    else if (k == "WATCHDOG") {
-      m.watchdog |= one;
-      m.watchdog_trigger |= v == "trigger";
-    } else if (k == "STATUS") {
-      m.status = v;
+    for (size_t i = 0; i < 5; i++) {
+      if (line == kFlags[i]) m.flags = static_cast<uint8_t>(m.flags | 1u << i);
+    }
+    if (line.substr(0, 7) == "STATUS=") {
+      m.status = line.substr(7);
       m.has_status = true;
-    } else if (k == "MAINPID" && parse_int(v, n) && n > 0 && n < (1 << 30)) m.mainpid = static_cast<pid_t>(n);
+    }
   }
 }
 
@@ -148,13 +142,13 @@ Result<void> notify_send(const char* address, std::string_view msg) {
   return {};
 }
 
-Result<ReadyPipe> ready_pipe() {
+int ready_pipe(UniqueFd& read_end, UniqueFd& write_end) {
   int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe2");
-  ReadyPipe r{UniqueFd(p[0]), UniqueFd(p[1])};
+  if (pipe2(p, O_CLOEXEC) < 0) return errno;
+  read_end.reset(p[0]);
+  write_end.reset(p[1]);
   // Only oxinit's end: the service writes to an ordinary blocking pipe.
-  if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) return errno_error("fcntl");
-  return r;
+  return fcntl(p[0], F_SETFL, O_NONBLOCK) < 0 ? errno : 0;
 }
 
 FdReady read_ready_fd(int fd) {

@@ -13,16 +13,13 @@
 namespace oxinit {
 
 // One datagram's newline-separated KEY=VALUE lines. Unknown keys and
-// malformed lines are skipped, as systemd does.
+// malformed lines are skipped, as systemd does; MAINPID= is ignored (a
+// sender is matched by its session, group or ancestry instead).
 struct NotifyMessage {
-  bool ready = false;      // READY=1
-  bool stopping = false;   // STOPPING=1
-  bool reloading = false;  // RELOADING=1
-  bool watchdog = false;   // WATCHDOG=1
-  bool watchdog_trigger = false;  // WATCHDOG=trigger: fail now
+  enum : uint8_t { kReady = 1, kStopping = 2, kReloading = 4, kWatchdog = 8, kWatchdogTrigger = 16 };
+  uint8_t flags = 0;         // READY=1, STOPPING=1, RELOADING=1, WATCHDOG=1, WATCHDOG=trigger
   bool has_status = false;
-  pid_t mainpid = 0;       // MAINPID=N
-  std::string_view status;  // STATUS=..., views the datagram
+  std::string_view status;   // STATUS=..., views the datagram
 };
 void parse_notify(std::string_view datagram, NotifyMessage& out);
 
@@ -65,11 +62,8 @@ Result<void> notify_send(const char* address, std::string_view msg);
 
 // The s6 notification fd: a pipe whose write end becomes fd N in the child
 // (SpawnRequest::ready_fd); the read end is non-blocking, for the loop.
-struct ReadyPipe {
-  UniqueFd read;
-  UniqueFd write;
-};
-Result<ReadyPipe> ready_pipe();
+// 0, or the errno value.
+int ready_pipe(UniqueFd& read_end, UniqueFd& write_end);
 enum class FdReady : uint8_t { Pending, Ready, Closed };
 // Reads what is there: Ready once a newline came, Closed at EOF without one.
 FdReady read_ready_fd(int fd);

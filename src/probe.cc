@@ -123,18 +123,12 @@ bool Probe::connect_next(int err) {
 bool Probe::send_request() {
   const ProbeSpec& p = *spec_;
   bool v6 = p.family == AF_INET6;
-  Str req("GET ");
-  req += p.path_or_cmd.empty() ? std::string_view("/") : p.path_or_cmd.view();
-  req += " HTTP/1.1\r\nHost: ";
-  req += v6 ? "[" : "";
-  req += p.host;
-  char port[24];
-  format(port, sizeof port, "%s:%u", v6 ? "]" : "", static_cast<unsigned>(p.port));
-  req += port;
-  req += "\r\nUser-Agent: oxinit\r\nConnection: close\r\n\r\n";
-  if (send(sock_.get(), req.c_str(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-    return fail_errno(errno);
-  }
+  char req[1024];
+  size_t n = format(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s%s%s:%u\r\nUser-Agent: oxinit\r\n"
+                    "Connection: close\r\n\r\n", p.path_or_cmd.empty() ? "/" : p.path_or_cmd.c_str(),
+                    v6 ? "[" : "", p.host.c_str(), v6 ? "]" : "", static_cast<unsigned>(p.port));
+  if (n >= sizeof req - 1) return finish(false, "the HTTP path is too long");
+  if (send(sock_.get(), req, n, MSG_NOSIGNAL) != static_cast<ssize_t>(n)) return fail_errno(errno);
   if (!loop_->modify(sock_.get(), EPOLLIN, token_)) return fail_errno(errno);
   phase_ = Phase::Reading;
   return false;
@@ -168,7 +162,7 @@ bool Probe::on_io(uint32_t) {
   return false;
 }
 
-bool Probe::start_exec(SpawnRequest req, Millis now, Millis timeout) {
+bool Probe::start_exec(SpawnRequest& req, Millis now, Millis timeout) {
   cancel();
   timeout_ = timeout;
   deadline_ = now + timeout;

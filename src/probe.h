@@ -48,7 +48,7 @@ class Probe {
   bool start_net(const ProbeSpec& p, Loop& loop, uint64_t token, Millis now, Millis timeout);
   // req: argv /bin/sh -c CMD, envp and spec prepared by the caller; the probe
   // runs in a session (so a process group) of its own.
-  bool start_exec(SpawnRequest req, Millis now, Millis timeout);
+  bool start_exec(SpawnRequest& req, Millis now, Millis timeout);
   bool check_file(const char* path);
 
   bool on_io(uint32_t events);  // the socket of start_net became ready

@@ -300,10 +300,8 @@ void Supervisor::run_check(Service& s, Watch& w, Millis now) {
     done = w.probe.check_file(p.path_or_cmd.c_str());
   } else if (p.kind == ProbeSpec::Exec) {
     std::vector<Str> env;
-    build_env(spec, environ, env);  // an unreadable env_file: the rest still applies
     std::vector<char*> envp;
-    for (Str& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-    envp.push_back(nullptr);
+    child_env(spec, env, envp);  // an unreadable env_file: the rest still applies
     const char* argv[] = {"/bin/sh", "-c", p.path_or_cmd.c_str(), nullptr};
     SpawnRequest req;
     req.argv = const_cast<char* const*>(argv);
@@ -380,20 +378,19 @@ void Supervisor::on_notify(Millis now) {
       w->status = m.status.substr(0, 200);
       OX_DEBUG("service %s: STATUS=%s", name, w->status.c_str());
     }
-    if (m.stopping) OX_DEBUG("service %s: STOPPING=1", name);
-    if (m.ready && s->state == State::Starting) {
+    if ((m.flags & NotifyMessage::kReady) && s->state == State::Starting) {
       format(w->last, sizeof w->last, "READY=1");
       post(*s, Event::Ready, now);
     }
     bool up = s->state == State::Ready || s->state == State::Unhealthy;
-    if (m.watchdog && up && s->spec->watchdog > 0) {
+    if ((m.flags & NotifyMessage::kWatchdog) && up && s->spec->watchdog > 0) {
       w->watchdog = now + s->spec->watchdog;
       if (s->state == State::Unhealthy && s->spec->health.kind == ProbeSpec::None) {
         format(w->last, sizeof w->last, "WATCHDOG=1");
         post(*s, Event::HealthOk, now);
       }
     }
-    if (m.watchdog_trigger && up) {
+    if ((m.flags & NotifyMessage::kWatchdogTrigger) && up) {
       format(w->last, sizeof w->last, "WATCHDOG=trigger");
       post(*s, Event::WatchdogLate, now);
     }
@@ -410,17 +407,24 @@ void Supervisor::notify_upwards(const char* msg) {
   }
 }
 
+// The environment of a service's process or of its exec probe, as envp
+// (views of env). 0, or the errno value of an unreadable env_file.
+int Supervisor::child_env(const ServiceSpec& spec, std::vector<Str>& env, std::vector<char*>& envp) {
+  int err = build_env(spec, environ, env);
+  if (spec.ready.kind == ProbeSpec::Notify && notify_) set_env(env, Str("NOTIFY_SOCKET=") + notify_->address());
+  for (Str& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  return err;
+}
+
 void Supervisor::spawn_service(Service& s, Millis now) {
   const ServiceSpec& spec = *s.spec;
   int idx = static_cast<int>(&s - services_.data());
   // Everything the child needs is built here, before fork.
   std::vector<Str> env;
-  int env_err = build_env(spec, environ, env);
-  if (spec.ready.kind == ProbeSpec::Notify && notify_) set_env(env, Str("NOTIFY_SOCKET=") + notify_->address());
   std::vector<char*> envp, argv;
+  int env_err = child_env(spec, env, envp);
   std::vector<const char*> sh_argv = {"/bin/sh", nullptr};
-  for (Str& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
   for (const Str& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   for (size_t k = 1; k < spec.argv.size(); k++) sh_argv.push_back(spec.argv[k].c_str());
@@ -461,16 +465,14 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   }
   // ready = "fd:N": the write end becomes the child's fd N, ours closes
   // with `ready` below (s6's notification-fd).
-  Result<ReadyPipe> ready = Error{};
+  UniqueFd ready_rd, ready_wr;
   if (spec.ready.kind == ProbeSpec::Fd) {
-    ready = ready_pipe();
-    if (ready) {
-      req.ready_fd = ready->write.get();
-      req.ready_fd_target = spec.ready.fd;
-    } else {
-      OX_WARN("service %s: unable to make its fd:%d pipe: %s", spec.name.c_str(), spec.ready.fd,
-              strerror(ready.error().err));
+    if (int err = ready_pipe(ready_rd, ready_wr)) {
+      OX_WARN("service %s: unable to make its fd:%d pipe: %s", spec.name.c_str(), spec.ready.fd, strerror(err));
+      ready_rd.reset();
     }
+    req.ready_fd = ready_wr.get();
+    req.ready_fd_target = spec.ready.fd;
   }
   // The start-up burst forks without waiting for each exec; a restart or the
   // main command alone is cheaper sharing memory until the exec.
@@ -498,9 +500,9 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   }
   s.pid = s.pgid = r->pid;
   index_pid(s.pid, idx);
-  if (ready && watch(s)) {
+  if (ready_rd.valid() && watch(s)) {
     Watch& w = *watch(s);
-    w.ready_fd = std::move(ready->read);
+    w.ready_fd = std::move(ready_rd);
     if (!loop_.add(w.ready_fd.get(), EPOLLIN, kTokenReadyFd | static_cast<uint64_t>(idx))) w.ready_fd.reset();
   }
   post(s, Event::Started, now);

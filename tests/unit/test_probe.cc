@@ -360,7 +360,8 @@ TEST_CASE("exec probe: exit status, timeout kills the group") {
   };
   for (auto [script, ok, why] : {Case{"exit 0", true, "exit 0"}, Case{"exit 2", false, "exit 2"},
                                  Case{"kill -TERM $$", false, "killed by SIGTERM"}}) {
-    CHECK_FALSE(p.start_exec(sh_request(script, argv, mask), now_ms(), 5000));
+    SpawnRequest req = sh_request(script, argv, mask);
+    CHECK_FALSE(p.start_exec(req, now_ms(), 5000));
     pid_t pid = p.pid();
     REQUIRE(pid > 0);
     CHECK(getpgid(pid) == pid);  // a group of its own
@@ -375,7 +376,8 @@ TEST_CASE("exec probe: exit status, timeout kills the group") {
   Loop loop;
   REQUIRE(loop.init());
   Millis t0 = now_ms();
-  p.start_exec(sh_request("sleep 30 & sleep 30", argv, mask), t0, 200);
+  SpawnRequest req = sh_request("sleep 30 & sleep 30", argv, mask);
+  p.start_exec(req, t0, 200);
   pid_t pid = p.pid();
   drive(p, loop);
   Millis took = now_ms() - t0;
