@@ -538,7 +538,7 @@ def ready_postgres_redis_migration_ten_starts():
     img = e.debian_image()
     cfg = config_file(e, "ready-pg.toml", READY_TOML)
     opts = ["-v", f"{e.oxinit}:/sbin/oxinit:ro", "-v", f"{cfg}:/etc/oxinit.toml:ro",
-            "--entrypoint", '["/sbin/oxinit", "-c", "/etc/oxinit.toml", "--"]']
+            "--entrypoint", '["/sbin/oxinit", "-v", "-c", "/etc/oxinit.toml", "--"]']
     failures, took = [], []
     for i in range(10):
         t0 = time.monotonic()

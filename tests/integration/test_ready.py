@@ -61,6 +61,20 @@ def stop(i, timeout=20):
     return i.wait(timeout)
 
 
+def dep_waits_for(d, services, after, what, before=None):
+    """`services` (TOML) and `dep`, a service after them: runs oxinit (-v)
+    until dep has started (calling before(init) first, while dep must still
+    wait), stops it; returns the Init, its output in .out and .err."""
+    ev = f"{d}/events"
+    cfg = write_config(d, services + marker(d, "dep") + f"after = {after!r}\n".replace("'", '"'))
+    with Init(["-v", "-c", cfg]) as i:
+        if before:
+            before(i)
+        wait_until(lambda: when(ev, "dep-started"), 20, what=f"dep after {what}")
+        assert stop(i) == 0
+    return i
+
+
 @test
 def tcp_port_opening_late_starts_dependents_only_after():
     d = tmpdir()
@@ -85,11 +99,9 @@ def localhost_and_ipv6_tcp_probes():
     d = tmpdir()
     ev = f"{d}/events"
     port = free_port()
-    cfg = write_config(d, svc("srv", "listen", port, "--log", ev, extra=f'ready = "tcp://localhost:{port}"') +
-                       marker(d, "dep") + 'after = ["srv"]\n')
-    with Init(["-c", cfg]) as i:
-        wait_until(lambda: when(ev, "dep-started"), 20, what="dep after a localhost probe")
-        assert stop(i) == 0
+    i = dep_waits_for(d, svc("srv", "listen", port, "--log", ev, extra=f'ready = "tcp://localhost:{port}"'),
+                      ["srv"], "a localhost probe")
+    assert "service srv: ready (connected)" in i.out, i.out
 
 
 @test
@@ -140,16 +152,12 @@ ready = "exec:{script}"
 @test
 def file_probe():
     d = tmpdir()
-    ev = f"{d}/events"
-    cfg = write_config(d, f"""
+    i = dep_waits_for(d, f"""
 [service.srv]
 command = ["sh", "-c", "sleep 0.5; touch {d}/flag; exec sleep 60"]
 ready = "file:{d}/flag"
-""" + marker(d, "dep") + 'after = ["srv"]\n')
-    with Init(["-c", cfg]) as i:
-        wait_until(lambda: when(ev, "dep-started"), 20, what="dep after the file appeared")
-        assert os.path.getmtime(f"{d}/flag") <= time.time()
-        assert stop(i) == 0
+""", ["srv"], "the file appeared")
+    assert f"service srv: ready ({d}/flag exists)" in i.out, i.out
 
 
 @test
@@ -177,12 +185,9 @@ def notify_ready_from_the_service_its_child_and_another_user():
 def fd_notification():
     d = tmpdir()
     ev = f"{d}/events"
-    cfg = write_config(d, svc("srv", "fdready", 3, "--delay", "0.5", "--log", ev, extra='ready = "fd:3"') +
-                       marker(d, "dep") + 'after = ["srv"]\n')
-    with Init(["-v", "-c", cfg]) as i:
-        wait_until(lambda: when(ev, "dep-started"), 20, what="dep after the newline on fd 3")
-        assert when(ev, "dep-started") > when(ev, "ready-sent")
-        assert stop(i) == 0
+    i = dep_waits_for(d, svc("srv", "fdready", 3, "--delay", "0.5", "--log", ev, extra='ready = "fd:3"'),
+                      ["srv"], "the newline on fd 3")
+    assert when(ev, "dep-started") > when(ev, "ready-sent")
     assert "service srv: ready (fd 3)" in i.out, i.out
 
 

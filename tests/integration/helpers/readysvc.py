@@ -39,6 +39,16 @@ def notify(msg):
     s.close()
 
 
+def listener(port, log_path):
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(64)
+    log(log_path, "listening")
+    srv.settimeout(0.2)
+    return srv
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("mode")
@@ -52,12 +62,7 @@ def main():
     a = ap.parse_args()
     time.sleep(a.delay)
     if a.mode == "listen":
-        srv = socket.socket()
-        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        srv.bind(("127.0.0.1", int(a.arg)))
-        srv.listen(64)
-        log(a.log, "listening")
-        srv.settimeout(0.2)
+        srv = listener(int(a.arg), a.log)
         while time.monotonic() < END:
             try:
                 c, _ = srv.accept()
@@ -65,12 +70,7 @@ def main():
             except socket.timeout:
                 pass
     elif a.mode == "http":
-        srv = socket.socket()
-        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        srv.bind(("127.0.0.1", int(a.arg)))
-        srv.listen(64)
-        log(a.log, "listening")
-        srv.settimeout(0.2)
+        srv = listener(int(a.arg), a.log)
         while time.monotonic() < END:
             try:
                 c, _ = srv.accept()
