@@ -87,8 +87,9 @@ def tcp_port_opening_late_starts_dependents_only_after():
         wait_until(lambda: when(ev, "dep-started"), 20, what="dep to start")
         listening, dep = when(ev, "listening"), when(ev, "dep-started")
         assert listening is not None and dep > listening, events(ev)
-        # Within one readiness interval (plus a spawn and a loaded machine).
-        assert dep - listening < READY_INTERVAL + 0.4, f"dep started {dep - listening:.3f}s after the port opened"
+        # One readiness interval plus python's start-up (make bench measures
+        # the gap itself); the bound only catches a probe that stopped retrying.
+        assert dep - listening < READY_INTERVAL + 3, f"dep started {dep - listening:.3f}s after the port opened"
         assert stop(i) == 0
     assert re.search(r"service srv: ready \(connected\)", i.out), i.out
     print(f"   port open -> dependent running: {(dep - listening) * 1000:.0f} ms")
@@ -212,8 +213,8 @@ critical = true
     # 300 ms not ready + 100, 200, 400 ms of backoff (each run's `date`
     # comes a little after its spawn, by a varying few tens of ms).
     for k, g in enumerate(gaps):
-        assert g >= 0.3 + 0.1 * 2 ** k - 0.08, gaps
-    assert gaps[2] > gaps[0] + 0.2, gaps
+        assert g >= 0.3 + 0.1 * 2 ** k - 0.15, gaps
+    assert gaps[2] > gaps[0] + 0.15, gaps
     assert "service slow: not ready after 300ms" in i.err, i.err
     assert code == 1, (code, i.err)
 
@@ -249,10 +250,13 @@ command = ["sh", "-c", "echo run >> {d}/runs; sleep 1; touch {d}/healthy; exec s
 health = "file:{d}/healthy"
 health_interval = "100ms"
 health_retries = 1
-health_start_period = "2s"
+health_start_period = "20s"
 """)
+    # Without the start period the first check (at 100 ms) would have made
+    # it unhealthy and restarted it.
     with Init(["-v", "-c", cfg]) as i:
-        time.sleep(2.5)
+        wait_until(lambda: os.path.exists(f"{d}/healthy"), 20, what="the service to become healthy")
+        time.sleep(0.5)
         assert read(f"{d}/runs").count("run") == 1, i
         assert stop(i) == 0
     assert "unhealthy" not in i.err + i.out, i.err
@@ -318,15 +322,15 @@ def watchdog_silence_is_unhealthy():
     d = tmpdir()
     ev = f"{d}/events"
     cfg = write_config(d, svc("dog", "notify", "--watchdog", "5", "--log", ev,
-                              extra='ready = "notify"\nwatchdog = "500ms"\nrestart_delay = "100ms"'))
+                              extra='ready = "notify"\nwatchdog = "1s"\nrestart_delay = "100ms"'))
     with Init(["-v", "-c", cfg]) as i:
         wait_until(lambda: count(ev, "ready-sent") >= 2, 20, what="a restart after the pings stopped")
         stopped = when(ev, "watchdog-stopped")
         restarted = [t for w, t in events(ev) if w == "ready-sent"][1]
-        # Not before the watchdog ran out (the last ping + 500 ms).
-        assert restarted - stopped >= 0.5 - 0.15, (stopped, restarted)
+        # Not before the watchdog ran out (the last ping + 1 s).
+        assert restarted - stopped >= 1 - 0.15, (stopped, restarted)
         assert stop(i) == 0
-    assert "service dog: unhealthy (no WATCHDOG=1 within 500ms" in i.err, i.err
+    assert "service dog: unhealthy (no WATCHDOG=1 within 1s); restarting" in i.err, i.err
 
 
 def upstream_socket(d, abstract):
