@@ -603,8 +603,7 @@ class Schema {
     static constexpr const char* kForms[] = {
         "fd:N with N from 3 to 1023",
         "tcp://HOST:PORT, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535",
-        "http://HOST:PORT/PATH, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535, "
-        "no spaces in PATH",
+        "http://HOST:PORT/PATH, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535, no spaces in PATH",
         "exec:COMMAND", "file:/ABSOLUTE/PATH"};
     if (!ok) return fail(v.pos, "%s: expected %s, got %s", m.key.c_str(), kForms[out.kind - ProbeSpec::Fd], quote(t).c_str());
     return true;
