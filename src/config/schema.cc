@@ -763,6 +763,22 @@ bool load_config(const std::vector<Str>& files, Config& out, ConfigError& err,
   return true;
 }
 
+std::vector<Str> unreadable_env_files(const std::vector<ServiceSpec>& services, std::string_view root) {
+  std::vector<Str> out;
+  Str text;
+  for (size_t k = 0; k < services.size(); k++) {
+    const ServiceSpec& s = services[k];
+    // Instances of one service are one entry of the file: report it once.
+    if (s.env_file.empty() || (k && services[k - 1].line == s.line && services[k - 1].file == s.file)) continue;
+    int e = read_file((root + s.env_file).c_str(), toml::kMaxFileSize, text);
+    if (!e) continue;
+    out.push_back(fmt("%s:%d: service '%s': env_file %s: %s%s%.*s", s.file.c_str(), s.line, s.name.c_str(),
+                      s.env_file.c_str(), e == EFBIG ? "larger than 1 MiB" : strerror(e), root.empty() ? "" : " under ",
+                      static_cast<int>(root.size()), root.data()));
+  }
+  return out;
+}
+
 std::vector<Str> default_config_files(std::string_view root) {
   while (!root.empty() && root.back() == '/') root.remove_suffix(1);
   std::vector<Str> files;
