@@ -603,8 +603,7 @@ class Schema {
     static constexpr const char* kForms[] = {
         "fd:N with N from 3 to 1023",
         "tcp://HOST:PORT, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535",
-        "http://HOST:PORT/PATH, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535, "
-        "no spaces in PATH",
+        "http://HOST:PORT/PATH, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535, no spaces in PATH",
         "exec:COMMAND", "file:/ABSOLUTE/PATH"};
     if (!ok) return fail(v.pos, "%s: expected %s, got %s", m.key.c_str(), kForms[out.kind - ProbeSpec::Fd], quote(t).c_str());
     return true;
@@ -765,6 +764,22 @@ bool load_config(const std::vector<Str>& files, Config& out, ConfigError& err,
     if (!parse_config(text, f, out, err, users)) return false;
   }
   return true;
+}
+
+std::vector<Str> unreadable_env_files(const std::vector<ServiceSpec>& services, std::string_view root) {
+  std::vector<Str> out;
+  Str text;
+  for (size_t k = 0; k < services.size(); k++) {
+    const ServiceSpec& s = services[k];
+    // Instances of one service are one entry of the file: report it once.
+    if (s.env_file.empty() || (k && services[k - 1].line == s.line && services[k - 1].file == s.file)) continue;
+    int e = read_file((root + s.env_file).c_str(), toml::kMaxFileSize, text);
+    if (!e) continue;
+    out.push_back(fmt("%s:%d: service '%s': env_file %s: %s%s%.*s", s.file.c_str(), s.line, s.name.c_str(),
+                      s.env_file.c_str(), e == EFBIG ? "larger than 1 MiB" : strerror(e), root.empty() ? "" : " under ",
+                      static_cast<int>(root.size()), root.data()));
+  }
+  return out;
 }
 
 }  // namespace oxinit
