@@ -36,13 +36,11 @@ std::string_view base_name(const char* a0) {
 bool load_plan(const Options& o, Plan& plan) {
   std::vector<Str> files = o.config_given ? o.config_files : default_config_files(o.root);
   Config config;
-  ConfigError err;
-  if (!files.empty() && !load_config(files, config, err, o.root)) {
-    OX_FATAL("%s", err.format().c_str());
-    return false;
-  }
-  if (!make_plan(config, plan, err)) {
-    OX_FATAL("%s", err.format().c_str());
+  Result<void, ConfigError> r;
+  if (!files.empty()) r = load_config(files, config, o.root);
+  if (r) r = make_plan(config, plan);
+  if (!r) {
+    OX_FATAL("%s", r.error().format().c_str());
     return false;
   }
   // -G (or OXINIT_GRACE) overrides the config's shutdown_timeout.

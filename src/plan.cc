@@ -70,7 +70,8 @@ struct Expand {
 
 }  // namespace
 
-bool make_plan(const Config& config, Plan& out, ConfigError& err) {
+// make_plan's work; false with err filled on an error.
+static bool plan_into(const Config& config, Plan& out, ConfigError& err) {
   out = Plan();
   size_t total = 0;
   for (const ServiceSpec& s : config.services) {
@@ -206,6 +207,12 @@ bool make_plan(const Config& config, Plan& out, ConfigError& err) {
     }
   }
   return plan_error(out, err, s.file, pos, static_cast<Str&&>(names));
+}
+
+Result<void, ConfigError> make_plan(const Config& config, Plan& out) {
+  ConfigError err;
+  if (!plan_into(config, out, err)) return err;
+  return {};
 }
 
 void add_main_command(Plan& plan, const std::vector<Str>& argv) {

@@ -689,14 +689,15 @@ class Schema {
   // user -> uid, primary group, supplementary groups; group overrides the
   // primary group (as initgroups(user, group) would).
   bool credentials(const Member* user, const Member* group, ServiceSpec& s) {
-    Str why;
     UserDb::User u;
     char b[24];
     auto id = [&](const Value& v) {
       return v.type == Type::Integer ? std::string_view(b, format_int(b, v.integer)) : v.str.view();
     };
     if (user) {
-      if (!users_.user(id(user->value), u, why)) return fail(user->value.pos, "user: %s", why.c_str());
+      auto r = users_.user(id(user->value));
+      if (!r) return fail(user->value.pos, "user: %s", r.error().c_str());
+      u = std::move(r.value());
       s.has_user = s.has_group = true;
       s.uid = u.uid;
       s.gid = u.gid;
@@ -705,7 +706,9 @@ class Schema {
       s.user_shell = u.shell;
     }
     if (group) {
-      if (!users_.group(id(group->value), s.gid, why)) return fail(group->value.pos, "group: %s", why.c_str());
+      auto r = users_.group(id(group->value));
+      if (!r) return fail(group->value.pos, "group: %s", r.error().c_str());
+      s.gid = r.value();
       s.has_group = true;
     }
     if (!s.has_group) return true;
@@ -737,33 +740,34 @@ size_t edit_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-bool parse_config(std::string_view text, std::string_view file, Config& out, ConfigError& err,
-                  UserDb& users) {
+Result<void, ConfigError> parse_config(std::string_view text, std::string_view file, Config& out,
+                                       UserDb& users) {
   Value root;
-  if (!toml::parse(text, file, root, err)) return false;
-  return Schema(file, err, users).apply(root, out);
+  if (auto r = toml::parse(text, file, root); !r) return r;
+  ConfigError err;
+  if (!Schema(file, err, users).apply(root, out)) return err;
+  return {};
 }
 
-bool parse_config_text(std::string_view text, std::string_view file, Config& out, ConfigError& err) {
+Result<void, ConfigError> parse_config_text(std::string_view text, std::string_view file, Config& out) {
   UserDb none{std::string_view(), std::string_view()};
-  return parse_config(text, file, out, err, none);
+  return parse_config(text, file, out, none);
 }
 
-bool load_config(const std::vector<Str>& files, Config& out, ConfigError& err,
-                 std::string_view users_root) {
+Result<void, ConfigError> load_config(const std::vector<Str>& files, Config& out, std::string_view users_root) {
   UserDb users(users_root);
   Str text;
   for (const Str& f : files) {
     int e = read_file(f.c_str(), toml::kMaxFileSize, text);
     if (e) {
+      ConfigError err;
       err.file = f;
-      err.line = err.col = 0;
       err.message = e == EFBIG ? Str("file too large (the limit is 1 MiB)") : "unable to read: " + Str(strerror(e));
-      return false;
+      return err;
     }
-    if (!parse_config(text, f, out, err, users)) return false;
+    if (auto r = parse_config(text, f, out, users); !r) return r;
   }
-  return true;
+  return {};
 }
 
 std::vector<Str> unreadable_env_files(const std::vector<ServiceSpec>& services, std::string_view root) {
@@ -772,7 +776,7 @@ std::vector<Str> unreadable_env_files(const std::vector<ServiceSpec>& services, 
   for (size_t k = 0; k < services.size(); k++) {
     const ServiceSpec& s = services[k];
     // Instances of one service are one entry of the file: report it once.
-    if (s.env_file.empty() || (k && services[k - 1].line == s.line && services[k - 1].file == s.file)) continue;
+    if (s.env_file.empty() || (k && services[k - 1].line == s.line && services[k - 1].file.view() == s.file.view())) continue;
     int e = read_file((root + s.env_file).c_str(), toml::kMaxFileSize, text);
     if (!e) continue;
     out.push_back(fmt("%s:%d: service '%s': env_file %s: %s%s%.*s", s.file.c_str(), s.line, s.name.c_str(),

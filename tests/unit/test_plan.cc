@@ -1,6 +1,8 @@
 // Config -> Plan: instances, dependencies, start order, cycles, the main command.
 #include <doctest/doctest.h>
 
+#include "into.h"
+
 #include <string>
 
 #include "config/schema.h"
@@ -13,12 +15,12 @@ namespace {
 Plan plan_of(std::string_view text) {
   Config c;
   ConfigError err;
-  bool parsed = parse_config_text(text, "p.toml", c, err);
+  bool parsed = into(parse_config_text(text, "p.toml", c), err);
   std::string msg = err.format().c_str();
   INFO(msg);
   REQUIRE(parsed);
   Plan p;
-  bool planned = make_plan(c, p, err);
+  bool planned = into(make_plan(c, p), err);
   msg = err.format().c_str();
   INFO(msg);
   CHECK(planned);
@@ -28,9 +30,9 @@ Plan plan_of(std::string_view text) {
 std::string plan_error(std::string_view text) {
   Config c;
   ConfigError err;
-  REQUIRE(parse_config_text(text, "p.toml", c, err));
+  REQUIRE(into(parse_config_text(text, "p.toml", c), err));
   Plan p;
-  if (make_plan(c, p, err)) return "planned";
+  if (into(make_plan(c, p), err)) return "planned";
   CHECK(p.services.empty());
   return err.format().c_str();
 }
@@ -160,7 +162,7 @@ TEST_CASE("plan: the main command comes last and waits for every service") {
 
   Plan empty;
   ConfigError err;
-  REQUIRE(make_plan(Config(), empty, err));
+  REQUIRE(into(make_plan(Config(), empty), err));
   add_main_command(empty, argv);
   CHECK(empty.order == std::vector<int>{0});
   CHECK(empty.deps[0].empty());
