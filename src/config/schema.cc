@@ -172,19 +172,9 @@ int index_of(std::string_view word, Names names) {
 // "; did you mean 'x'?" when one of names is close enough to word to be a
 // likely typo, else "".
 Str did_you_mean(std::string_view word, Names names) {
-  const char* best = nullptr;
-  size_t best_d = 3;
-  for (int k = 0; k < names.count; k++) {
-    const char* p = names.at(k);
-    size_t len = std::strlen(p);
-    if (word.size() > len) len = word.size();
-    size_t d = edit_distance(word.substr(0, 64), p);
-    if (d < best_d && d * 3 <= len) {
-      best = p;
-      best_d = d;
-    }
-  }
-  return best ? Str("; did you mean '") + best + "'?" : Str();
+  Suggestion s{word};
+  for (int k = 0; k < names.count; k++) s.consider(names.at(k));
+  return s.text();
 }
 
 // A dotted quad into a[0..3] (no leading zeros: "010" is octal to inet_aton).
@@ -715,24 +705,6 @@ class Schema {
 };
 
 }  // namespace
-
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); j++) row[j] = j;
-  for (size_t i = 1; i <= a.size(); i++) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); j++) {
-      size_t up = row[j];
-      size_t d = diag + (a[i - 1] != b[j - 1]);
-      if (up + 1 < d) d = up + 1;
-      if (row[j - 1] + 1 < d) d = row[j - 1] + 1;
-      row[j] = d;
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
 
 bool parse_config(std::string_view text, std::string_view file, Config& out, ConfigError& err,
                   UserDb& users) {

@@ -7,6 +7,7 @@
 #include "config/error.h"
 #include "spec.h"
 #include "sys/str.h"
+#include "sys/text.h"  // edit_distance
 #include "users.h"
 
 namespace oxinit {
@@ -35,8 +36,5 @@ std::vector<Str> unreadable_env_files(const std::vector<ServiceSpec>& services, 
 // root/etc/oxinit.toml if it exists, then root/etc/oxinit.d/*.toml in name
 // order (regular files, or symlinks to them; dot files skipped).
 std::vector<Str> default_config_files(std::string_view root);
-
-// Levenshtein distance (for "did you mean" suggestions).
-size_t edit_distance(std::string_view a, std::string_view b);
 
 }  // namespace oxinit

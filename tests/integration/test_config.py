@@ -131,3 +131,21 @@ def check_root_reads_the_images_default_config():
     code, out, err = run(["--root", root, "--", "touch", f"{d}/started"], timeout=20)
     assert code == 1 and "--root DIR works with --check only" in err, err
     assert not os.path.exists(f"{d}/started")
+
+
+@test
+def misspelt_after_gets_a_suggestion():
+    d = tmpdir()
+    cfg = write_config(d, f"""
+[service.cache]
+command = "touch {d}/started; exec sleep 100"
+
+[service.web]
+command = "touch {d}/started; exec sleep 100"
+after = ["cahce"]
+""")
+    code, out, err = run(["-c", cfg], timeout=20)
+    assert code == 1, (code, err)
+    assert re.search(re.escape(cfg) + r":7:10: service 'web': after names an unknown service \"cahce\"; "
+                     r"did you mean 'cache'\?$", err, re.M), err
+    assert not os.path.exists(f"{d}/started")
