@@ -57,6 +57,10 @@ constexpr char kUnhealthyNames[][8] = {"restart", "stop", "ignore"};
 constexpr Names kChoices[] = {names(kTypeNames), names(kRestartNames), names(kLogNames),
                               names(kVmNames),   names(kFinalNames),   names(kUnhealthyNames)};
 enum Choice : uint8_t { kTypeChoice, kRestartChoice, kLogChoice, kVmChoice, kFinalChoice, kUnhealthyChoice };
+static_assert(kChoices[kTypeChoice].first == kTypeNames[0] && kChoices[kRestartChoice].first == kRestartNames[0] &&
+              kChoices[kLogChoice].first == kLogNames[0] && kChoices[kVmChoice].first == kVmNames[0] &&
+              kChoices[kFinalChoice].first == kFinalNames[0] &&
+              kChoices[kUnhealthyChoice].first == kUnhealthyNames[0]);
 static_assert(static_cast<int>(RestartPolicy::Always) == 2 && static_cast<int>(RestartPolicy::Never) == 0);
 static_assert(static_cast<int>(VmMode::On) == 1 && static_cast<int>(VmMode::Off) == 2);
 static_assert(static_cast<int>(OnUnhealthy::Stop) == 1 && static_cast<int>(OnUnhealthy::Ignore) == 2);
@@ -741,7 +745,7 @@ std::vector<Str> unreadable_env_files(const std::vector<ServiceSpec>& services, 
   for (size_t k = 0; k < services.size(); k++) {
     const ServiceSpec& s = services[k];
     // Instances of one service are one entry of the file: report it once.
-    if (s.env_file.empty() || (k && services[k - 1].line == s.line && services[k - 1].file == s.file)) continue;
+    if (s.env_file.empty() || (k && services[k - 1].line == s.line && services[k - 1].file.view() == s.file.view())) continue;
     int e = read_file((root + s.env_file).c_str(), toml::kMaxFileSize, text);
     if (!e) continue;
     out.push_back(fmt("%s:%d: service '%s': env_file %s: %s%s%.*s", s.file.c_str(), s.line, s.name.c_str(),
