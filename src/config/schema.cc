@@ -57,6 +57,10 @@ constexpr char kUnhealthyNames[][8] = {"restart", "stop", "ignore"};
 constexpr Names kChoices[] = {names(kTypeNames), names(kRestartNames), names(kLogNames),
                               names(kVmNames),   names(kFinalNames),   names(kUnhealthyNames)};
 enum Choice : uint8_t { kTypeChoice, kRestartChoice, kLogChoice, kVmChoice, kFinalChoice, kUnhealthyChoice };
+static_assert(kChoices[kTypeChoice].first == kTypeNames[0] && kChoices[kRestartChoice].first == kRestartNames[0] &&
+              kChoices[kLogChoice].first == kLogNames[0] && kChoices[kVmChoice].first == kVmNames[0] &&
+              kChoices[kFinalChoice].first == kFinalNames[0] &&
+              kChoices[kUnhealthyChoice].first == kUnhealthyNames[0]);
 static_assert(static_cast<int>(RestartPolicy::Always) == 2 && static_cast<int>(RestartPolicy::Never) == 0);
 static_assert(static_cast<int>(VmMode::On) == 1 && static_cast<int>(VmMode::Off) == 2);
 static_assert(static_cast<int>(OnUnhealthy::Stop) == 1 && static_cast<int>(OnUnhealthy::Ignore) == 2);
@@ -172,19 +176,9 @@ int index_of(std::string_view word, Names names) {
 // "; did you mean 'x'?" when one of names is close enough to word to be a
 // likely typo, else "".
 Str did_you_mean(std::string_view word, Names names) {
-  const char* best = nullptr;
-  size_t best_d = 3;
-  for (int k = 0; k < names.count; k++) {
-    const char* p = names.at(k);
-    size_t len = std::strlen(p);
-    if (word.size() > len) len = word.size();
-    size_t d = edit_distance(word.substr(0, 64), p);
-    if (d < best_d && d * 3 <= len) {
-      best = p;
-      best_d = d;
-    }
-  }
-  return best ? Str("; did you mean '") + best + "'?" : Str();
+  Suggestion s{word};
+  for (int k = 0; k < names.count; k++) s.consider(names.at(k));
+  return s.text();
 }
 
 // A dotted quad into a[0..3] (no leading zeros: "010" is octal to inet_aton).
@@ -721,24 +715,6 @@ class Schema {
 };
 
 }  // namespace
-
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); j++) row[j] = j;
-  for (size_t i = 1; i <= a.size(); i++) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); j++) {
-      size_t up = row[j];
-      size_t d = diag + (a[i - 1] != b[j - 1]);
-      if (up + 1 < d) d = up + 1;
-      if (row[j - 1] + 1 < d) d = row[j - 1] + 1;
-      row[j] = d;
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
 
 Result<void, ConfigError> parse_config(std::string_view text, std::string_view file, Config& out,
                                        UserDb& users) {

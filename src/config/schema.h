@@ -9,6 +9,7 @@
 #include "sys/str.h"
 #include "config/files.h"
 #include "sys/result.h"
+#include "sys/text.h"  // edit_distance
 #include "users.h"
 
 namespace oxinit {
@@ -33,9 +34,5 @@ Result<void, ConfigError> load_config(const std::vector<Str>& files, Config& out
 // be read: "FILE:LINE: service 'web': env_file PATH: reason". Warnings, not
 // errors: a file may be mounted only at run time (a secret).
 std::vector<Str> unreadable_env_files(const std::vector<ServiceSpec>& services, std::string_view root);
-
-
-// Levenshtein distance (for "did you mean" suggestions).
-size_t edit_distance(std::string_view a, std::string_view b);
 
 }  // namespace oxinit

@@ -85,8 +85,20 @@ TEST_CASE("plan: after may be a string; duplicates collapse") {
 }
 
 TEST_CASE("plan: unknown service in after, at the value's position") {
-  CHECK(plan_error(svc("web", "['db', 'cahce']") + svc("db")) ==
-        "p.toml:3:16: service 'web': after names an unknown service \"cahce\"");
+  CHECK(plan_error(svc("web", "['db', 'frobnicator']") + svc("db")) ==
+        "p.toml:3:16: service 'web': after names an unknown service \"frobnicator\"");
+}
+
+TEST_CASE("plan: a misspelt name in after gets a suggestion") {
+  CHECK(plan_error(svc("web", "['db', 'cahce']") + svc("db") + svc("cache")) ==
+        "p.toml:3:16: service 'web': after names an unknown service \"cahce\"; did you mean 'cache'?");
+  CHECK(plan_error(svc("web", "'postgress'") + svc("postgres")) ==
+        "p.toml:3:9: service 'web': after names an unknown service \"postgress\"; did you mean 'postgres'?");
+  // An instance's full name is a candidate too.
+  CHECK(plan_error(svc("a", "['wroker.1']") + "[service.worker]\ncommand = 'x'\ninstances = 2\n") ==
+        "p.toml:3:10: service 'a': after names an unknown service \"wroker.1\"; did you mean 'worker.1'?");
+  // Nothing close: no suggestion; never the service itself.
+  CHECK(plan_error(svc("web", "'x'") + svc("db")) == "p.toml:3:9: service 'web': after names an unknown service \"x\"");
 }
 
 TEST_CASE("plan: cycles are named") {
@@ -123,7 +135,7 @@ TEST_CASE("plan: one instance by name, and instances that wait") {
   CHECK(p.deps[1] == std::vector<int>{3});
   CHECK(p.deps[2] == std::vector<int>{3});
   CHECK(plan_error(svc("a", "['w.2']") + "[service.w]\ncommand = 'x'\ninstances = 2\n") ==
-        "p.toml:3:10: service 'a': after names an unknown service \"w.2\"");
+        "p.toml:3:10: service 'a': after names an unknown service \"w.2\"; did you mean 'w.0'?");
   CHECK(plan_error("[service.w]\ncommand = 'x'\ninstances = 2\nafter = ['w']\n") ==
         "p.toml:4:10: dependency cycle: w.0 -> w.0");
 }

@@ -821,5 +821,11 @@ TEST_CASE("edit_distance") {
   CHECK(edit_distance("abc", "") == 3);
   CHECK(edit_distance("kitten", "sitting") == 3);
   CHECK(edit_distance("stop_timout", "stop_timeout") == 1);
-  CHECK(edit_distance("user", "usre") == 2);
+  CHECK(edit_distance("user", "usre") == 1);  // a swap of neighbours is one edit
+  CHECK(edit_distance("ab", "ba") == 1);
+  CHECK(edit_distance("ca", "abc") == 3);  // optimal string alignment, not full Damerau
+  CHECK(edit_distance("abc", "") == 3);
+  CHECK(edit_distance("", "abc") == 3);
+  CHECK(bad_key("stpo_signal = 1") ==
+        "c.toml:3:1: unknown key \"stpo_signal\" in [service.s]; did you mean 'stop_signal'?");
 }
