@@ -41,12 +41,14 @@ enum Step { kExec, kSetsid, kTcsetpgrp, kDup2, kRlimit, kChdir, kSetgroups, kSet
   _exit(exec_failure_status(f.err));
 }
 
-// The kernel's struct sigaction, as rt_sigaction(2) takes it on Linux.
+// The kernel's struct sigaction, as rt_sigaction(2) takes it on Linux. What
+// follows the handler differs by arch (no restorer on riscv; a mask of
+// longs, so 4-byte aligned on 32-bit ARM), so the child zeroes it all.
 struct KernelSigaction {
   void (*handler)(int);
   unsigned long flags;
   void (*restorer)();
-  uint64_t mask;
+  unsigned long mask[64 / (8 * sizeof(unsigned long))];
 };
 
 int move_to(int from, int to) {
@@ -84,19 +86,25 @@ int move_to(int from, int to) {
     // process (musl's __synccall, glibc's setxid), pointless in a child that
     // has one thread, and not async-signal-safe in every libc.
     if (s->has_user || s->has_group) {
-      if (syscall(SYS_setgroups, s->groups.size(), s->groups.data()) < 0) child_fail(report_fd, kSetgroups);
-      if (s->has_group && syscall(SYS_setgid, s->gid) < 0) child_fail(report_fd, kSetgid);
-      if (s->has_user && syscall(SYS_setuid, s->uid) < 0) child_fail(report_fd, kSetuid);
+      // i386, 32-bit ARM (and others) keep the 16-bit-id calls under the
+      // plain names; the 32-bit ones are the *32 variants (setuid(2), NOTES).
+#ifdef SYS_setuid32
+      constexpr long kSetgroupsNr = SYS_setgroups32, kSetgidNr = SYS_setgid32, kSetuidNr = SYS_setuid32;
+#else
+      constexpr long kSetgroupsNr = SYS_setgroups, kSetgidNr = SYS_setgid, kSetuidNr = SYS_setuid;
+#endif
+      if (syscall(kSetgroupsNr, s->groups.size(), s->groups.data()) < 0) child_fail(report_fd, kSetgroups);
+      if (s->has_group && syscall(kSetgidNr, s->gid) < 0) child_fail(report_fd, kSetgid);
+      if (s->has_user && syscall(kSetuidNr, s->uid) < 0) child_fail(report_fd, kSetuid);
     }
   }
   if (r.clean_signals) {
     // The raw syscall: libc wrappers refuse the signals they reserve (musl
     // 32..34, glibc 32..33), which may still have been inherited ignored.
-    KernelSigaction dfl;
+    KernelSigaction dfl{};  // the mask (and any padding) zeroed
     dfl.handler = SIG_DFL;
     dfl.flags = 0;
     dfl.restorer = nullptr;
-    dfl.mask = 0;
     for (int sig = 1; sig < 65; sig++) {
       if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof dfl.mask);
     }
