@@ -71,7 +71,7 @@ static_assert(sizeof(ServiceType) == sizeof(int) && sizeof(RestartPolicy) == siz
 constexpr char kRootKeys[][8] = {"init", "service"};
 
 struct Limit {
-  char name[11];
+  char name[11];  // cppcheck-suppress unusedStructMember ; read through names(), by offset
   uint8_t id;  // RLIMIT_*
 };
 constexpr Limit kLimits[] = {
@@ -594,13 +594,13 @@ class Schema {
     }
     if (!ready && out.kind <= ProbeSpec::Fd)
       return fail(v.pos, "health: %s is for ready only (health takes tcp://, http://, exec: or file:)", quote(t).c_str());
+    if (ok) return true;
     static constexpr const char* kForms[] = {
         "fd:N with N from 3 to 1023",
         "tcp://HOST:PORT, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535",
         "http://HOST:PORT/PATH, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535, no spaces in PATH",
         "exec:COMMAND", "file:/ABSOLUTE/PATH"};
-    if (!ok) return fail(v.pos, "%s: expected %s, got %s", m.key.c_str(), kForms[out.kind - ProbeSpec::Fd], quote(t).c_str());
-    return true;
+    return fail(v.pos, "%s: expected %s, got %s", m.key.c_str(), kForms[out.kind - ProbeSpec::Fd], quote(t).c_str());
   }
 
   bool env(const Member& m, ServiceSpec& s) {
