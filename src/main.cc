@@ -35,15 +35,13 @@ std::string_view base_name(const char* a0) {
 
 // Loads the config files (given, or the defaults when they exist) into a plan.
 bool load_plan(const Options& o, Plan& plan) {
-  std::vector<Str> files = o.config_given ? o.config_files : default_config_files("");
+  std::vector<Str> files = o.config_given ? o.config_files : default_config_files(o.root);
   Config config;
-  ConfigError err;
-  if (!files.empty() && !load_config(files, config, err)) {
-    OX_FATAL("%s", err.format().c_str());
-    return false;
-  }
-  if (!make_plan(config, plan, err)) {
-    OX_FATAL("%s", err.format().c_str());
+  Result<void, ConfigError> r;
+  if (!files.empty()) r = load_config(files, config, o.root);
+  if (r) r = make_plan(config, plan);
+  if (!r) {
+    OX_FATAL("%s", r.error().format().c_str());
     return false;
   }
   // -G (or OXINIT_GRACE) overrides the config's shutdown_timeout.
@@ -122,6 +120,7 @@ int run(int argc, char** argv) {
     return 1;
   }
   if (cli.action == CliAction::Check) {
+    for (const Str& w : unreadable_env_files(plan.services, o.root)) OX_WARN("%s", w.c_str());
     print_order(plan);
     return 0;
   }

@@ -6,6 +6,7 @@
 #include "config/error.h"
 #include "signals.h"
 #include "spec.h"
+#include "sys/result.h"
 #include "sys/str.h"
 
 namespace oxinit {
@@ -37,7 +38,7 @@ struct Plan {
 };
 
 // Expands instances, resolves `after`, detects unknown names and cycles.
-bool make_plan(const Config& config, Plan& out, ConfigError& err);
+Result<void, ConfigError> make_plan(const Config& config, Plan& out);
 
 // Appends the main command (exec mode / `-- CMD` with a config) to the plan.
 void add_main_command(Plan& plan, const std::vector<Str>& argv);
