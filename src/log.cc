@@ -16,7 +16,7 @@ namespace {
 int g_out = STDOUT_FILENO;
 int g_err = STDERR_FILENO;
 int g_pid = 0;
-const char* const kNames[] = {"FATAL", "WARN ", "INFO ", "DEBUG", "TRACE"};
+const char* const kNames[] = {"FATAL", "WARN ", "INFO ", "DEBUG", "TRACE", "ERROR"};
 }  // namespace
 
 void set_verbosity(int v) { g_verbosity = v; }
@@ -41,7 +41,7 @@ void log(Level l, const char* fmt, ...) {
   // mid-line. A full non-blocking pipe drops the message rather than block.
   ssize_t w;
   do {
-    w = write(l <= Level::Warn ? g_err : g_out, buf, len);
+    w = write(l <= Level::Warn || l == Level::Error ? g_err : g_out, buf, len);
   } while (w < 0 && errno == EINTR);
   errno = saved;
 }
