@@ -2,15 +2,17 @@
 #   make            build/oxinit (static, musl)
 #   make test       every test suite (unit, integration, container, vm, bench smoke)
 #   make demo       oxinit as PID 1 over examples/demo.sh
-#   make install    $(DESTDIR)/sbin/oxinit
+#   make install    $(DESTDIR)/sbin/oxinit and the man pages under $(DESTDIR)$(MANDIR)
+#   make man        man/*.[58] from docs/*.[58].md (scripts/mkman.py)
 BUILD      ?= build
 TEST_BUILD ?= build-test
 ASAN_BUILD ?= build-asan
-PREFIX     ?= /
+PREFIX     ?= /usr
+MANDIR     ?= $(PREFIX)/share/man
 PY         ?= /usr/bin/python3
 
-.PHONY: lint all deps demo-services test unit integration container vm bench bench-smoke demo install clean check-all asan
-all: $(BUILD)/build.ninja
+.PHONY: lint all deps demo-services test unit integration container vm bench bench-smoke demo install clean check-all asan man docs
+all: $(BUILD)/build.ninja man
 	ninja -C $(BUILD)
 	@size=$$(stat -c %s $(BUILD)/oxinit); echo "build/oxinit: $$size bytes"
 
@@ -29,6 +31,14 @@ $(ASAN_BUILD)/build.ninja: | deps
 unit: $(TEST_BUILD)/build.ninja
 	ninja -C $(TEST_BUILD)
 	$(TEST_BUILD)/unit-tests
+
+# The man pages are generated from their Markdown sources (one text each);
+# mkman.py writes a page only when it changed.
+man:
+	@$(PY) scripts/mkman.py
+
+docs: all
+	$(PY) tests/docs/run.py
 
 integration: all
 	$(PY) tests/integration/run.py
@@ -57,6 +67,8 @@ demo-services: all
 
 install: all
 	install -D -m 0755 $(BUILD)/oxinit $(DESTDIR)/sbin/oxinit
+	install -D -m 0644 man/oxinit.8 $(DESTDIR)$(MANDIR)/man8/oxinit.8
+	install -D -m 0644 man/oxinit.toml.5 $(DESTDIR)$(MANDIR)/man5/oxinit.toml.5
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD) $(ASAN_BUILD)
@@ -86,7 +98,7 @@ asan: $(ASAN_BUILD)/build.ninja
 	$(ASAN_ENV) $(ASAN_BUILD)/unit-tests; \
 	  rc=$$?; ls $(ASAN_REPORTS) | grep -q . && { cat $(ASAN_REPORTS)/*; echo "asan: sanitizer reports in the unit tests" >&2; exit 1; }; exit $$rc
 	$(ASAN_ENV) OXINIT=$(CURDIR)/$(ASAN_BUILD)/oxinit scripts/with-default-signals.py \
-	  $(PY) tests/integration/run.py -x binary_is_static; \
+	  $(PY) tests/integration/run.py -x binary_is_static -x binary_fits_the_size_budget; \
 	  rc=$$?; ls $(ASAN_REPORTS) | grep -q . && { cat $(ASAN_REPORTS)/*; echo "asan: sanitizer reports from build-asan/oxinit" >&2; exit 1; }; exit $$rc
 	@echo "asan: clean (unit + integration against $(ASAN_BUILD)/oxinit, no sanitizer reports)"
 

@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <climits>
 #include <cstring>
 
 namespace oxinit {
@@ -56,35 +57,32 @@ Str usage_text(std::string_view n) {
 }
 
 bool parse_duration(std::string_view s, Millis& out) {
-  // Split number and unit; the number may have one decimal point.
-  size_t i = 0;
-  int64_t whole = 0, frac = 0, frac_div = 1;
-  bool digits = false;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-    whole = whole * 10 + (s[i++] - '0');
-    digits = true;
-    if (whole > 1000000000) return false;
+  // Digits, an optional fraction, a unit; each part bounded before it is
+  // multiplied, so no value can wrap.
+  size_t i = s.find_first_not_of("0123456789");
+  std::string_view whole = s.substr(0, i), frac;
+  if (i != std::string_view::npos && s[i] == '.') {
+    size_t f = s.find_first_not_of("0123456789", i + 1);
+    frac = s.substr(i + 1, f == std::string_view::npos ? f : f - i - 1);
+    i = f;
   }
-  if (i < s.size() && s[i] == '.') {
-    i++;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      if (frac_div < 1000000) {
-        frac = frac * 10 + (s[i] - '0');
-        frac_div *= 10;
-      }
-      i++;
-      digits = true;
-    }
-  }
-  if (!digits) return false;
-  std::string_view unit = s.substr(i);
-  int64_t mult;
+  std::string_view unit = i == std::string_view::npos ? "" : s.substr(i);
+  uint64_t mult;
   if (unit.empty() || unit == "s") mult = 1000;
   else if (unit == "ms") mult = 1;
   else if (unit == "m" || unit == "min") mult = 60000;
   else if (unit == "h") mult = 3600000;
   else return false;
-  out = whole * mult + frac * mult / frac_div;
+  uint64_t w = 0, f = 0, div = 1;
+  if (whole.empty() && frac.empty()) return false;
+  if (!whole.empty() && !parse_uint(whole, kMaxDuration / mult, w)) return false;
+  for (size_t k = 0; k < frac.size() && k < 6; k++) {  // finer than a millisecond of an hour is noise
+    f = f * 10 + static_cast<uint64_t>(frac[k] - '0');
+    div *= 10;
+  }
+  uint64_t ms = w * mult + f * mult / div;
+  if (ms > static_cast<uint64_t>(kMaxDuration)) return false;
+  out = static_cast<Millis>(ms);
   return true;
 }
 
@@ -216,11 +214,14 @@ struct Parser {
       } else if (k == "KILL_PROCESS_GROUP") {
         o.kill_group = true;
       } else if (k == "VERBOSITY") {
-        int64_t n = 0;  // atoi semantics: junk is 0
-        size_t d = 0;
-        while (d < v.size() && ((v[d] >= '0' && v[d] <= '9') || (d == 0 && v[d] == '-'))) d++;
-        if (!parse_int(v.substr(0, d), n)) n = 0;
-        o.verbosity = static_cast<int>(n);
+        // atoi semantics: a leading number, junk is 0; past int's range it
+        // saturates (as strtol does) instead of wrapping.
+        size_t d = !v.empty() && v[0] == '-';
+        while (d < v.size() && v[d] >= '0' && v[d] <= '9') d++;
+        std::string_view num = v.substr(0, d);
+        int64_t n = 0;
+        if (!parse_int(num, n)) n = num.size() < 2 ? 0 : num[0] == '-' ? INT64_MIN : INT64_MAX;
+        o.verbosity = n < INT_MIN ? INT_MIN : n > INT_MAX ? INT_MAX : static_cast<int>(n);
       } else if (k == "KILL_TIMEOUT" && e.substr(0, 7) == "OXINIT_") {
         if (o.kill_timeout < 0 && !parse_duration(v, o.kill_timeout)) return fail(CliAction::ValueError, Str("Not a valid value for OXINIT_KILL_TIMEOUT: ") + v);
       } else if (k == "GRACE" && e.substr(0, 7) == "OXINIT_") {

@@ -50,7 +50,9 @@ Str usage_text(std::string_view name);
 extern const char kLicenseText[];
 extern const char kVersionLine[];
 
-// Durations: integer seconds ("5"), or with a unit: "250ms", "1.5s", "2m", "1h".
+// Durations: integer seconds ("5"), or with a unit: "250ms", "1.5s", "2m", "1h",
+// at most kMaxDuration. On error out is left alone.
+constexpr Millis kMaxDuration = Millis{1000000000} * 1000;  // 10^9 s, about 31 years
 bool parse_duration(std::string_view s, Millis& out);
 
 }  // namespace oxinit

@@ -13,17 +13,17 @@ int g_verbosity = 1;
 }  // namespace detail
 using detail::g_verbosity;
 namespace {
-int g_out = STDOUT_FILENO;
-int g_err = STDERR_FILENO;
+LogSink g_sink = nullptr;
+void* g_sink_ctx = nullptr;
 int g_pid = 0;
 const char* const kNames[] = {"FATAL", "WARN ", "INFO ", "DEBUG", "TRACE", "ERROR"};
 }  // namespace
 
 void set_verbosity(int v) { g_verbosity = v; }
 
-void set_log_fds(int out_fd, int err_fd) {
-  g_out = out_fd;
-  g_err = err_fd;
+void set_log_sink(LogSink sink, void* ctx) {
+  g_sink = sink;
+  g_sink_ctx = ctx;
 }
 
 void log(Level l, const char* fmt, ...) {
@@ -37,12 +37,17 @@ void log(Level l, const char* fmt, ...) {
   size_t len = n + vformat(buf + n, sizeof buf - n - 1, fmt, ap);
   va_end(ap);
   buf[len++] = '\n';
-  // One write per line, so lines from oxinit and its children never interleave
-  // mid-line. A full non-blocking pipe drops the message rather than block.
-  ssize_t w;
-  do {
-    w = write(l <= Level::Warn || l == Level::Error ? g_err : g_out, buf, len);
-  } while (w < 0 && errno == EINTR);
+  bool to_stderr = l <= Level::Warn || l == Level::Error;
+  if (g_sink) {
+    g_sink(g_sink_ctx, to_stderr, std::string_view(buf, len));
+  } else {
+    // One write per line, so lines from oxinit and its children never
+    // interleave mid-line.
+    ssize_t w;
+    do {
+      w = write(to_stderr ? STDERR_FILENO : STDOUT_FILENO, buf, len);
+    } while (w < 0 && errno == EINTR);
+  }
   errno = saved;
 }
 

@@ -1,6 +1,7 @@
 // oxinit's own messages: "[LEVEL oxinit (PID)] text", tini's format.
 // FATAL and WARN go to stderr; INFO, DEBUG and TRACE to stdout (as tini).
 #pragma once
+#include <string_view>
 
 namespace oxinit {
 
@@ -17,9 +18,12 @@ inline bool log_enabled(Level l) {
   return l == Level::Fatal || l == Level::Error || detail::g_verbosity >= static_cast<int>(l);
 }
 
-// Where messages go; the loop swaps in non-blocking descriptors so a stdout
-// nobody reads cannot wedge PID 1 (a message that does not fit is dropped).
-void set_log_fds(int out_fd, int err_fd);
+// Where messages go once the loop runs: the same bounded, non-blocking
+// queues as the services' lines (logs.h), so a stdout nobody reads cannot
+// wedge PID 1 in write(). Until then (and with no sink) a plain write.
+// `line` ends with a newline.
+using LogSink = void (*)(void* ctx, bool to_stderr, std::string_view line);
+void set_log_sink(LogSink sink, void* ctx);
 
 // Saves and restores errno, so callers can log between a failing call and
 // reading errno.

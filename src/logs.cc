@@ -119,7 +119,7 @@ void Logs::open_outputs() {
   out_[1].open(out_fds_[1]);
 }
 
-Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr, int* slot_out) {
+Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr, uint64_t* ref) {
   int p[2];
   open_outputs();
   if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) return errno_error("pipe2");
@@ -137,14 +137,48 @@ Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr, int* s
   s.partial.clear();
   if (auto r = loop_->add(rd.get(), EPOLLIN, token_base_ | slot); !r) return r.error();
   s.fd = std::move(rd);
-  if (slot_out) *slot_out = static_cast<int>(slot);
+  s.gen++;
+  if (ref) *ref = static_cast<uint64_t>(s.gen) << 32 | slot;
   return wr;
 }
 
-void Logs::emit(Stream& s, std::string_view line) {
-  OutputSink& o = out_[s.is_stderr ? 1 : 0];
+void Logs::emit(Stream& s, std::string_view line) { push_line(s.is_stderr, s.prefix, line, "\n"); }
+
+namespace {
+Logs* g_own = nullptr;
+void own_sink(void* ctx, bool to_stderr, std::string_view line) {
+  static_cast<Logs*>(ctx)->own_line(to_stderr, line);
+}
+}  // namespace
+
+void Logs::take_own_messages() {
+  own_messages_ = true;
+  g_own = this;
+  set_log_sink(own_sink, this);
+}
+
+void Logs::release_own_messages() {
+  if (g_own == this) set_log_sink(nullptr, nullptr);
+  g_own = nullptr;
+  own_messages_ = false;
+}
+
+void Logs::own_line(bool to_stderr, std::string_view line) {
+  open_outputs();
+  push_line(to_stderr, {}, line, {});
+  flush_outputs();
+}
+
+void Logs::flush_outputs() {
+  out_[0].flush();
+  out_[1].flush();
+  update_interest();
+}
+
+void Logs::push_line(bool to_stderr, std::string_view prefix, std::string_view line, std::string_view end) {
+  OutputSink& o = out_[to_stderr ? 1 : 0];
   if (!timestamps_) {
-    o.push(s.prefix, line, "\n");
+    o.push(prefix, line, end);
     return;
   }
   // RFC 3339 in UTC: a static binary has no time zone database.
@@ -164,8 +198,8 @@ void Logs::emit(Stream& s, std::string_view line) {
                     static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60),
                     static_cast<int>(ts.tv_nsec / 1000000));
   Str head(std::string_view(stamp, n));
-  head += s.prefix;
-  o.push(head, line, "\n");
+  head += prefix;
+  o.push(head, line, end);
 }
 
 bool Logs::read_stream(size_t slot) {
@@ -200,9 +234,9 @@ bool Logs::read_stream(size_t slot) {
   return true;
 }
 
-void Logs::drain_stream(int slot) {
-  size_t i = static_cast<size_t>(slot);
-  if (slot < 0 || i >= streams_.size() || !streams_[i].fd.valid()) return;
+void Logs::drain_stream(uint64_t ref) {
+  size_t i = static_cast<size_t>(ref & 0xffffffffu);
+  if (!ref || i >= streams_.size() || !streams_[i].fd.valid() || streams_[i].gen != ref >> 32) return;
   for (int k = 0; k < 16; k++) {
     if (!read_stream(i)) {
       close_stream(i);
@@ -212,9 +246,7 @@ void Logs::drain_stream(int slot) {
     int avail = 0;
     if (ioctl(streams_[i].fd.get(), FIONREAD, &avail) < 0 || avail == 0) break;
   }
-  out_[0].flush();
-  out_[1].flush();
-  update_interest();
+  flush_outputs();
 }
 
 void Logs::close_stream(size_t slot) {

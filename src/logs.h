@@ -50,11 +50,18 @@ class Logs {
   void init(Loop* loop, uint64_t token_base, bool timestamps, int out_fd = 1, int err_fd = 2);
   // A pipe for one stream of a service; returns the write end for the child,
   // or an Error (e.g. EMFILE: the caller then lets the service inherit).
-  // *slot names the stream for drain_stream().
-  Result<UniqueFd> open_stream(std::string_view name, bool is_stderr, int* slot = nullptr);
+  // *ref names the stream for drain_stream(): slot and generation, so a
+  // reference kept after the stream closed can never reach a stream that
+  // later reuses the slot. 0 is no stream.
+  Result<UniqueFd> open_stream(std::string_view name, bool is_stderr, uint64_t* ref = nullptr);
   // Reads what a stream holds now (its writer exited): the last lines of a
-  // service come out before oxinit reports the exit.
-  void drain_stream(int slot);
+  // service come out before oxinit reports the exit. A stale ref is ignored.
+  void drain_stream(uint64_t ref);
+  // oxinit's own messages join the queues (log.h's sink) until release.
+  void take_own_messages();
+  void release_own_messages();
+  // One line of oxinit's own (ends with '\n'), stamped like service lines.
+  void own_line(bool to_stderr, std::string_view line);
   // One loop event for `token`.
   void on_event(uint64_t token, uint32_t events);
   // Re-arms EPOLLOUT interest for outputs with queued data.
@@ -67,15 +74,18 @@ class Logs {
  private:
   struct Stream {
     UniqueFd fd;
+    uint32_t gen = 0;  // bumped at every open_stream of this slot
     Str prefix;  // "name | "
     bool is_stderr = false;
     std::vector<char> partial;
   };
   bool read_stream(size_t slot);
   void emit(Stream& s, std::string_view line);
+  void push_line(bool to_stderr, std::string_view prefix, std::string_view line, std::string_view end);
   void close_stream(size_t slot);
 
   void open_outputs();
+  void flush_outputs();
 
   Loop* loop_ = nullptr;
   uint64_t token_base_ = 0;
@@ -85,6 +95,7 @@ class Logs {
   std::vector<Stream> streams_;
   OutputSink out_[2];
   bool watching_out_[2] = {false, false};
+  bool own_messages_ = false;
 };
 
 // After our own write got EPIPE, the kernel also queued a SIGPIPE for this

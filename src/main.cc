@@ -48,6 +48,11 @@ bool load_plan(const Options& o, Plan& plan) {
   // -G (or OXINIT_GRACE) overrides the config's shutdown_timeout.
   if (o.grace_set) plan.init.shutdown_timeout = o.grace;
   if (o.vm != VmMode::Auto) plan.init.vm = o.vm;
+  // The rest of the command line the engine needs, so it never reads Options.
+  plan.run.kill_timeout = o.kill_timeout;
+  plan.run.kill_group = o.kill_group;
+  plan.run.warn_reap = o.warn_reap;
+  plan.run.rewrite = o.rewrite;
   return true;
 }
 
@@ -98,6 +103,14 @@ int run(int argc, char** argv) {
   }
   set_verbosity(o.verbosity);
 
+  // MicroVM mode sets the hostname, mounts, and ends in reboot(): forced on a
+  // process that is not PID 1 it would power off the host of whoever tried
+  // a VM config with sudo. Refuse before touching anything.
+  if (cli.action == CliAction::Run && o.vm == VmMode::On && getpid() != 1) {
+    OX_FATAL("--vm needs oxinit to be PID 1 (of the machine, or of a PID namespace); it is pid %d",
+             static_cast<int>(getpid()));
+    return 1;
+  }
   // Detect the VM case first: detect() mounts /proc if the kernel left none.
   // The config files need nothing else mounted (they are in the image's root).
   bool vm_mode = cli.action == CliAction::Run && vm::detect(o.vm);
@@ -114,6 +127,11 @@ int run(int argc, char** argv) {
   // `[init] vm` decides when the command line did not (detect() has mounted
   // /proc if it had to; boot() mounts the rest either way).
   if (o.vm == VmMode::Auto && plan.init.vm != VmMode::Auto) vm_mode = plan.init.vm == VmMode::On;
+  if (vm_mode && getpid() != 1) {
+    OX_FATAL("[init] vm = \"on\" needs oxinit to be PID 1 (of the machine, or of a PID namespace); it is pid %d",
+             static_cast<int>(getpid()));
+    return 1;
+  }
   // A VM's initramfs may have nothing to run but a root to switch to: it is
   // checked after the boot.
   if (o.command.empty() && plan.services.empty() && !vm_mode) {
@@ -148,7 +166,7 @@ int run(int argc, char** argv) {
     if (!booted || plan.services.empty()) vm::finish(FinalAction::Poweroff);
   }
 
-  Supervisor sup(plan, o, signals, vm_mode);
+  Supervisor sup(plan, signals, vm_mode);
   RunOutcome out = sup.run();
   int code = final_exit_code(o, out.exit_code);
   if (vm_mode) {

@@ -2,8 +2,8 @@
 
 #include <cstddef>
 
-#include "config/toml.h"
 #include "sys/format.h"
+#include "sys/text.h"
 
 namespace oxinit {
 
@@ -70,18 +70,6 @@ struct Expand {
 
 }  // namespace
 
-Str ConfigError::format() const {
-  if (file.empty()) return message;
-  char b[48];
-  size_t n = 0;
-  if (line > 0) n = col > 0 ? oxinit::format(b, sizeof b, ":%d:%d", line, col) : oxinit::format(b, sizeof b, ":%d", line);
-  Str s = file;
-  s += std::string_view(b, n);
-  s += ": ";
-  s += message;
-  return s;
-}
-
 bool make_plan(const Config& config, Plan& out, ConfigError& err) {
   out = Plan();
   size_t total = 0;
@@ -145,8 +133,8 @@ bool make_plan(const Config& config, Plan& out, ConfigError& err) {
       if (!found) {
         SrcPos at = a < s.after_pos.size() ? s.after_pos[a] : SrcPos{s.line, 0};
         return plan_error(out, err, s.file, at,
-                          toml::fmt("service '%s': after names an unknown service %s", s.name.c_str(),
-                                    toml::quote(s.after[a]).c_str()));
+                          fmt("service '%s': after names an unknown service %s", s.name.c_str(),
+                                    quote(s.after[a]).c_str()));
       }
     }
     // In index order: a scan of the marked range (at most n per service).

@@ -3,22 +3,25 @@
 #pragma once
 #include <vector>
 
+#include "config/error.h"
+#include "signals.h"
 #include "spec.h"
 #include "sys/str.h"
 
 namespace oxinit {
 
-// Every config error is reported as FILE:LINE:COL: message, before anything runs.
-struct ConfigError {
-  Str file;
-  int line = 0;
-  int col = 0;
-  Str message;
-  Str format() const;  // "FILE:LINE:COL: message" (or "FILE: message" when line is 0)
+// What the command line asks of a run beyond the config (tini's -t, -g, -w,
+// -r): folded into the plan by main.cc, so the engine never reads Options.
+struct RunSpec {
+  Millis kill_timeout = -1;  // -t: SIGKILL the main command this long after a stop signal
+  bool kill_group = false;   // -g: forward to the main command's process group
+  bool warn_reap = false;    // -w: a WARN line per reaped orphan
+  SignalRewrite rewrite;     // -r SRC:DST
 };
 
 struct Plan {
   InitSpec init;
+  RunSpec run;
   // Services after instance expansion: `web` with instances = 3 becomes
   // web.0, web.1, web.2, each with OXINIT_INSTANCE=i in its env. The main
   // command, when there is one, is added by main.cc as the last entry.

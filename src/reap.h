@@ -22,6 +22,14 @@ int status_to_code(int status);
 // True when oxinit has no children left at all (waitpid says ECHILD).
 bool no_children_left();
 
+// True while any process is left in process group pgid.
+bool group_alive(pid_t pgid);
+
+// The sweep of leftovers once the services are down, with sig (then SIGCONT
+// unless it is SIGKILL): as PID 1 everyone in the namespace (kill(-1) spares
+// the caller: kill(2)); as a subreaper, the groups of our remaining children.
+void sweep_leftovers(int sig, bool am_pid1);
+
 }  // namespace oxinit
 
 #include <sys/wait.h>

@@ -38,9 +38,9 @@ constexpr int kRtMax = 64;
 int rt_signal(std::string_view rest, bool from_max) {
   int base = from_max ? kRtMax : kRtMin;
   if (rest.empty()) return base;
-  int64_t off = 0;
-  if (rest[0] != (from_max ? '-' : '+') || !parse_int(rest.substr(1), off) || off < 0) return 0;
-  int64_t sig = from_max ? base - off : base + off;
+  uint64_t off = 0;
+  if (rest[0] != (from_max ? '-' : '+') || !parse_uint(rest.substr(1), kRtMax - kRtMin, off)) return 0;
+  int sig = from_max ? base - static_cast<int>(off) : base + static_cast<int>(off);
   return sig >= kRtMin && sig <= kRtMax ? static_cast<int>(sig) : 0;
 }
 
@@ -48,8 +48,8 @@ int rt_signal(std::string_view rest, bool from_max) {
 
 int signal_by_name(std::string_view s, bool allow_bare, bool allow_number) {
   if (allow_number && !s.empty() && s[0] >= '0' && s[0] <= '9') {
-    int64_t n = 0;
-    return parse_int(s, n) && n > 0 && n < kMaxSignal ? static_cast<int>(n) : 0;
+    uint64_t n = 0;
+    return parse_uint(s, kMaxSignal - 1, n) ? static_cast<int>(n) : 0;
   }
   std::string_view bare = s;
   if (s.substr(0, 3) == "SIG") {
@@ -87,6 +87,24 @@ bool is_synchronous_signal(int sig) {
     default:
       return false;
   }
+}
+
+bool is_stop_signal(int sig) {
+  return sig == SIGTERM || sig == SIGINT || sig == SIGQUIT || sig == SIGPWR;
+}
+
+SignalMeaning signal_meaning(int sig, const SignalContext& c) {
+  if (sig == SIGCHLD) return SignalMeaning::Reap;
+  // busybox halt and poweroff send USR1 and USR2; Ctrl-Alt-Del is SIGINT
+  // after reboot(RB_DISABLE_CAD) (reboot(2)).
+  if (c.vm && (is_stop_signal(sig) || sig == SIGUSR1 || sig == SIGUSR2)) return SignalMeaning::Shutdown;
+  if (c.has_main) {
+    if (c.main_running) return SignalMeaning::ForwardMain;
+    return is_stop_signal(sig) ? SignalMeaning::Shutdown : SignalMeaning::Unrouted;
+  }
+  if (is_stop_signal(sig)) return SignalMeaning::Shutdown;
+  if (sig == SIGHUP) return SignalMeaning::Reload;
+  return SignalMeaning::ForwardAll;
 }
 
 bool parse_rewrite(std::string_view spec, SignalRewrite& rw) {

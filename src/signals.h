@@ -48,7 +48,23 @@ struct SignalSetup {
 };
 Result<void> setup_signals(SignalSetup& out);
 
-// What a received signal does; decided by the supervisor's mode.
-enum class SignalMeaning { Forward, Shutdown, Reload, Reap, Ignore };
+// What a received signal does to oxinit.
+enum class SignalMeaning {
+  Reap,        // SIGCHLD
+  Shutdown,    // an ordered stop of everything
+  ForwardMain, // to the main command (after -r)
+  ForwardAll,  // to every running service (service mode without a main command)
+  Reload,      // SIGHUP in service mode: each service's reload_signal
+  Unrouted,    // nobody to pass it to yet: reported, not silently dropped
+};
+struct SignalContext {
+  bool vm = false;            // microVM mode: the machine's shutdown triggers
+  bool has_main = false;      // a main command is (or will be) run
+  bool main_running = false;  // ... and it has a process now
+};
+// A stop signal (TERM, INT, QUIT, PWR) begins the shutdown in every phase
+// unless a running main command is there to receive it (tini's forwarding).
+SignalMeaning signal_meaning(int sig, const SignalContext& c);
+bool is_stop_signal(int sig);
 
 }  // namespace oxinit

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstring>
 
 #include "sys/eintr.h"
 #include "sys/fd.h"
@@ -42,17 +44,70 @@ enum Step { kExec, kSetsid, kTcsetpgrp, kDup2, kRlimit, kChdir, kSetgroups, kSet
   _exit(exec_failure_status(f.err));
 }
 
-// The kernel's struct sigaction, as rt_sigaction(2) takes it on Linux.
+// The kernel's struct sigaction, as rt_sigaction(2) takes it on Linux. What
+// follows the handler differs by arch (no restorer on riscv; a mask of
+// longs, so 4-byte aligned on 32-bit ARM), so the child zeroes it all.
 struct KernelSigaction {
   void (*handler)(int);
   unsigned long flags;
   void (*restorer)();
-  uint64_t mask;
+  unsigned long mask[64 / (8 * sizeof(unsigned long))];
 };
 
 int move_to(int from, int to) {
   if (from < 0 || from == to) return 0;
   return dup2(from, to) < 0 ? -1 : 0;
+}
+
+// execve, and for a file the kernel cannot run (no #! line: ENOEXEC) the
+// shell, as glibc's execvp does: tini runs such scripts, so oxinit must too.
+void try_exec(const char* file, const SpawnRequest& r) {
+  execve(file, r.argv, r.envp);
+  if (errno == ENOEXEC && r.sh_argv) {
+    r.sh_argv[1] = file;
+    execve("/bin/sh", const_cast<char* const*>(r.sh_argv), r.envp);
+    errno = ENOEXEC;
+  }
+}
+
+// execvp(3)'s search, but in the PATH of the service's own environment (libc's
+// execvpe searches the caller's). Returns only on failure, with errno set:
+// EACCES if some candidate was not executable, else the last error.
+void exec_search(const SpawnRequest& r) {
+  const char* file = r.argv[0];
+  if (!file || !*file) {
+    errno = ENOENT;
+    return;
+  }
+  if (strchr(file, '/')) {
+    try_exec(file, r);
+    return;
+  }
+  size_t flen = strlen(file);
+  if (flen > NAME_MAX) {
+    errno = ENAMETOOLONG;
+    return;
+  }
+  const char* p = r.path ? r.path : "/usr/local/bin:/bin:/usr/bin";
+  char buf[PATH_MAX + NAME_MAX + 2];
+  bool denied = false;
+  for (;;) {
+    const char* z = p;
+    while (*z && *z != ':') z++;
+    size_t dlen = static_cast<size_t>(z - p);
+    if (dlen < PATH_MAX) {
+      memcpy(buf, p, dlen);
+      size_t at = dlen;
+      if (dlen) buf[at++] = '/';  // an empty entry is the current directory
+      memcpy(buf + at, file, flen + 1);
+      try_exec(buf, r);
+      if (errno == EACCES) denied = true;
+      else if (errno != ENOENT && errno != ENOTDIR) return;
+    }
+    if (!*z) break;
+    p = z + 1;
+  }
+  if (denied) errno = EACCES;
 }
 
 // Runs in the child: async-signal-safe calls only (signal-safety(7)).
@@ -86,19 +141,25 @@ int move_to(int from, int to) {
     // process (musl's __synccall, glibc's setxid), pointless in a child that
     // has one thread, and not async-signal-safe in every libc.
     if (s->has_user || s->has_group) {
-      if (syscall(SYS_setgroups, s->groups.size(), s->groups.data()) < 0) child_fail(report_fd, kSetgroups);
-      if (s->has_group && syscall(SYS_setgid, s->gid) < 0) child_fail(report_fd, kSetgid);
-      if (s->has_user && syscall(SYS_setuid, s->uid) < 0) child_fail(report_fd, kSetuid);
+      // i386, 32-bit ARM (and others) keep the 16-bit-id calls under the
+      // plain names; the 32-bit ones are the *32 variants (setuid(2), NOTES).
+#ifdef SYS_setuid32
+      constexpr long kSetgroupsNr = SYS_setgroups32, kSetgidNr = SYS_setgid32, kSetuidNr = SYS_setuid32;
+#else
+      constexpr long kSetgroupsNr = SYS_setgroups, kSetgidNr = SYS_setgid, kSetuidNr = SYS_setuid;
+#endif
+      if (syscall(kSetgroupsNr, s->groups.size(), s->groups.data()) < 0) child_fail(report_fd, kSetgroups);
+      if (s->has_group && syscall(kSetgidNr, s->gid) < 0) child_fail(report_fd, kSetgid);
+      if (s->has_user && syscall(kSetuidNr, s->uid) < 0) child_fail(report_fd, kSetuid);
     }
   }
   if (r.clean_signals) {
     // The raw syscall: libc wrappers refuse the signals they reserve (musl
     // 32..34, glibc 32..33), which may still have been inherited ignored.
-    KernelSigaction dfl;
+    KernelSigaction dfl{};  // the mask (and any padding) zeroed
     dfl.handler = SIG_DFL;
     dfl.flags = 0;
     dfl.restorer = nullptr;
-    dfl.mask = 0;
     for (int sig = 1; sig < 65; sig++) {
       if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof dfl.mask);
     }
@@ -109,7 +170,7 @@ int move_to(int from, int to) {
     if (r.sigchld_was_ignored) (void)signal(SIGCHLD, SIG_IGN);
     if (r.mask && sigprocmask(SIG_SETMASK, r.mask, nullptr) < 0) child_fail(report_fd, kMask);
   }
-  execvpe(r.argv[0], r.argv, r.envp);
+  exec_search(r);
   child_fail(report_fd, kExec);
 }
 

@@ -13,8 +13,12 @@
 namespace oxinit {
 
 struct SpawnRequest {
-  char* const* argv = nullptr;  // argv[0] is searched in PATH (execvp rules)
+  char* const* argv = nullptr;  // argv[0] is searched in `path` (execvp rules)
   char* const* envp = nullptr;
+  const char* path = nullptr;   // the PATH to search: the child's own, not oxinit's
+  // {"/bin/sh", nullptr, argv[1..], nullptr}: for a file without a #! line
+  // (ENOEXEC), run as execvp(3) does; the child fills in slot 1.
+  const char** sh_argv = nullptr;
   int stdin_fd = -1;            // -1: inherit oxinit's
   int stdout_fd = -1;
   int stderr_fd = -1;

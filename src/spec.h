@@ -20,6 +20,7 @@ enum class LogMode { Prefix, Inherit, Null };
 enum class VmMode { Auto, On, Off };
 enum class FinalAction { Poweroff, Reboot, Halt };
 enum class TmpMode { None, Tmpfs };
+enum class OnUnhealthy { Restart, Stop, Ignore };
 
 // Where something was written in a config file, for error messages.
 struct SrcPos {
@@ -31,6 +32,27 @@ struct RlimitSpec {
   int resource = 0;  // RLIMIT_*
   rlim_t soft = 0;
   rlim_t hard = 0;
+};
+
+// A readiness or health probe, as written in `ready` / `health`.
+struct ProbeSpec {
+  enum Kind : uint8_t {
+    None,     // health: no check
+    Started,  // ready: spawned is ready (the default)
+    Notify,   // ready: READY=1 through NOTIFY_SOCKET
+    Fd,       // ready: a newline on fd (s6 notification fd)
+    Tcp,      // a TCP connect to host:port succeeds
+    Http,     // GET path from host:port answers 2xx or 3xx
+    Exec,     // /bin/sh -c path_or_cmd exits 0
+    File,     // path_or_cmd exists
+  };
+  Kind kind = None;
+  uint8_t family = 0;   // Tcp, Http: AF_INET or AF_INET6
+  uint16_t port = 0;    // Tcp, Http (1..65535; Http defaults to 80)
+  uint8_t addr[16] = {};  // Tcp, Http: the address, network order (IPv4 in the first 4 bytes)
+  int fd = -1;          // Fd: 3..1023
+  Str host;             // Tcp, Http: as written, without brackets ("localhost" is 127.0.0.1)
+  Str path_or_cmd;    // Http: the request path ("/" when none); Exec: the command; File: the path
 };
 
 struct ServiceSpec {
@@ -54,6 +76,7 @@ struct ServiceSpec {
   bool has_group = false;
   gid_t gid = 0;
   std::vector<gid_t> groups;        // supplementary groups
+  Str user_name, user_home, user_shell;  // from /etc/passwd: USER, HOME, SHELL
   Str workdir;
   std::vector<Str> env;             // "NAME=value", added to oxinit's environment
   Str env_file;                     // read before each start
@@ -61,7 +84,18 @@ struct ServiceSpec {
   std::vector<RlimitSpec> rlimits;
   LogMode log = LogMode::Prefix;
   int instances = 1;
-  int reload_signal = SIGHUP;
+  int reload_signal = 0;            // 0: a SIGHUP to oxinit sends it nothing
+
+  // Readiness and health (the engine acts on them; the parser only checks).
+  ProbeSpec ready{ProbeSpec::Started};
+  Millis ready_timeout = 90000;     // not ready by then: a failed run
+  ProbeSpec health;                 // None: no health check
+  Millis health_interval = 10000;
+  Millis health_timeout = 5000;
+  int health_retries = 3;           // consecutive failures before unhealthy
+  Millis health_start_period = 0;   // failures in this period after a start do not count
+  OnUnhealthy on_unhealthy = OnUnhealthy::Restart;
+  Millis watchdog = 0;              // 0: off; else WATCHDOG=1 at least this often (ready = notify)
 
   // Set only for the main command (`oxinit -- CMD`): it keeps oxinit's stdio
   // and terminal, receives forwarded signals and ends everything when it exits.
@@ -87,6 +121,7 @@ struct NetworkSpec {
 
 struct InitSpec {
   Millis shutdown_timeout = 2000;  // grace for leftovers after the services stopped
+  Millis shutdown_limit = -1;      // bound on the whole shutdown; -1 (or 0 in the file): computed
   bool log_timestamps = false;
   VmMode vm = VmMode::Auto;
   FinalAction final_action = FinalAction::Poweroff;

@@ -1,6 +1,5 @@
 #include "supervisor.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -9,10 +8,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "env.h"
 #include "log.h"
-#include "sys/format.h"
 #include "reap.h"
 #include "spawn.h"
+#include "sys/format.h"
 
 namespace oxinit {
 
@@ -23,128 +23,41 @@ constexpr uint64_t kTokenLogs = 2ULL << 56;
 constexpr uint64_t kTokenExec = 3ULL << 56;  // low bits: the service index
 constexpr uint64_t kTokenPower = 4ULL << 56;  // low bits: the fd (vm::Power)
 constexpr uint64_t kTokenKindMask = 0xffULL << 56;
-constexpr Millis kKillPhaseBound = 5000;  // SIGKILLed processes die; D state may not
 constexpr Millis kReapBatch = 1;          // on_child_exits: the batch window in a flood
+constexpr Millis kLimitMargin = 5000;     // default_shutdown_limit's margin
 
-// The life cycle as data: every transition the supervisor makes is listed
-// here, and transition() refuses (and reports) anything else.
-struct Transition {
-  State from;
-  Event event;
-  State to;
-};
-constexpr Transition kTransitions[] = {
-    {State::Waiting, Event::DepsReady, State::Running},   // spawned
-    {State::Waiting, Event::DepsReady, State::Backoff},   // fork failed: retry later
-    {State::Waiting, Event::DepsReady, State::Failed},    // a dependency failed for good
-    {State::Waiting, Event::Stop, State::Stopped},
-    {State::Running, Event::Exited, State::Backoff},      // policy says restart
-    {State::Running, Event::Exited, State::Done},         // ended for good, ok
-    {State::Running, Event::Exited, State::Failed},       // ended for good, failed / limit hit
-    {State::Running, Event::Exited, State::Stopped},      // exited during shutdown
-    {State::Running, Event::Stop, State::Stopping},       // stop signal sent
-    {State::Stopping, Event::Timer, State::Stopping},     // SIGKILL to the group
-    {State::Stopping, Event::Exited, State::Stopped},
-    {State::Backoff, Event::Timer, State::Running},       // restarted
-    {State::Backoff, Event::Timer, State::Backoff},       // fork failed again
-    {State::Backoff, Event::Stop, State::Stopped},
-};
-
-bool transition(Service& s, Event e, State to) {
-  for (const Transition& t : kTransitions) {
-    if (t.from == s.state && t.event == e && t.to == to) {
-      s.state = to;
-      return true;
-    }
+// "exited with 3", "killed by SIGKILL".
+const char* how_it_ended(const Service& s, char* buf, size_t cap) {
+  if (s.last_signal) {
+    char b[16];
+    format(buf, cap, "killed by %s", signal_name(s.last_signal, b));
+  } else {
+    format(buf, cap, "exited with %d", s.last_code);
   }
-  OX_WARN("bug: service %s: no transition %s -> %s", s.spec->name.c_str(), state_name(s.state),
-          state_name(to));
-  s.state = to;
-  return false;
-}
-
-bool is_stop_signal(int sig) {
-  return sig == SIGTERM || sig == SIGINT || sig == SIGQUIT || sig == SIGPWR;
-}
-
-// "KEY=VALUE" into env, replacing an entry with the same KEY.
-void set_env(std::vector<Str>& env, std::string_view kv) {
-  size_t eq = kv.find('=');
-  if (eq == std::string_view::npos) return;
-  std::string_view key = kv.substr(0, eq + 1);
-  for (Str& e : env) {
-    if (e.view().substr(0, key.size()) == key) {
-      e = kv;
-      return;
-    }
-  }
-  env.push_back(kv);
-}
-
-// env_file: KEY=VALUE lines; blank lines, '#' comments and "export " allowed,
-// one level of matching quotes around the value stripped.
-bool read_env_file(const char* path, std::vector<Str>& env) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  Str text;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0 && text.size() < (1u << 20)) {
-    text.append(std::string_view(buf, static_cast<size_t>(n)));
-  }
-  close(fd);
-  std::string_view t = text.view();
-  while (!t.empty()) {
-    size_t nl = t.find('\n');
-    std::string_view line = t.substr(0, nl);
-    t = nl == std::string_view::npos ? std::string_view() : t.substr(nl + 1);
-    while (!line.empty() && (line[0] == ' ' || line[0] == '\t')) line.remove_prefix(1);
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
-    if (line.empty() || line[0] == '#') continue;
-    if (line.substr(0, 7) == "export ") line.remove_prefix(7);
-    size_t eq = line.find('=');
-    if (eq == std::string_view::npos || eq == 0) continue;
-    std::string_view v = line.substr(eq + 1);
-    if (v.size() >= 2 && (v[0] == '"' || v[0] == '\'') && v.back() == v[0]) v = v.substr(1, v.size() - 2);
-    Str kv(line.substr(0, eq + 1));
-    kv += v;
-    set_env(env, kv);
-  }
-  return true;
+  return buf;
 }
 
 }  // namespace
 
-const char* state_name(State s) {
-  switch (s) {
-    case State::Waiting: return "waiting";
-    case State::Running: return "running";
-    case State::Stopping: return "stopping";
-    case State::Backoff: return "backoff";
-    case State::Done: return "done";
-    case State::Failed: return "failed";
-    case State::Stopped: return "stopped";
+Millis default_shutdown_limit(const Plan& plan) {
+  // Services stop after their dependents: the slowest ordered stop is the
+  // heaviest path through `after`, computed in start order.
+  std::vector<Millis> chain(plan.services.size(), 0);
+  Millis longest = 0;
+  for (int idx : plan.order) {
+    size_t i = static_cast<size_t>(idx);
+    Millis before = 0;
+    if (i < plan.deps.size()) {
+      for (int d : plan.deps[i]) before = std::max(before, chain[static_cast<size_t>(d)]);
+    }
+    chain[i] = before + plan.services[i].stop_timeout + kKillBound;
+    longest = std::max(longest, chain[i]);
   }
-  return "?";
+  return longest + plan.init.shutdown_timeout + kKillBound + kLimitMargin;
 }
 
-Millis backoff_delay(const ServiceSpec& s, int failures) {
-  Millis d = s.restart_delay > 0 ? s.restart_delay : 10;
-  for (int i = 1; i < failures && d < s.restart_delay_max; i++) d *= 2;
-  return std::min(d, std::max(s.restart_delay_max, s.restart_delay));
-}
-
-bool wants_restart(const ServiceSpec& s, int code) {
-  switch (s.restart) {
-    case RestartPolicy::Always: return true;
-    case RestartPolicy::OnFailure: return code != 0;
-    case RestartPolicy::Never: return false;
-  }
-  return false;
-}
-
-Supervisor::Supervisor(Plan& plan, const Options& opts, SignalSetup& signals, bool vm_mode)
-    : plan_(plan), opts_(opts), signals_(signals), vm_(vm_mode) {
+Supervisor::Supervisor(Plan& plan, SignalSetup& signals, bool vm_mode)
+    : plan_(plan), signals_(signals), vm_(vm_mode) {
   services_.resize(plan_.services.size());
   dependents_.resize(plan_.services.size());
   for (size_t i = 0; i < services_.size(); i++) {
@@ -158,10 +71,15 @@ Supervisor::Supervisor(Plan& plan, const Options& opts, SignalSetup& signals, bo
   outcome_.action = plan_.init.final_action;
 }
 
+// The service whose current process is pid; an index entry left by an
+// earlier run (a leader given up on after SIGKILL) is dropped.
 Service* Supervisor::find(pid_t pid) {
   auto it = std::lower_bound(by_pid_.begin(), by_pid_.end(), std::make_pair(pid, -1));
   if (it == by_pid_.end() || it->first != pid) return nullptr;
-  return &services_[static_cast<size_t>(it->second)];
+  Service* s = &services_[static_cast<size_t>(it->second)];
+  if (s->pid == pid) return s;
+  by_pid_.erase(it);
+  return nullptr;
 }
 
 void Supervisor::index_pid(pid_t pid, int idx) {
@@ -178,9 +96,7 @@ bool Supervisor::deps_ready(size_t i) const {
   if (i >= plan_.deps.size()) return true;
   for (int d : plan_.deps[i]) {
     const Service& s = services_[static_cast<size_t>(d)];
-    bool ready = s.spec->type == ServiceType::Oneshot
-                     ? s.state == State::Done && s.last_code == 0
-                     : s.started_once;
+    bool ready = s.spec->type == ServiceType::Oneshot ? s.state == State::Done : s.ready_once;
     if (!ready) return false;
   }
   return true;
@@ -189,9 +105,8 @@ bool Supervisor::deps_ready(size_t i) const {
 bool Supervisor::dep_failed(size_t i) const {
   if (i >= plan_.deps.size()) return false;
   for (int d : plan_.deps[i]) {
-    const Service& s = services_[static_cast<size_t>(d)];
-    if (s.state == State::Failed || s.state == State::Stopped) return true;
-    if (s.spec->type == ServiceType::Oneshot && s.state == State::Done && s.last_code != 0) return true;
+    State st = services_[static_cast<size_t>(d)].state;
+    if (st == State::Failed || st == State::Stopped) return true;
   }
   return false;
 }
@@ -199,29 +114,111 @@ bool Supervisor::dep_failed(size_t i) const {
 // Reverse dependency order: a service stops once nothing that depends on it runs.
 bool Supervisor::dependents_down(size_t i) const {
   for (int d : dependents_[i]) {
-    State st = services_[static_cast<size_t>(d)].state;
-    if (st == State::Running || st == State::Stopping) return false;
+    if (is_running(services_[static_cast<size_t>(d)].state)) return false;
   }
   return true;
 }
 
-void Supervisor::start(Service& s, Millis now) {
+// One event for one service: the table decides, this carries it out.
+void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left) {
+  Facts f;
+  f.now = now;
+  f.code = code;
+  f.group_alive = group_left;
+  f.shutting_down = phase_ != Phase::Running;
+  State from = s.state;
+  Step st = step(s, e, f);
+  if (!st.valid) {
+    OX_DEBUG("service %s: %s ignored while %s", s.spec->name.c_str(), event_name(e), state_name(from));
+    return;
+  }
+  if (from != st.to) {
+    OX_DEBUG("service %s: %s -> %s (%s)", s.spec->name.c_str(), state_name(from), state_name(st.to),
+             event_name(e));
+  }
+  if (st.actions & (kActLogExit | kActGiveUp)) {
+    log_step(s, st);
+  } else if (e == Event::Exited && !s.spec->is_main) {
+    char how[48];
+    OX_INFO("service %s: %s", s.spec->name.c_str(), how_it_ended(s, how, sizeof how));
+  }
+  if (st.actions & kActClearDeadline) s.deadline = kNoDeadline;
+  if (st.actions & kActSetDeadline) s.deadline = now + st.delay;
+  if (st.actions & kActKillGroup) {
+    char d[24];
+    OX_WARN("service %s: still running %s after its stop signal; sending SIGKILL", s.spec->name.c_str(),
+            format_duration(d, s.spec->is_main ? plan_.run.kill_timeout : s.spec->stop_timeout));
+    signal_group(s, SIGKILL);
+  }
+  if (st.actions & kActSignalStop) {
+    signal_group(s, s.spec->stop_signal);
+    // SIGCONT, so a stopped process sees the stop signal (s6-supervise).
+    if (s.spec->stop_signal != SIGCONT) signal_group(s, SIGCONT);
+    OX_INFO("service %s: stopping (pid %d)", s.spec->name.c_str(), s.pid > 0 ? s.pid : s.pgid);
+  }
+  if (st.actions & kActEndForGood) end_for_good(s, st.to == State::Done, s.last_code);
+  if (st.actions & kActSpawn) spawn_service(s, now);
+}
+
+// Every unexpected end is one line at the default verbosity: the service,
+// how it ended, and what happens next.
+void Supervisor::log_step(const Service& s, const Step& st) {
+  const ServiceSpec& spec = *s.spec;
+  const char* name = spec.name.c_str();
+  char how[48], d[24];
+  if (st.actions & kActGiveUp) {
+    OX_WARN("service %s: still there %s after SIGKILL (uninterruptible sleep?); giving up on it", name,
+            format_duration(d, kKillBound));
+    return;
+  }
+  how_it_ended(s, how, sizeof how);
+  switch (st.next) {
+    case Next::Restart:
+      if (s.last_code == 0) OX_INFO("service %s: %s; restarting in %s", name, how, format_duration(d, st.delay));
+      else OX_WARN("service %s: %s; restarting in %s", name, how, format_duration(d, st.delay));
+      break;
+    case Next::LimitHit:
+      OX_WARN("service %s: %s; failed for good: %d restarts within %s (max_restarts)", name, how,
+              spec.max_restarts, format_duration(d, spec.restart_window));
+      break;
+    case Next::FailedForGood:
+      OX_WARN("service %s: %s; failed for good", name, how);
+      break;
+    case Next::DoneForGood:
+      OX_INFO("service %s: %s; done", name, how);
+      break;
+    case Next::StopLeftovers: {
+      char b[16];
+      OX_WARN("service %s: %s; stopping what it left in its process group first (%s, then SIGKILL after %s)",
+              name, how, signal_name(spec.stop_signal, b), format_duration(d, spec.stop_timeout));
+      break;
+    }
+    case Next::Stopped:
+    case Next::None:
+      break;
+  }
+}
+
+void Supervisor::spawn_service(Service& s, Millis now) {
   const ServiceSpec& spec = *s.spec;
   int idx = static_cast<int>(&s - services_.data());
   // Everything the child needs is built here, before fork.
   std::vector<Str> env;
-  for (char** e = environ; e && *e; e++) env.push_back(*e);
-  for (const Str& kv : spec.env) set_env(env, kv);
-  bool env_ok = spec.env_file.empty() || read_env_file(spec.env_file.c_str(), env);
+  int env_err = build_env(spec, environ, env);
   std::vector<char*> envp, argv;
+  std::vector<const char*> sh_argv = {"/bin/sh", nullptr};
   for (Str& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   for (const Str& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  for (size_t k = 1; k < spec.argv.size(); k++) sh_argv.push_back(spec.argv[k].c_str());
+  sh_argv.push_back(nullptr);
 
   SpawnRequest req;
   req.argv = argv.data();
   req.envp = envp.data();
+  req.path = find_env(env, "PATH");
+  req.sh_argv = sh_argv.data();
   req.mask = &signals_.original_mask;
   req.sigchld_was_ignored = signals_.sigchld_was_ignored;
   UniqueFd out_w, err_w;
@@ -240,8 +237,8 @@ void Supervisor::start(Service& s, Millis now) {
     } else if (spec.log == LogMode::Prefix) {
       // Without a pipe (EMFILE, ENFILE) the service still runs, with oxinit's
       // own stdout and stderr.
-      auto o = logs_.open_stream(spec.name, false, &s.log_slots[0]);
-      auto e = logs_.open_stream(spec.name, true, &s.log_slots[1]);
+      auto o = logs_.open_stream(spec.name, false, &s.log_refs[0]);
+      auto e = logs_.open_stream(spec.name, true, &s.log_refs[1]);
       if (o && e) {
         out_w = std::move(o.value());
         err_w = std::move(e.value());
@@ -253,41 +250,33 @@ void Supervisor::start(Service& s, Millis now) {
       }
     }
   }
-
-  State before = s.state;
-  Event ev = before == State::Waiting ? Event::DepsReady : Event::Timer;
   // The start-up burst forks without waiting for each exec; a restart or the
   // main command alone is cheaper sharing memory until the exec.
-  req.share_memory = spec.is_main || before != State::Waiting;
-  if (!env_ok) {
-    OX_WARN("service %s: unable to read env_file %s: %s", spec.name.c_str(), spec.env_file.c_str(),
-            strerror(errno));
-  }
-  auto r = env_ok ? spawn(req) : Result<SpawnResult>(Error{errno, "env_file"});
+  req.share_memory = spec.is_main || s.state != State::Waiting;
+  Result<SpawnResult> r = env_err ? Result<SpawnResult>(Error{env_err, "env_file"}) : spawn(req);
   if (!r) {
-    s.failures++;
+    int err = r.error().err;  // before any other call can change errno
     if (spec.is_main) {
       // The main command could not start at all: nothing to supervise.
-      OX_FATAL("unable to start %s: %s: %s", spec.argv[0].c_str(), r.error().what,
-               strerror(r.error().err));
-      transition(s, ev, State::Failed);
-      end_for_good(s, false, 1);
+      OX_FATAL("unable to start %s: %s: %s", spec.argv[0].c_str(), r.error().what, strerror(err));
+      post(s, Event::SpawnFailed, now);
       return;
     }
-    Millis delay = backoff_delay(spec, s.failures);
-    OX_WARN("service %s: unable to start: %s: %s; retrying in %lld ms", spec.name.c_str(),
-            r.error().what, strerror(r.error().err), static_cast<long long>(delay));
-    transition(s, ev, State::Backoff);
-    s.deadline = now + delay;
+    post(s, Event::SpawnFailed, now);
+    char d[24];
+    format_duration(d, s.deadline - now);
+    if (env_err) {
+      OX_WARN("service %s: unable to read env_file %s: %s; retrying in %s", spec.name.c_str(),
+              spec.env_file.c_str(), strerror(err), d);
+    } else {
+      OX_WARN("service %s: unable to start: %s: %s; retrying in %s", spec.name.c_str(), r.error().what,
+              strerror(err), d);
+    }
     return;
   }
-  s.pid = r->pid;
-  s.started_at = now;
-  s.started_once = true;
-  s.kill_sent = false;
-  s.deadline = kNoDeadline;
+  s.pid = s.pgid = r->pid;
   index_pid(s.pid, idx);
-  transition(s, ev, State::Running);
+  post(s, Event::Started, now);
   s.exec_report = std::move(r->report);
   if (!s.exec_report.valid()) {
     report_exec_failure(s, r->failure);
@@ -304,8 +293,8 @@ void Supervisor::start(Service& s, Millis now) {
 // To the service's process group (its session, from setsid); to the process
 // alone if it has left that group, so nobody gets the signal twice.
 void Supervisor::signal_group(const Service& s, int sig) {
-  if (s.pid <= 0) return;
-  if (kill(-s.pid, sig) < 0 && errno == ESRCH) kill(s.pid, sig);
+  if (s.pgid > 0 && kill(-s.pgid, sig) == 0) return;
+  if (s.pid > 0) kill(s.pid, sig);
 }
 
 int Supervisor::dev_null(bool for_writing) {
@@ -339,47 +328,36 @@ void Supervisor::report_exec_failure(const Service& s, const ExecFailure& f) {
   }
 }
 
-void Supervisor::stop(Service& s, Millis now) {
-  // Stop signal to the whole group, then SIGCONT so a stopped process sees
-  // it (s6-supervise), then SIGKILL to the group at stop_timeout.
-  const ServiceSpec& spec = *s.spec;
-  signal_group(s, spec.stop_signal);
-  if (spec.stop_signal != SIGCONT) signal_group(s, SIGCONT);
-  s.deadline = now + spec.stop_timeout;
-  transition(s, Event::Stop, State::Stopping);
-  OX_INFO("service %s: stopping (pid %d)", spec.name.c_str(), s.pid);
-}
-
 void Supervisor::end_for_good(const Service& s, bool ok, int code) {
   const ServiceSpec& spec = *s.spec;
+  Millis now = now_ms();
   if (spec.is_main || spec.critical) {
     if (!code_set_ || spec.is_main) {
       outcome_.exit_code = code;
       code_set_ = true;
     }
-    begin_shutdown(spec.is_main ? "the main command exited" : "a critical service ended");
+    begin_shutdown(spec.is_main ? "the main command exited" : "a critical service ended", now);
   } else if (!ok && spec.type == ServiceType::Oneshot && phase_ == Phase::Running) {
     OX_WARN("service %s: oneshot failed with %d; aborting start-up", spec.name.c_str(), code);
     if (!code_set_) {
       outcome_.exit_code = code ? code : 1;
       code_set_ = true;
     }
-    begin_shutdown("a oneshot failed");
+    begin_shutdown("a oneshot failed", now);
   }
 }
 
-void Supervisor::on_exit(Service& s, int status) {
+void Supervisor::on_exit(Service& s, int status, Millis now) {
   const ServiceSpec& spec = *s.spec;
-  Millis now = now_ms();
   finish_exec(s);
-  for (int& slot : s.log_slots) {
-    logs_.drain_stream(slot);
-    slot = -1;
+  for (uint64_t& ref : s.log_refs) {
+    logs_.drain_stream(ref);
+    ref = 0;
   }
   unindex_pid(s.pid);
   s.pid = -1;
   int code = status_to_code(status);
-  s.last_code = code;
+  s.last_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
   if (spec.is_main) {
     if (WIFSIGNALED(status)) {
       char b[16];
@@ -387,57 +365,35 @@ void Supervisor::on_exit(Service& s, int status) {
     } else {
       OX_INFO("Main child exited normally (with status '%d')", code);
     }
-  } else {
-    OX_INFO("service %s: exited with %d", spec.name.c_str(), code);
   }
-  s.deadline = kNoDeadline;
-  if (s.state == State::Stopping || phase_ != Phase::Running) {
-    transition(s, Event::Exited, State::Stopped);
-    if (spec.is_main && !code_set_) {
-      outcome_.exit_code = code;
-      code_set_ = true;
-    }
-    return;
+  bool left = !spec.is_main && group_alive(s.pgid);
+  post(s, Event::Exited, now, code, left);
+  if (spec.is_main && !code_set_) {
+    outcome_.exit_code = code;
+    code_set_ = true;
   }
-  if (!spec.is_main && wants_restart(spec, code)) {
-    if (now - s.started_at >= kHealthyRun) s.failures = 0;
-    s.failures++;
-    // max_restarts within restart_window; the next failure is final.
-    auto& r = s.restarts;
-    r.erase(std::remove_if(r.begin(), r.end(), [&](Millis t) { return now - t > spec.restart_window; }),
-            r.end());
-    if (spec.max_restarts >= 0 && static_cast<int>(r.size()) >= spec.max_restarts) {
-      OX_WARN("service %s: failed: exited %d times within %lld ms (max_restarts = %d)",
-              spec.name.c_str(), spec.max_restarts + 1, static_cast<long long>(spec.restart_window),
-              spec.max_restarts);
-      transition(s, Event::Exited, State::Failed);
-      end_for_good(s, false, code);
-      return;
-    }
-    r.push_back(now);
-    Millis delay = backoff_delay(spec, s.failures);
-    OX_INFO("service %s: restarting in %lld ms", spec.name.c_str(), static_cast<long long>(delay));
-    transition(s, Event::Exited, State::Backoff);
-    s.deadline = now + delay;
-    return;
+}
+
+// A stopping service whose leader is gone waits for the rest of its group:
+// after each reaping pass, see whether that group is empty now.
+void Supervisor::check_groups(Millis now) {
+  for (Service& s : services_) {
+    if (s.state == State::Stopping && s.exited && !group_alive(s.pgid)) post(s, Event::GroupEmpty, now);
   }
-  bool ok = code == 0;
-  transition(s, Event::Exited, ok ? State::Done : State::Failed);
-  if (!ok && !spec.is_main) OX_WARN("service %s: failed with %d", spec.name.c_str(), code);
-  end_for_good(s, ok, code);
 }
 
 int Supervisor::reap() {
-  return reap_all([&](ChildExit e) {
-    Service* s = find(e.pid);
-    if (s) {
-      if (!s->spec->is_main) OX_DEBUG("Reaped child with pid: '%d'", e.pid);
-      on_exit(*s, e.status);
+  Millis now = now_ms();
+  int n = reap_all([&](ChildExit e) {
+    OX_DEBUG("Reaped child with pid: '%d'", e.pid);
+    if (Service* s = find(e.pid)) {
+      on_exit(*s, e.status, now);
       return;
     }
-    OX_DEBUG("Reaped child with pid: '%d'", e.pid);
-    if (opts_.warn_reap) OX_WARN("Reaped zombie process with pid=%d", e.pid);
+    if (plan_.run.warn_reap) OX_WARN("Reaped zombie process with pid=%d", e.pid);
   });
+  if (n > 0) check_groups(now);
+  return n;
 }
 
 // One wake-up per exit is what a flood of exits (a fork-heavy script whose
@@ -471,67 +427,79 @@ void Supervisor::set_reap_batching(bool on) {
   signalfd(signals_.fd.get(), &wait_set_, 0);
 }
 
-void Supervisor::forward(int sig, bool to_main_only) {
-  if (main_ >= 0) {
-    char b[16];
-    Service& m = services_[static_cast<size_t>(main_)];
-    if (m.pid <= 0) return;
-    OX_DEBUG("Passing signal: '%s'", signal_name(sig, b));
-    if (kill(opts_.kill_group ? -m.pid : m.pid, sig) < 0) {
-      if (errno == ESRCH) OX_WARN("Child was dead when forwarding signal");
-      else OX_WARN("unable to forward %s: %s", signal_name(sig, b), strerror(errno));
-    }
-    if (is_stop_signal(sig)) {
-      // A stopped main command would keep the stop signal pending forever:
-      // continue it (as the service stop sequence does). Only when it is
-      // stopped, so a running one sees exactly the signals it was sent.
-      siginfo_t info;
-      info.si_pid = 0;
-      if (waitid(P_PID, static_cast<id_t>(m.pid), &info, WSTOPPED | WNOHANG | WNOWAIT) == 0 &&
-          info.si_pid == m.pid) {
-        kill(opts_.kill_group ? -m.pid : m.pid, SIGCONT);
-      }
-      if (opts_.kill_timeout >= 0 && m.deadline == kNoDeadline) m.deadline = now_ms() + opts_.kill_timeout;
-    }
-    return;
+void Supervisor::forward_to_main(int sig) {
+  char b[16];
+  Service& m = services_[static_cast<size_t>(main_)];
+  OX_DEBUG("Passing signal: '%s'", signal_name(sig, b));
+  if (kill(plan_.run.kill_group ? -m.pid : m.pid, sig) < 0) {
+    if (errno == ESRCH) OX_WARN("Child was dead when forwarding signal");
+    else OX_WARN("unable to forward %s: %s", signal_name(sig, b), strerror(errno));
   }
-  if (to_main_only) return;
-  for (Service& s : services_) {
-    if (s.pid > 0 && (s.state == State::Running || s.state == State::Stopping)) kill(s.pid, sig);
+  if (is_stop_signal(sig)) {
+    // A stopped main command would keep the stop signal pending forever:
+    // continue it (as the service stop sequence does). Only when it is
+    // stopped, so a running one sees exactly the signals it was sent.
+    siginfo_t info;
+    info.si_pid = 0;
+    if (waitid(P_PID, static_cast<id_t>(m.pid), &info, WSTOPPED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid == m.pid) {
+      kill(plan_.run.kill_group ? -m.pid : m.pid, SIGCONT);
+    }
+    if (plan_.run.kill_timeout >= 0 && m.deadline == kNoDeadline) m.deadline = now_ms() + plan_.run.kill_timeout;
   }
 }
 
 void Supervisor::handle_signal(int sig) {
-  if (sig == SIGCHLD) {
+  char b[16];
+  SignalContext c;
+  c.vm = vm_;
+  c.has_main = main_ >= 0;
+  c.main_running = main_ >= 0 && services_[static_cast<size_t>(main_)].pid > 0;
+  SignalMeaning meaning = signal_meaning(sig, c);
+  if (meaning == SignalMeaning::Reap) {
     OX_DEBUG("Received SIGCHLD");
     return;
   }
-  int to = opts_.rewrite.apply(sig);
+  int to = plan_.run.rewrite.apply(sig);
   if (to == 0) return;  // -r SIG:0 drops it
-  char b[16];
-  if (vm_ && (sig == SIGINT || sig == SIGTERM || sig == SIGPWR || sig == SIGUSR1 || sig == SIGUSR2 ||
-              sig == SIGQUIT)) {
-    // busybox halt and poweroff send USR1 and USR2; Ctrl-Alt-Del is SIGINT
-    // after reboot(RB_DISABLE_CAD) (reboot(2)).
-    if (sig == SIGUSR1) outcome_.action = FinalAction::Halt;
-    if (sig == SIGUSR2) outcome_.action = FinalAction::Poweroff;
-    OX_INFO("received %s: shutting down", signal_name(sig, b));
-    begin_shutdown("signal");
-    return;
-  }
-  if (main_ >= 0) {
-    forward(to, true);
-    return;
-  }
-  if (is_stop_signal(sig)) {
-    OX_INFO("received %s: stopping every service", signal_name(sig, b));
-    begin_shutdown("signal");
-  } else if (to == SIGHUP) {
-    for (Service& s : services_) {
-      if (s.pid > 0 && s.state == State::Running && s.spec->reload_signal > 0) kill(s.pid, s.spec->reload_signal);
+  switch (meaning) {
+    case SignalMeaning::Shutdown:
+      if (vm_ && sig == SIGUSR1) outcome_.action = FinalAction::Halt;
+      if (vm_ && sig == SIGUSR2) outcome_.action = FinalAction::Poweroff;
+      if (phase_ != Phase::Running) return;
+      OX_INFO("received %s: stopping every service", signal_name(sig, b));
+      begin_shutdown("signal", now_ms());
+      return;
+    case SignalMeaning::ForwardMain:
+      forward_to_main(to);
+      return;
+    case SignalMeaning::Reload: {
+      int n = 0;
+      for (Service& s : services_) {
+        if (s.pid > 0 && s.state != State::Stopping && s.spec->reload_signal > 0) {
+          kill(s.pid, s.spec->reload_signal);
+          n++;
+        }
+      }
+      if (!n) OX_INFO("received SIGHUP: no running service has a reload_signal");
+      return;
     }
-  } else {
-    forward(to, false);
+    case SignalMeaning::ForwardAll: {
+      int n = 0;
+      for (Service& s : services_) {
+        if (s.pid > 0) {
+          kill(s.pid, to);
+          n++;
+        }
+      }
+      if (!n) OX_WARN("received %s: no service is running to pass it to", signal_name(sig, b));
+      return;
+    }
+    case SignalMeaning::Unrouted:
+      OX_WARN("received %s before the main command started: nothing to pass it to", signal_name(sig, b));
+      return;
+    case SignalMeaning::Reap:
+      return;
   }
 }
 
@@ -552,49 +520,34 @@ void Supervisor::handle_signals() {
   if (child_exited) on_child_exits(now_ms(), false);
 }
 
-void Supervisor::begin_shutdown(const char* why) {
+void Supervisor::begin_shutdown(const char* why, Millis now) {
   if (phase_ != Phase::Running) return;
   OX_DEBUG("shutting down: %s", why);
   phase_ = Phase::StoppingServices;
+  Millis limit = plan_.init.shutdown_limit >= 0 ? plan_.init.shutdown_limit : default_shutdown_limit(plan_);
+  limit_deadline_ = now + limit;
+  // What has not started never will; what waits for a restart gets none.
   for (Service& s : services_) {
-    if (s.state == State::Waiting || s.state == State::Backoff) {
-      transition(s, Event::Stop, State::Stopped);
-      s.deadline = kNoDeadline;
+    if (s.state == State::Waiting || s.state == State::Backoff || s.state == State::Stopping) {
+      post(s, Event::Stop, now);
     }
   }
 }
 
-// The sweep of leftovers once the services are down: as PID 1 everyone in the
-// namespace (kill(-1) spares the caller: kill(2)); as a subreaper, the groups
-// of our remaining children.
-void Supervisor::sweep(int sig) const {
-  if (am_pid1_) {
-    kill(-1, sig);
-    if (sig != SIGKILL) kill(-1, SIGCONT);
-    return;
+// [init] shutdown_limit: the whole shutdown is over, whatever is still there
+// (a process in uninterruptible sleep on a hung NFS or FUSE mount).
+void Supervisor::shutdown_limit_reached() {
+  char d[24];
+  Millis limit = plan_.init.shutdown_limit >= 0 ? plan_.init.shutdown_limit : default_shutdown_limit(plan_);
+  OX_WARN("shutdown_limit (%s) reached: finishing with what is still there", format_duration(d, limit));
+  for (const Service& s : services_) {
+    if (is_running(s.state)) {
+      OX_WARN("service %s: still %s (pid %d)", s.spec->name.c_str(), state_name(s.state),
+              s.pid > 0 ? s.pid : s.pgid);
+    }
   }
-  char path[64];
-  format(path, sizeof path, "/proc/self/task/%d/children", static_cast<int>(getpid()));  // main thread
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  char buf[8192];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return;
-  buf[n] = 0;
-  pid_t self_pgrp = getpgrp();
-  std::string_view rest(buf, static_cast<size_t>(n));
-  while (!rest.empty()) {
-    size_t sp = rest.find(' ');
-    int64_t pid = 0;
-    bool ok = parse_int(rest.substr(0, sp), pid);
-    rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
-    if (!ok || pid <= 0) continue;
-    pid_t pg = getpgid(static_cast<pid_t>(pid));
-    pid_t target = pg > 0 && pg != self_pgrp ? -pg : static_cast<pid_t>(pid);
-    kill(target, sig);
-    if (sig != SIGKILL) kill(target, SIGCONT);
-  }
+  if (!no_children_left()) OX_WARN("leaving processes behind that did not end");
+  phase_ = Phase::Done;
 }
 
 void Supervisor::on_timers(Millis now) {
@@ -602,31 +555,23 @@ void Supervisor::on_timers(Millis now) {
   for (Service& s : services_) {
     if (s.deadline == kNoDeadline || s.deadline > now) continue;
     s.deadline = kNoDeadline;
-    if (s.state == State::Backoff) {
-      start(s, now);
-    } else if (s.state == State::Stopping && !s.kill_sent) {
-      OX_WARN("service %s: still running %lld ms after its stop signal; sending SIGKILL",
-              s.spec->name.c_str(), static_cast<long long>(s.spec->stop_timeout));
-      signal_group(s, SIGKILL);
-      s.kill_sent = true;
-      transition(s, Event::Timer, State::Stopping);
-    } else if (s.state == State::Running && s.spec->is_main && s.pid > 0) {
-      // -t: the main command outlived its kill timeout after a stop signal.
-      OX_WARN("main command still running %lld ms after a stop signal; sending SIGKILL",
-              static_cast<long long>(opts_.kill_timeout));
-      signal_group(s, SIGKILL);
-    }
+    post(s, Event::Deadline, now);
+  }
+  if (limit_deadline_ != kNoDeadline && limit_deadline_ <= now && phase_ != Phase::Done) {
+    limit_deadline_ = kNoDeadline;
+    shutdown_limit_reached();
+    return;
   }
   if (phase_deadline_ != kNoDeadline && phase_deadline_ <= now) {
     phase_deadline_ = kNoDeadline;
     if (phase_ == Phase::Sweeping) {
       OX_DEBUG("grace period over: SIGKILL to what is left");
-      sweep(SIGKILL);
+      sweep_leftovers(SIGKILL, am_pid1_);
       phase_ = Phase::Killing;
-      phase_deadline_ = now + kKillPhaseBound;
+      phase_deadline_ = now + kKillBound;
     } else if (phase_ == Phase::Killing) {
-      OX_WARN("processes survived SIGKILL for %lld ms; giving up on them",
-              static_cast<long long>(kKillPhaseBound));
+      char d[24];
+      OX_WARN("processes survived SIGKILL for %s; giving up on them", format_duration(d, kKillBound));
       phase_ = Phase::Done;
     }
   }
@@ -644,15 +589,14 @@ void Supervisor::advance(Millis now) {
       if (s.state == State::Waiting) {
         if (dep_failed(i)) {
           OX_WARN("service %s: not started: a service it comes after failed", s.spec->name.c_str());
-          transition(s, Event::DepsReady, State::Failed);
-          end_for_good(s, false, 1);
+          post(s, Event::DepFailed, now);
           if (phase_ != Phase::Running) break;
           continue;
         }
-        if (deps_ready(i)) start(s, now);
+        if (deps_ready(i)) post(s, Event::DepsReady, now);
         if (phase_ != Phase::Running) break;
       }
-      if (s.state == State::Running || s.state == State::Backoff || s.state == State::Waiting) live = true;
+      if (is_running(s.state) || s.state == State::Backoff || s.state == State::Waiting) live = true;
     }
     if (phase_ == Phase::Running && !live) {
       // Everything ended on its own: nothing left to supervise.
@@ -660,23 +604,25 @@ void Supervisor::advance(Millis now) {
       for (const Service& s : services_) all_ok &= s.state == State::Done;
       if (!code_set_) outcome_.exit_code = all_ok ? 0 : 1;
       code_set_ = true;
-      begin_shutdown("nothing left to run");
+      begin_shutdown("nothing left to run", now);
     }
   }
   if (phase_ == Phase::StoppingServices) {
     bool busy = false;
     for (size_t i = 0; i < services_.size(); i++) {
       Service& s = services_[i];
-      if (s.state == State::Running && dependents_down(i)) stop(s, now);
-      if (s.state == State::Running || s.state == State::Stopping) busy = true;
+      bool up = s.state == State::Starting || s.state == State::Ready || s.state == State::Unhealthy;
+      if (up && dependents_down(i)) post(s, Event::Stop, now);
+      if (is_running(s.state)) busy = true;
     }
     if (!busy) {
       if (no_children_left()) {
         phase_ = Phase::Done;
       } else {
-        OX_DEBUG("sending SIGTERM to leftover processes (grace %lld ms)",
-                 static_cast<long long>(plan_.init.shutdown_timeout));
-        sweep(SIGTERM);
+        char d[24];
+        OX_DEBUG("sending SIGTERM to leftover processes (grace %s)",
+                 format_duration(d, plan_.init.shutdown_timeout));
+        sweep_leftovers(SIGTERM, am_pid1_);
         phase_ = Phase::Sweeping;
         phase_deadline_ = now + plan_.init.shutdown_timeout;
       }
@@ -689,10 +635,12 @@ void Supervisor::advance(Millis now) {
 
 Millis Supervisor::next_deadline() const {
   Millis d = phase_deadline_;
-  if (reap_batch_until_ != kNoDeadline && (d == kNoDeadline || reap_batch_until_ < d)) d = reap_batch_until_;
-  for (const Service& s : services_) {
-    if (s.deadline != kNoDeadline && (d == kNoDeadline || s.deadline < d)) d = s.deadline;
-  }
+  auto earlier = [&](Millis t) {
+    if (t != kNoDeadline && (d == kNoDeadline || t < d)) d = t;
+  };
+  earlier(reap_batch_until_);
+  earlier(limit_deadline_);
+  for (const Service& s : services_) earlier(s.deadline);
   return d;
 }
 
@@ -705,6 +653,8 @@ RunOutcome Supervisor::run() {
   loop_.set_signal_fd(signals_.fd.get(), kTokenSignal);
   wait_set_ = signals_.blocked;
   logs_.init(&loop_, kTokenLogs, plan_.init.log_timestamps);
+  // From here on oxinit's own lines share the services' non-blocking queues.
+  logs_.take_own_messages();
   if (vm_) power_.attach(loop_, kTokenPower);
 
   epoll_event events[64];
@@ -740,7 +690,7 @@ RunOutcome Supervisor::run() {
         if (idx < services_.size()) finish_exec(services_[idx]);
       } else if (kind == kTokenPower && power_.on_readable(static_cast<int>(events[k].data.u64 & 0xffffffffu))) {
         OX_INFO("power button pressed: shutting down");
-        begin_shutdown("power button");
+        begin_shutdown("power button", now_ms());
       }
     }
     // Signals after the pipes: a service's last lines are read before its
@@ -750,11 +700,12 @@ RunOutcome Supervisor::run() {
     on_timers(now);
     advance(now);
   }
-  logs_.drain(now_ms() + 1000);
   if (logs_.dropped()) {
-    OX_WARN("dropped %llu lines of service output: stdout/stderr were not being read",
+    OX_WARN("dropped %llu lines of output: stdout/stderr were not being read",
             static_cast<unsigned long long>(logs_.dropped()));
   }
+  logs_.drain(now_ms() + 1000);
+  logs_.release_own_messages();
   return outcome_;
 }
 

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "config/toml.h"
+#include "sys/text.h"
 
 namespace oxinit {
 
@@ -34,8 +34,8 @@ bool each_line(std::string_view text, F f) {
 
 // An id: decimal, below the invalid (uid_t)-1.
 bool parse_id(std::string_view s, uint32_t& out) {
-  int64_t v = 0;
-  if (s.empty() || s[0] < '0' || s[0] > '9' || !parse_int(s, v) || v >= 0xffffffffLL) return false;
+  uint64_t v = 0;
+  if (!parse_uint(s, 0xfffffffe, v)) return false;
   out = static_cast<uint32_t>(v);
   return true;
 }
@@ -45,7 +45,7 @@ bool is_number(std::string_view s) {
 }
 
 [[gnu::cold, gnu::noinline]] Str unknown(const char* what, std::string_view name, const char* file, int err) {
-  return toml::fmt("unknown %s %s (%s%s%s)", what, toml::quote(name).c_str(), file, err ? ": " : "",
+  return fmt("unknown %s %s (%s%s%s)", what, quote(name).c_str(), file, err ? ": " : "",
                    err ? strerror(err) : "");
 }
 
@@ -54,8 +54,8 @@ bool is_number(std::string_view s) {
 void UserDb::load() {
   if (loaded_) return;
   loaded_ = true;
-  passwd_err_ = toml::read_file((root_ + "/etc/passwd").c_str(), kMaxDbSize, passwd_);
-  group_err_ = toml::read_file((root_ + "/etc/group").c_str(), kMaxDbSize, group_);
+  passwd_err_ = read_file((root_ + "/etc/passwd").c_str(), kMaxDbSize, passwd_);
+  group_err_ = read_file((root_ + "/etc/group").c_str(), kMaxDbSize, group_);
 }
 
 bool UserDb::user(std::string_view name, User& out, Str& why) {
@@ -63,7 +63,7 @@ bool UserDb::user(std::string_view name, User& out, Str& why) {
   bool numeric = is_number(name);
   uint32_t id = 0;
   if (numeric && !parse_id(name, id)) {
-    why = toml::fmt("invalid user id %s", toml::quote(name).c_str());
+    why = fmt("invalid user id %s", quote(name).c_str());
     return false;
   }
   load();
@@ -75,6 +75,9 @@ bool UserDb::user(std::string_view name, User& out, Str& why) {
     login = field(line, 0);
     out.uid = uid;
     out.gid = gid;
+    out.name = login;
+    out.home = field(line, 5);
+    out.shell = field(line, 6);
     return true;
   });
   if (!found) {
@@ -111,7 +114,7 @@ bool UserDb::group(std::string_view name, gid_t& out, Str& why) {
   uint32_t id = 0;
   if (numeric) {
     if (!parse_id(name, id)) {
-      why = toml::fmt("invalid group id %s", toml::quote(name).c_str());
+      why = fmt("invalid group id %s", quote(name).c_str());
       return false;
     }
     out = id;

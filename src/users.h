@@ -22,6 +22,7 @@ class UserDb {
     uid_t uid = 0;
     gid_t gid = 0;               // primary group
     std::vector<gid_t> groups;   // primary first, then every group listing the user
+    Str name, home, shell;       // passwd fields 1, 6, 7 ("" for a number not in passwd)
   };
 
   // Name or decimal number. A number not in passwd is still accepted (as

@@ -19,6 +19,7 @@ PY = sys.executable or "/usr/bin/python3"
 # no build/ yet).
 SUITES = [
     ("unit", ["make", "-s", "unit"], 600),
+    ("docs", ["make", "-s", "docs"], 300),
     ("integration", ["make", "-s", "integration"], 900),
     ("container", ["make", "-s", "container"], 900),
     ("vm", ["make", "-s", "vm"], 900),

@@ -1,6 +1,7 @@
 #include "config/schema.h"
 
 #include <dirent.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <cstddef>
@@ -12,99 +13,169 @@
 #include "config/toml.h"
 #include "signals.h"
 #include "sys/format.h"
+#include "sys/text.h"
 
 namespace oxinit {
 
 namespace {
 
 using toml::Member;
-using toml::quote;
 using toml::Type;
 using toml::Value;
 
-constexpr Millis kMaxSeconds = 1000000000;
+constexpr Millis kMaxSeconds = kMaxDuration / 1000;
 constexpr int kMaxInstances = 1000;
 
-// Name lists are packed ("a\0b\0"): no pointer table per list.
-constexpr char kRootKeys[] = "init\0service\0";
-constexpr char kInitKeys[] =
-    "shutdown_timeout\0log_timestamps\0vm\0final_action\0hostname\0mount_cgroup\0";
-constexpr char kServiceKeys[] =
-    "type\0command\0after\0restart\0restart_delay\0restart_delay_max\0max_restarts\0"
-    "restart_window\0stop_signal\0stop_timeout\0critical\0user\0group\0workdir\0env\0"
-    "env_file\0umask\0rlimits\0log\0instances\0reload_signal\0";
-enum ServiceKey { kCommandKey = 1, kRestartKey = 3, kUserKey = 11, kGroupKey = 12, kNumServiceKeys = 21 };
-constexpr char kLimitNames[] =
-    "as\0core\0cpu\0data\0fsize\0locks\0memlock\0msgqueue\0nice\0nofile\0nproc\0rss\0"
-    "rtprio\0rttime\0sigpending\0stack\0";
-constexpr uint8_t kLimitIds[] = {RLIMIT_AS,     RLIMIT_CORE,   RLIMIT_CPU,    RLIMIT_DATA,
-                                 RLIMIT_FSIZE,  RLIMIT_LOCKS,  RLIMIT_MEMLOCK, RLIMIT_MSGQUEUE,
-                                 RLIMIT_NICE,   RLIMIT_NOFILE, RLIMIT_NPROC,  RLIMIT_RSS,
-                                 RLIMIT_RTPRIO, RLIMIT_RTTIME, RLIMIT_SIGPENDING, RLIMIT_STACK};
+// A list of names to match a word against: entries `stride` bytes apart,
+// each starting with its NUL-terminated name (arrays of char[N], or tables
+// of structs whose first member is the name). One shape for keys, choices
+// and rlimit names, so lookups and suggestions are written once.
+struct Names {
+  const char* first;
+  uint8_t stride;
+  uint8_t count;
+  const char* at(int k) const { return first + k * stride; }
+};
+template <size_t L, size_t N>
+constexpr Names names(const char (&a)[N][L]) {
+  return {a[0], L, N};
+}
+template <class T, size_t N>
+constexpr Names names(const T (&a)[N]) {
+  static_assert(offsetof(T, name) == 0);
+  return {a[0].name, sizeof(T), N};
+}
 
 // Choices, in the order messages list them; the index is the enum's value
 // (restart is listed backwards).
-constexpr const char* kChoices[] = {"simple\0oneshot\0", "always\0on-failure\0never\0",
-                                    "prefix\0inherit\0null\0", "auto\0on\0off\0",
-                                    "poweroff\0reboot\0halt\0"};
-enum Choice : uint8_t { kTypeChoice, kRestartChoice, kLogChoice, kVmChoice, kFinalChoice };
+constexpr char kTypeNames[][8] = {"simple", "oneshot"};
+constexpr char kRestartNames[][11] = {"always", "on-failure", "never"};
+constexpr char kLogNames[][8] = {"prefix", "inherit", "null"};
+constexpr char kVmNames[][5] = {"auto", "on", "off"};
+constexpr char kFinalNames[][9] = {"poweroff", "reboot", "halt"};
+constexpr char kUnhealthyNames[][8] = {"restart", "stop", "ignore"};
+constexpr Names kChoices[] = {names(kTypeNames), names(kRestartNames), names(kLogNames),
+                              names(kVmNames),   names(kFinalNames),   names(kUnhealthyNames)};
+enum Choice : uint8_t { kTypeChoice, kRestartChoice, kLogChoice, kVmChoice, kFinalChoice, kUnhealthyChoice };
 static_assert(static_cast<int>(RestartPolicy::Always) == 2 && static_cast<int>(RestartPolicy::Never) == 0);
 static_assert(static_cast<int>(VmMode::On) == 1 && static_cast<int>(VmMode::Off) == 2);
+static_assert(static_cast<int>(OnUnhealthy::Stop) == 1 && static_cast<int>(OnUnhealthy::Ignore) == 2);
 static_assert(sizeof(ServiceType) == sizeof(int) && sizeof(RestartPolicy) == sizeof(int) &&
               sizeof(LogMode) == sizeof(int) && sizeof(VmMode) == sizeof(int) &&
-              sizeof(FinalAction) == sizeof(int));
+              sizeof(FinalAction) == sizeof(int) && sizeof(OnUnhealthy) == sizeof(int));
+
+constexpr char kRootKeys[][8] = {"init", "service"};
+
+struct Limit {
+  char name[11];
+  uint8_t id;  // RLIMIT_*
+};
+constexpr Limit kLimits[] = {
+    {"as", RLIMIT_AS},         {"core", RLIMIT_CORE},       {"cpu", RLIMIT_CPU},
+    {"data", RLIMIT_DATA},     {"fsize", RLIMIT_FSIZE},     {"locks", RLIMIT_LOCKS},
+    {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
+    {"nofile", RLIMIT_NOFILE}, {"nproc", RLIMIT_NPROC},     {"rss", RLIMIT_RSS},
+    {"rtprio", RLIMIT_RTPRIO}, {"rttime", RLIMIT_RTTIME},   {"sigpending", RLIMIT_SIGPENDING},
+    {"stack", RLIMIT_STACK},
+};
 
 // How a key's value is checked, and where it goes: an offset into the
 // ServiceSpec or InitSpec being filled. One table instead of code per key.
 enum Kind : uint8_t {
-  kDuration, kBool, kChoice, kVm, kSignal, kSignalOrNone, kPath, kHostname, kCommand, kAfter,
-  kMaxRestarts, kId, kEnv, kUmask, kRlimits, kInstances,
+  kDuration, kTimeout, kLimitDuration, kBool, kChoice, kVm, kSignal, kSignalOrNone, kPath,
+  kHostname, kCommand, kAfter, kMaxRestarts, kId, kEnv, kUmask, kRlimits, kInstances, kRetries,
+  kReady, kHealth,
 };
-struct Slot {
+struct Key {
+  char name[20];
   uint8_t kind;
   uint8_t choice;
   uint16_t offset;
 };
 static_assert(std::is_standard_layout_v<ServiceSpec> && std::is_standard_layout_v<InitSpec>);
-#define S(kind, field) {kind, 0, offsetof(ServiceSpec, field)}
-#define C(choice, field) {kChoice, choice, offsetof(ServiceSpec, field)}
-constexpr Slot kServiceSlots[kNumServiceKeys] = {
-    C(kTypeChoice, type),          S(kCommand, argv),           S(kAfter, after),
-    C(kRestartChoice, restart),    S(kDuration, restart_delay), S(kDuration, restart_delay_max),
-    S(kMaxRestarts, max_restarts), S(kDuration, restart_window), S(kSignal, stop_signal),
-    S(kDuration, stop_timeout),    S(kBool, critical),          S(kId, uid),
-    S(kId, gid),                   S(kPath, workdir),           S(kEnv, env),
-    S(kPath, env_file),            S(kUmask, umask),            S(kRlimits, rlimits),
-    C(kLogChoice, log),            S(kInstances, instances),    S(kSignalOrNone, reload_signal),
+#define S(name, kind, field) {name, kind, 0, offsetof(ServiceSpec, field)}
+#define C(name, choice, field) {name, kChoice, choice, offsetof(ServiceSpec, field)}
+constexpr Key kServiceKeys[] = {
+    C("type", kTypeChoice, type),
+    S("command", kCommand, argv),
+    S("after", kAfter, after),
+    C("restart", kRestartChoice, restart),
+    S("restart_delay", kDuration, restart_delay),
+    S("restart_delay_max", kDuration, restart_delay_max),
+    S("max_restarts", kMaxRestarts, max_restarts),
+    S("restart_window", kDuration, restart_window),
+    S("stop_signal", kSignal, stop_signal),
+    S("stop_timeout", kDuration, stop_timeout),
+    S("critical", kBool, critical),
+    S("user", kId, uid),
+    S("group", kId, gid),
+    S("workdir", kPath, workdir),
+    S("env", kEnv, env),
+    S("env_file", kPath, env_file),
+    S("umask", kUmask, umask),
+    S("rlimits", kRlimits, rlimits),
+    C("log", kLogChoice, log),
+    S("instances", kInstances, instances),
+    S("reload_signal", kSignalOrNone, reload_signal),
+    S("ready", kReady, ready),
+    S("ready_timeout", kTimeout, ready_timeout),
+    S("health", kHealth, health),
+    S("health_interval", kTimeout, health_interval),
+    S("health_timeout", kTimeout, health_timeout),
+    S("health_retries", kRetries, health_retries),
+    S("health_start_period", kDuration, health_start_period),
+    C("on_unhealthy", kUnhealthyChoice, on_unhealthy),
+    S("watchdog", kDuration, watchdog),
 };
 #undef S
 #undef C
-constexpr Slot kInitSlots[] = {
-    {kDuration, 0, offsetof(InitSpec, shutdown_timeout)},
-    {kBool, 0, offsetof(InitSpec, log_timestamps)},
-    {kVm, kVmChoice, offsetof(InitSpec, vm)},
-    {kChoice, kFinalChoice, offsetof(InitSpec, final_action)},
-    {kHostname, 0, offsetof(InitSpec, hostname)},
-    {kBool, 0, offsetof(InitSpec, mount_cgroup)},
+#define I(name, kind, choice, field) {name, kind, choice, offsetof(InitSpec, field)}
+constexpr Key kInitKeys[] = {
+    I("shutdown_timeout", kDuration, 0, shutdown_timeout),
+    I("shutdown_limit", kLimitDuration, 0, shutdown_limit),
+    I("log_timestamps", kBool, 0, log_timestamps),
+    I("vm", kVm, kVmChoice, vm),
+    I("final_action", kChoice, kFinalChoice, final_action),
+    I("hostname", kHostname, 0, hostname),
+    I("mount_cgroup", kBool, 0, mount_cgroup),
 };
+#undef I
 
-const char* next_name(const char* p) { return p + std::strlen(p) + 1; }
+// The index of a key the code checks after the loop, derived from the table:
+// a name that is not there stops the build (key_not_found is not constexpr).
+inline void key_not_found() {}
+template <size_t N>
+consteval int key(const Key (&keys)[N], std::string_view name) {
+  for (size_t k = 0; k < N; k++) {
+    if (std::string_view(keys[k].name) == name) return static_cast<int>(k);
+  }
+  key_not_found();
+  return -1;
+}
+constexpr int kNumServiceKeys = sizeof kServiceKeys / sizeof kServiceKeys[0];
+constexpr int kCommandKey = key(kServiceKeys, "command");
+constexpr int kRestartKey = key(kServiceKeys, "restart");
+constexpr int kUserKey = key(kServiceKeys, "user");
+constexpr int kGroupKey = key(kServiceKeys, "group");
+constexpr int kReadyKey = key(kServiceKeys, "ready");
+constexpr int kHealthKey = key(kServiceKeys, "health");
+constexpr int kWatchdogKey = key(kServiceKeys, "watchdog");
 
-// Index of word in a packed list, or -1.
-int index_of(std::string_view word, const char* names) {
-  int k = 0;
-  for (const char* p = names; *p; p = next_name(p), k++) {
-    if (word == p) return k;
+// Index of word in names, or -1.
+int index_of(std::string_view word, Names names) {
+  for (int k = 0; k < names.count; k++) {
+    if (word == names.at(k)) return k;
   }
   return -1;
 }
 
 // "; did you mean 'x'?" when one of names is close enough to word to be a
 // likely typo, else "".
-Str did_you_mean(std::string_view word, const char* names) {
+Str did_you_mean(std::string_view word, Names names) {
   const char* best = nullptr;
   size_t best_d = 3;
-  for (const char* p = names; *p; p = next_name(p)) {
+  for (int k = 0; k < names.count; k++) {
+    const char* p = names.at(k);
     size_t len = std::strlen(p);
     if (word.size() > len) len = word.size();
     size_t d = edit_distance(word.substr(0, 64), p);
@@ -114,6 +185,61 @@ Str did_you_mean(std::string_view word, const char* names) {
     }
   }
   return best ? Str("; did you mean '") + best + "'?" : Str();
+}
+
+// A dotted quad into a[0..3] (no leading zeros: "010" is octal to inet_aton).
+bool parse_ipv4(std::string_view s, uint8_t* a) {
+  for (int k = 0; k < 4; k++) {
+    size_t dot = s.find('.');
+    std::string_view part = s.substr(0, dot);
+    uint64_t n = 0;
+    if ((k < 3) == (dot == std::string_view::npos) || !parse_uint(part, 255, n) || (part.size() > 1 && part[0] == '0'))
+      return false;
+    a[k] = static_cast<uint8_t>(n);
+    s.remove_prefix(k < 3 ? dot + 1 : s.size());
+  }
+  return true;
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = static_cast<char>(c | 0x20);
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+// RFC 4291 text form into a[0..15]: up to 8 groups of 1-4 hex digits, one
+// "::" for a run of zero groups (the dotted-quad tail is not accepted).
+bool parse_ipv6(std::string_view s, uint8_t* a) {
+  uint16_t w[8] = {};
+  int n = 0, gap = -1;
+  size_t i = 0;
+  if (s.substr(0, 2) == "::") {
+    gap = 0;
+    i = 2;
+  }
+  while (i < s.size()) {
+    size_t j = i;
+    unsigned v = 0;
+    while (j < s.size() && j - i < 4 && hex_digit(s[j]) >= 0) v = v * 16 + static_cast<unsigned>(hex_digit(s[j++]));
+    if (j == i || n == 8) return false;
+    w[n++] = static_cast<uint16_t>(v);
+    if (j == s.size()) break;
+    if (s[j++] != ':' || j == s.size()) return false;
+    if (s[j] == ':') {
+      if (gap >= 0) return false;
+      gap = n;
+      j++;
+    }
+    i = j;
+  }
+  if (gap < 0 ? n != 8 : n > 7) return false;
+  for (int k = 0; k < 16; k++) a[k] = 0;
+  for (int k = 0; k < n; k++) {
+    int at = gap >= 0 && k >= gap ? k + 8 - n : k;
+    a[2 * at] = static_cast<uint8_t>(w[k] >> 8);
+    a[2 * at + 1] = static_cast<uint8_t>(w[k]);
+  }
+  return true;
 }
 
 // What a bad value was, for messages: a string or integer as written (quoted),
@@ -139,12 +265,12 @@ class Schema {
 
   bool apply(const Value& root, Config& cfg) {
     for (const Member& m : root.members) {
-      int k = pick(m, kRootKeys, "");
+      int k = pick(m, names(kRootKeys), "");
       if (k < 0 || !expect(m, m.value, Type::Table, "a table")) return false;
       for (const Member& e : m.value.members) {
         if (k == 0) {
-          int i = pick(e, kInitKeys, "[init]");
-          if (i < 0 || !set(e, kInitSlots[i], reinterpret_cast<char*>(&cfg.init))) return false;
+          int i = pick(e, names(kInitKeys), "[init]");
+          if (i < 0 || !set(e, kInitKeys[i], reinterpret_cast<char*>(&cfg.init))) return false;
         } else if (!service(e, cfg)) {
           return false;
         }
@@ -162,7 +288,7 @@ class Schema {
   [[gnu::cold, gnu::noinline, gnu::format(printf, 3, 4)]] bool fail(SrcPos p, const char* fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    err_.message = toml::vfmt(fmt, ap);
+    err_.message = vfmt(fmt, ap);
     va_end(ap);
     err_.file = file_;
     err_.line = p.line;
@@ -171,7 +297,7 @@ class Schema {
   }
 
   // Index of m's key in names, or -1 after reporting an unknown key.
-  int pick(const Member& m, const char* names, const char* where) {
+  int pick(const Member& m, Names names, const char* where) {
     int k = index_of(m.key, names);
     if (k < 0) {
       fail(m.pos, "unknown key %s%s%s%s", quote(m.key).c_str(), *where ? " in " : "", where,
@@ -192,8 +318,8 @@ class Schema {
     return true;
   }
 
-  // A string out of a packed list; its index in out.
-  bool choice(const Member& m, const char* names, bool backwards, void* out) {
+  // A string out of names; its index in out.
+  bool choice(const Member& m, Names names, bool backwards, void* out) {
     const Value& v = m.value;
     if (v.type == Type::String) {
       int k = index_of(v.str, names);
@@ -204,10 +330,10 @@ class Schema {
       }
     }
     Str list;
-    for (const char* p = names; *p; p = next_name(p)) {
-      if (p != names) list += *next_name(p) ? ", " : " or ";
+    for (int k = 0; k < names.count; k++) {
+      if (k) list += k + 1 < names.count ? ", " : " or ";
       list += '"';
-      list += p;
+      list += names.at(k);
       list += '"';
     }
     bool s = v.type == Type::String;
@@ -220,23 +346,28 @@ class Schema {
     if (!expect(m, m.value, Type::Integer, "an integer")) return false;
     out = m.value.integer;
     if (out < lo || out > hi)
-      return fail(m.value.pos, "%s: must be between %ld and %ld", m.key.c_str(), static_cast<long>(lo),
-                  static_cast<long>(hi));
+      return fail(m.value.pos, "%s: must be between %lld and %lld", m.key.c_str(), static_cast<long long>(lo),
+                  static_cast<long long>(hi));
     return true;
   }
 
-  bool duration(const Member& m, Millis& out) {
+  // kTimeout: a wait that must end (0 would fail every run at once);
+  // kLimitDuration: 0 means "computed by the engine", stored as -1.
+  bool duration(const Member& m, Millis& out, uint8_t kind) {
     const Value& v = m.value;
     if (v.type == Type::Integer) {
       if (v.integer < 0 || v.integer > kMaxSeconds)
-        return fail(v.pos, "%s: must be between 0 and %ld seconds", m.key.c_str(), static_cast<long>(kMaxSeconds));
+        return fail(v.pos, "%s: must be between 0 and %lld seconds", m.key.c_str(),
+                    static_cast<long long>(kMaxSeconds));
       out = v.integer * 1000;
-      return true;
+    } else if (v.type != Type::String || !parse_duration(v.str, out)) {
+      return fail(v.pos,
+                  "%s: expected a duration (\"250ms\", \"5s\", \"2m\", \"1h\" or an integer of seconds), got %s",
+                  m.key.c_str(), got(v).c_str());
     }
-    if (v.type == Type::String && parse_duration(v.str, out)) return true;
-    return fail(v.pos,
-                "%s: expected a duration (\"250ms\", \"5s\", \"2m\", \"1h\" or an integer of seconds), got %s",
-                m.key.c_str(), got(v).c_str());
+    if (out == 0 && kind == kTimeout) return fail(v.pos, "%s: must be more than 0", m.key.c_str());
+    if (out == 0 && kind == kLimitDuration) out = -1;
+    return true;
   }
 
   bool signal(const Member& m, int& out, bool allow_none) {
@@ -272,7 +403,7 @@ class Schema {
   }
 
   // Checks m's value as slot says and stores it at base + slot.offset.
-  bool set(const Member& m, Slot slot, char* base) {
+  bool set(const Member& m, const Key& slot, char* base) {
     const Value& v = m.value;
     void* p = base + slot.offset;
     auto* s = reinterpret_cast<ServiceSpec*>(base);  // for the service-only kinds
@@ -281,7 +412,9 @@ class Schema {
     int64_t i = 0;
     switch (slot.kind) {
       case kDuration:
-        return duration(m, *static_cast<Millis*>(p));
+      case kTimeout:
+      case kLimitDuration:
+        return duration(m, *static_cast<Millis*>(p), slot.kind);
       case kBool:
         if (!expect(m, v, Type::Boolean, "true or false")) return false;
         *static_cast<bool*>(p) = v.boolean;
@@ -335,9 +468,13 @@ class Schema {
         s->max_restarts = static_cast<int>(i);
         return true;
       case kInstances:
+      case kRetries:
         if (!integer(m, 1, kMaxInstances, i)) return false;
-        s->instances = static_cast<int>(i);
+        *static_cast<int*>(p) = static_cast<int>(i);
         return true;
+      case kReady:
+      case kHealth:
+        return probe(m, slot.kind == kReady, *static_cast<ProbeSpec*>(p));
       case kId:  // checked here, resolved in credentials()
         return v.type == Type::Integer ? integer(m, 0, 0xfffffffe, i) : text(m, v);
       case kEnv:
@@ -366,8 +503,8 @@ class Schema {
     s.line = sm.pos.line;
     const Member* seen[kNumServiceKeys] = {};
     for (const Member& m : sm.value.members) {
-      int k = pick(m, kServiceKeys, section_);
-      if (k < 0 || !set(m, kServiceSlots[k], reinterpret_cast<char*>(&s))) return false;
+      int k = pick(m, names(kServiceKeys), section_);
+      if (k < 0 || !set(m, kServiceKeys[k], reinterpret_cast<char*>(&s))) return false;
       seen[k] = &m;
     }
     const Member* restart = seen[kRestartKey];
@@ -378,8 +515,98 @@ class Schema {
         return fail(restart->value.pos, "restart: a oneshot cannot use \"always\" (use \"on-failure\" or \"never\")");
     }
     if (s.restart_delay_max < s.restart_delay) s.restart_delay_max = s.restart_delay;
+    if (s.type == ServiceType::Oneshot) {
+      if (const Member* r = seen[kReadyKey])
+        return fail(r->value.pos, "ready: a oneshot is ready when it exits with 0 (remove ready)");
+      if (const Member* h = seen[kHealthKey]; h && s.health.kind != ProbeSpec::None)
+        return fail(h->value.pos, "health: a oneshot has no health check (remove health)");
+    }
+    if (const Member* w = seen[kWatchdogKey]; w && s.watchdog > 0 && s.ready.kind != ProbeSpec::Notify)
+      return fail(w->value.pos, "watchdog: needs ready = \"notify\" (the WATCHDOG=1 pings come through NOTIFY_SOCKET)");
     if (!credentials(seen[kUserKey], seen[kGroupKey], s)) return false;
     cfg.services.push_back(std::move(s));
+    return true;
+  }
+
+  // "HOST:PORT" of a tcp:// or http:// probe into out: an IPv4 address, an
+  // IPv6 address in brackets, or localhost (probes run in the event loop, so
+  // names are not resolved). Without ":PORT" the port is dflt (0: required).
+  static bool host_port(std::string_view hp, uint16_t dflt, ProbeSpec& out) {
+    bool v6 = hp.substr(0, 1) == "[";
+    size_t end = hp.find(v6 ? ']' : ':');
+    if (end == std::string_view::npos) {
+      if (v6) return false;
+      end = hp.size();
+    }
+    std::string_view host = hp.substr(v6, end - v6);
+    std::string_view rest = hp.substr(end + v6);  // ":PORT" or ""
+    out.host = host;
+    out.family = v6 ? AF_INET6 : AF_INET;
+    if (!v6 && host == "localhost") host = "127.0.0.1";
+    uint64_t port = dflt;
+    if (!(v6 ? parse_ipv6(host, out.addr) : parse_ipv4(host, out.addr)) ||
+        (!rest.empty() && (rest[0] != ':' || !parse_uint(rest.substr(1), 65535, port))))
+      return false;
+    out.port = static_cast<uint16_t>(port);
+    return port > 0;
+  }
+
+  // ready = / health = "started", "notify", "fd:N", "tcp://HOST:PORT",
+  // "http://HOST:PORT/PATH", "exec:COMMAND", "file:PATH" (health: the last
+  // four, or "none").
+  bool probe(const Member& m, bool ready, ProbeSpec& out) {
+    const Value& v = m.value;
+    if (!text(m, v)) return false;
+    std::string_view t = v.str;
+    size_t colon = t.find(':');
+    std::string_view scheme = t.substr(0, colon);
+    std::string_view arg = colon == std::string_view::npos ? "" : t.substr(colon + 1);
+    bool slashes = arg.substr(0, 2) == "//";
+    bool ok = true;
+    uint64_t fd = 0;
+    out = ProbeSpec();
+    if (t == "started") {
+      out.kind = ProbeSpec::Started;
+    } else if (t == "notify") {
+      out.kind = ProbeSpec::Notify;
+    } else if (scheme == "fd") {
+      out.kind = ProbeSpec::Fd;
+      ok = parse_uint(arg, 1023, fd) && fd >= 3;
+      out.fd = static_cast<int>(fd);
+    } else if (t == "none" && !ready) {
+      return true;
+    } else if (scheme == "tcp" && slashes) {
+      out.kind = ProbeSpec::Tcp;
+      ok = host_port(arg.substr(2), 0, out);
+    } else if (scheme == "http" && slashes) {
+      out.kind = ProbeSpec::Http;
+      arg.remove_prefix(2);
+      size_t slash = arg.find('/');
+      out.path_or_cmd = slash == std::string_view::npos ? "/" : arg.substr(slash);
+      for (char c : out.path_or_cmd.view()) ok = ok && static_cast<unsigned char>(c) > ' ' && c != 0x7f;
+      ok = host_port(arg.substr(0, slash), 80, out) && ok;
+    } else if (scheme == "exec") {
+      out.kind = ProbeSpec::Exec;
+      ok = arg.find_first_not_of(" \t") != std::string_view::npos;
+      out.path_or_cmd = arg;
+    } else if (scheme == "file") {
+      out.kind = ProbeSpec::File;
+      ok = arg.substr(0, 1) == "/";
+      out.path_or_cmd = arg;
+    } else {
+      return fail(v.pos, "%s: expected %s\"tcp://HOST:PORT\", \"http://HOST:PORT/PATH\", \"exec:COMMAND\" or \"file:PATH\"%s, got %s",
+                  m.key.c_str(), ready ? "\"started\", \"notify\", \"fd:N\", " : "", ready ? "" : " (or \"none\")",
+                  quote(t).c_str());
+    }
+    if (!ready && out.kind <= ProbeSpec::Fd)
+      return fail(v.pos, "health: %s is for ready only (health takes tcp://, http://, exec: or file:)", quote(t).c_str());
+    static constexpr const char* kForms[] = {
+        "fd:N with N from 3 to 1023",
+        "tcp://HOST:PORT, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535",
+        "http://HOST:PORT/PATH, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535, "
+        "no spaces in PATH",
+        "exec:COMMAND", "file:/ABSOLUTE/PATH"};
+    if (!ok) return fail(v.pos, "%s: expected %s, got %s", m.key.c_str(), kForms[out.kind - ProbeSpec::Fd], quote(t).c_str());
     return true;
   }
 
@@ -425,7 +652,10 @@ class Schema {
       out = RLIM_INFINITY;
       return true;
     }
-    if (v.type == Type::Integer && v.integer >= 0) {
+    // rlim_t is 64 bits with musl and with glibc's _FILE_OFFSET_BITS=64; the
+    // check keeps a smaller one from truncating.
+    if (v.type == Type::Integer && v.integer >= 0 &&
+        static_cast<uint64_t>(v.integer) <= static_cast<rlim_t>(-1)) {
       out = static_cast<rlim_t>(v.integer);
       return true;
     }
@@ -436,13 +666,13 @@ class Schema {
   bool rlimits(const Member& m, ServiceSpec& s) {
     if (!expect(m, m.value, Type::Table, "a table such as { nofile = 4096 }")) return false;
     // Keys are unique and known, so there are at most as many as names.
-    RlimitSpec found[sizeof kLimitIds];
+    RlimitSpec found[sizeof kLimits / sizeof kLimits[0]];
     size_t n = 0;
     for (const Member& e : m.value.members) {
-      int k = pick(e, kLimitNames, "rlimits");
+      int k = pick(e, names(kLimits), "rlimits");
       if (k < 0) return false;
       RlimitSpec& r = found[n++];
-      r.resource = kLimitIds[k];
+      r.resource = kLimits[k].id;
       const Value& v = e.value;
       if (v.type == Type::Array) {
         if (v.items.size() != 2) return fail(v.pos, "rlimits: %s: expected [soft, hard]", e.key.c_str());
@@ -471,6 +701,9 @@ class Schema {
       s.has_user = s.has_group = true;
       s.uid = u.uid;
       s.gid = u.gid;
+      s.user_name = u.name;
+      s.user_home = u.home;
+      s.user_shell = u.shell;
     }
     if (group) {
       if (!users_.group(id(group->value), s.gid, why)) return fail(group->value.pos, "group: %s", why.c_str());
@@ -522,7 +755,7 @@ bool load_config(const std::vector<Str>& files, Config& out, ConfigError& err,
   UserDb users(users_root);
   Str text;
   for (const Str& f : files) {
-    int e = toml::read_file(f.c_str(), toml::kMaxFileSize, text);
+    int e = read_file(f.c_str(), toml::kMaxFileSize, text);
     if (e) {
       err.file = f;
       err.line = err.col = 0;

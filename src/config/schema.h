@@ -4,7 +4,7 @@
 #include <string_view>
 #include <vector>
 
-#include "plan.h"
+#include "config/error.h"
 #include "spec.h"
 #include "sys/str.h"
 #include "users.h"

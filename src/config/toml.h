@@ -6,13 +6,12 @@
 // 1.1), [table] headers. Not supported (reported as errors): floats, dates,
 // arrays of tables ([[x]]), NUL characters in strings.
 #pragma once
-#include <cstdarg>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <vector>
 
-#include "plan.h"
+#include "config/error.h"
 #include "spec.h"
 #include "sys/str.h"
 
@@ -55,17 +54,5 @@ bool parse(std::string_view text, std::string_view file, Value& root, ConfigErro
 
 // "string", "integer", ... for messages.
 const char* type_name(Type t);
-
-// s in double quotes, non-printable bytes escaped, cut at 64 bytes: safe to
-// print whatever a config file contained.
-Str quote(std::string_view s);
-
-// A message, printf-style (oxinit::format's subset), of any length.
-Str vfmt(const char* fmt, va_list ap);
-Str fmt(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-
-// Reads a whole file of at most cap bytes. Returns 0 or an errno value
-// (EFBIG when the file is larger than cap).
-int read_file(const char* path, size_t cap, Str& out);
 
 }  // namespace oxinit::toml

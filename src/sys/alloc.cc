@@ -21,10 +21,12 @@ constexpr int kMaxShift = 16;  // 64 KiB
 constexpr size_t kArena = 64 * 1024;
 constexpr uint32_t kBigClass = 0xff;
 
+// 16 bytes on 32-bit targets too (uint64_t, not size_t), so every block
+// stays 16-byte aligned as malloc promises.
 struct Header {
   uint32_t cls;   // size class shift, or kBigClass
   uint32_t pad;
-  size_t size;    // mapping length for big blocks
+  uint64_t size;  // mapping length for big blocks
 };
 static_assert(sizeof(Header) == kHeader);
 
@@ -108,7 +110,7 @@ void free(void* p) {
   if (!p) return;
   auto* h = reinterpret_cast<Header*>(static_cast<char*>(p) - kHeader);
   if (h->cls == kBigClass) {
-    munmap(h, h->size);
+    munmap(h, static_cast<size_t>(h->size));
     return;
   }
   auto* f = reinterpret_cast<FreeBlock*>(h);
@@ -119,7 +121,7 @@ void free(void* p) {
 size_t malloc_usable_size(void* p) {
   if (!p) return 0;
   auto* h = reinterpret_cast<Header*>(static_cast<char*>(p) - kHeader);
-  return (h->cls == kBigClass ? h->size : size_t{1} << h->cls) - kHeader;
+  return (h->cls == kBigClass ? static_cast<size_t>(h->size) : size_t{1} << h->cls) - kHeader;
 }
 
 void* realloc(void* p, size_t n) {

@@ -131,4 +131,20 @@ size_t format(char* buf, size_t cap, const char* fmt, ...) {
   return n;
 }
 
+const char* format_duration(char* buf, int64_t ms) {
+  if (ms < 1000) {
+    format(buf, 24, "%lldms", static_cast<long long>(ms));
+  } else if (ms % 1000 == 0) {
+    format(buf, 24, "%llds", static_cast<long long>(ms / 1000));
+  } else {
+    // Up to three decimals, trailing zeros dropped: 1500 -> "1.5s".
+    size_t n = format(buf, 24, "%lld.%03ds", static_cast<long long>(ms / 1000), static_cast<int>(ms % 1000));
+    while (n >= 2 && buf[n - 2] == '0') {
+      buf[n - 2] = 's';
+      buf[--n] = 0;
+    }
+  }
+  return buf;
+}
+
 }  // namespace oxinit

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdarg>
 #include <cstddef>
+#include <cstdint>
 
 namespace oxinit {
 
@@ -12,5 +13,9 @@ namespace oxinit {
 // written (truncated to cap - 1; never more).
 size_t vformat(char* buf, size_t cap, const char* fmt, va_list ap);
 size_t format(char* buf, size_t cap, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+
+// A duration as a person writes it: "250ms", "2s", "1.5s", "60s", "90s".
+// buf must hold 24 bytes; returns buf.
+const char* format_duration(char* buf, int64_t ms);
 
 }  // namespace oxinit

@@ -46,18 +46,25 @@ Str operator+(std::string_view a, std::string_view b) {
   return s;
 }
 
-bool parse_int(std::string_view s, int64_t& out) {
-  size_t i = 0;
-  bool neg = false;
-  if (i < s.size() && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
-  if (i == s.size()) return false;
+bool parse_uint(std::string_view s, uint64_t max, uint64_t& out) {
+  if (s.empty()) return false;
   uint64_t v = 0;
-  for (; i < s.size(); i++) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(s[i] - '0');
-    if (v > (1ULL << 62)) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (d > max || v > (max - d) / 10) return false;  // v * 10 + d > max, asked without wrapping
+    v = v * 10 + d;
   }
-  out = neg ? -static_cast<int64_t>(v) : static_cast<int64_t>(v);
+  out = v;
+  return true;
+}
+
+bool parse_int(std::string_view s, int64_t& out) {
+  bool neg = !s.empty() && s[0] == '-';
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) s.remove_prefix(1);
+  uint64_t v = 0;
+  if (!parse_uint(s, neg ? uint64_t{1} << 63 : uint64_t{INT64_MAX}, v)) return false;
+  out = neg ? static_cast<int64_t>(0 - v) : static_cast<int64_t>(v);
   return true;
 }
 

@@ -51,6 +51,10 @@ Str operator+(std::string_view a, std::string_view b);
 // Decimal integer, whole string, optional sign; false on junk or overflow.
 bool parse_int(std::string_view s, int64_t& out);
 
+// Decimal digits only (no sign, no blanks), whole string, at most max;
+// false on junk, emptiness or a value above max (checked before it can wrap).
+bool parse_uint(std::string_view s, uint64_t max, uint64_t& out);
+
 // Append a decimal number (async-signal-safe: no locale, no allocation).
 // Returns chars written; buf must hold 21 bytes.
 size_t format_int(char* buf, int64_t v);

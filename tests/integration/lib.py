@@ -135,3 +135,12 @@ def write_config(d, text, name="oxinit.toml"):
 
 def now():
     return time.monotonic()
+
+
+def ms(text):
+    """A duration as oxinit prints it ("250ms", "2s", "1.5s") in milliseconds."""
+    text = text.rstrip(".,;)")
+    if text.endswith("ms"):
+        return int(text[:-2])
+    assert text.endswith("s"), text
+    return round(float(text[:-1]) * 1000)

@@ -17,6 +17,8 @@ try:
 except ModuleNotFoundError as e:
     if e.name != "test_hardening":
         raise
+import test_trust  # noqa: E402,F401
+import test_config  # noqa: E402,F401
 from harness import main  # noqa: E402
 
 if os.geteuid() != 0:

@@ -408,6 +408,14 @@ def binary_is_static():
 
 
 @test
+def binary_fits_the_size_budget():
+    # The budget for everything this turn: 150 KB (static, stripped, musl).
+    size = os.path.getsize(OXINIT)
+    print(f"  build/oxinit: {size} bytes of a 153,600-byte budget")
+    assert size <= 150 * 1024, size
+
+
+@test
 def license_flag_prints_the_license_file():
     from lib import ROOT
     code, out, err = run(["-l"], pidns=False)

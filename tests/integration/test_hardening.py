@@ -18,7 +18,7 @@ import tempfile
 import time
 
 from harness import OXINIT, test, wait_until
-from lib import Init, children_of, proc_status, read, run, tmpdir, write_config
+from lib import Init, children_of, ms, proc_status, read, run, tmpdir, write_config
 
 # An unprivileged uid no other process uses: RLIMIT_NPROC counts a user's
 # processes system-wide, and root is exempt from it (fork(2), EAGAIN).
@@ -258,8 +258,8 @@ restart_delay_max = "800ms"
                    30, what="four failed starts")
         st = assert_alive(i)
         assert not os.path.exists(f"{d}/runs")
-        delays = [int(x) for x in re.findall(r"unable to start: fork: [^;]*; retrying in (\d+) ms",
-                                             err_so_far(ef.name))]
+        delays = [ms(x) for x in re.findall(r"unable to start: fork: [^;]*; retrying in (\S+)",
+                                            err_so_far(ef.name))]
         print(f"  retry delays while fork fails: {delays[:6]} ms; oxinit VmRSS {st['VmRSS']}")
         assert delays[:4] == [100, 200, 400, 800], delays  # doubling, capped at restart_delay_max
         assert "Resource temporarily unavailable" in err_so_far(ef.name)
@@ -874,7 +874,7 @@ command = ["sleep", "1000"]
 """)
     ef = err_file(d)
     with Init(["-c", cfg], stderr=ef) as i:
-        wait_until(lambda: re.search(r"service a: failed", read(ef.name)), 20, what="a to fail for good")
+        wait_until(lambda: re.search(r"service a: .*failed for good", read(ef.name)), 20, what="a to fail for good")
         assert_alive(i)
         i.kill(signal.SIGTERM)
         assert i.wait(20) == 0

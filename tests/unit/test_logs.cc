@@ -93,3 +93,48 @@ TEST_CASE("a full output drops lines with a count instead of growing") {
   all += read_all(out[0]);
   CHECK(all.view().find("oxinit | dropped ") != std::string_view::npos);
 }
+
+TEST_CASE("a stale stream reference cannot drain a stream that reuses its slot") {
+  int out[2];
+  REQUIRE(pipe2(out, O_NONBLOCK) == 0);
+  Loop loop;
+  REQUIRE(loop.init().ok());
+  Logs logs;
+  logs.init(&loop, 2ULL << 56, false, out[1], out[1]);
+  uint64_t first = 0, second = 0;
+  auto a = logs.open_stream("a", false, &first);
+  REQUIRE(a.ok());
+  a->reset();
+  pump(loop, logs, 5);  // EOF: a's stream closes, its slot is free
+  auto b = logs.open_stream("b", false, &second);
+  REQUIRE(b.ok());
+  CHECK((first & 0xffffffffu) == (second & 0xffffffffu));  // the same slot ...
+  CHECK(first != second);                                   // ... another generation
+  REQUIRE(write(b->get(), "partial", 7) == 7);
+  logs.drain_stream(first);  // stale: must not read b's stream
+  CHECK(read_all(out[0]).view().empty());
+  logs.drain_stream(second);
+  b->reset();
+  pump(loop, logs, 5);
+  logs.drain(now_ms() + 500);
+  CHECK(read_all(out[0]).view() == "b | partial\n");
+}
+
+TEST_CASE("oxinit's own lines share the queue, in order with service lines") {
+  int out[2];
+  REQUIRE(pipe2(out, O_NONBLOCK) == 0);
+  Loop loop;
+  REQUIRE(loop.init().ok());
+  Logs logs;
+  logs.init(&loop, 2ULL << 56, false, out[1], out[1]);
+  auto w = logs.open_stream("svc", false);
+  REQUIRE(w.ok());
+  REQUIRE(write(w->get(), "first\n", 6) == 6);
+  pump(loop, logs, 3);
+  logs.own_line(true, "[WARN  oxinit (1)] second\n");
+  REQUIRE(write(w->get(), "third\n", 6) == 6);
+  w->reset();
+  pump(loop, logs, 5);
+  logs.drain(now_ms() + 500);
+  CHECK(read_all(out[0]).view() == "svc | first\n[WARN  oxinit (1)] second\nsvc | third\n");
+}

@@ -2,12 +2,14 @@
 // and groups from fixture files, and the loading of several files.
 #include <doctest/doctest.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
+#include "cli.h"
 #include "config/schema.h"
 #include "users.h"
 
@@ -187,10 +189,20 @@ TEST_CASE("schema: defaults") {
   CHECK(s.umask == -1);
   CHECK(s.log == LogMode::Prefix);
   CHECK(s.instances == 1);
-  CHECK(s.reload_signal == SIGHUP);
+  CHECK(s.reload_signal == 0);  // a service opts in to SIGHUP (issue 13)
+  CHECK(s.ready.kind == ProbeSpec::Started);
+  CHECK(s.ready_timeout == 90000);
+  CHECK(s.health.kind == ProbeSpec::None);
+  CHECK(s.health_interval == 10000);
+  CHECK(s.health_timeout == 5000);
+  CHECK(s.health_retries == 3);
+  CHECK(s.health_start_period == 0);
+  CHECK(s.on_unhealthy == OnUnhealthy::Restart);
+  CHECK(s.watchdog == 0);
   Config c = ok("");
   CHECK(c.services.empty());
   CHECK(c.init.shutdown_timeout == InitSpec().shutdown_timeout);
+  CHECK(c.init.shutdown_limit == -1);
   CHECK(c.init.vm == VmMode::Auto);
 }
 
@@ -328,6 +340,76 @@ TEST_CASE("schema: numbers") {
   CHECK(bad_key("instances = 1001") == "c.toml:3:13: instances: must be between 1 and 1000");
 }
 
+TEST_CASE("schema: numbers cannot wrap (issue 11)") {
+  // uid 2^64 + 1 ran as uid 1, 2^64 as root.
+  CHECK(bad_key("user = \"18446744073709551617\"") == "c.toml:3:8: user: invalid user id \"18446744073709551617\"");
+  CHECK(bad_key("user = \"18446744073709551616\"") == "c.toml:3:8: user: invalid user id \"18446744073709551616\"");
+  CHECK(bad_key("user = \"4294967295\"") == "c.toml:3:8: user: invalid user id \"4294967295\"");
+  CHECK(bad_key("user = \"4294967296\"") == "c.toml:3:8: user: invalid user id \"4294967296\"");
+  CHECK(with("user = \"4294967294\"").uid == 4294967294u);
+  CHECK(with("user = 4294967294").uid == 4294967294u);
+  CHECK(bad_key("user = 4294967295") == "c.toml:3:8: user: must be between 0 and 4294967294");
+  CHECK(bad_key("user = 18446744073709551617") == "c.toml:3:8: user: integer out of range: \"18446744073709551617\"");
+  CHECK(bad_key("group = \"18446744073709551617\"") == "c.toml:3:9: group: invalid group id \"18446744073709551617\"");
+  CHECK(bad_key("group = 9223372036854775807") == "c.toml:3:9: group: must be between 0 and 4294967294");
+  // A 20-digit stop_signal was SIGTERM.
+  const char* sig = "expected a signal (\"SIGTERM\", \"TERM\" or 1 to 64), got ";
+  CHECK(bad_key("stop_signal = \"18446744073709551631\"") ==
+        std::string("c.toml:3:15: stop_signal: ") + sig + "\"18446744073709551631\"");
+  CHECK(bad_key("stop_signal = 99999999999999999999") ==
+        "c.toml:3:15: stop_signal: integer out of range: \"99999999999999999999\"");
+  CHECK(bad_key("stop_signal = 9223372036854775807") ==
+        std::string("c.toml:3:15: stop_signal: ") + sig + "\"9223372036854775807\"");
+  CHECK(bad_key("stop_signal = -9223372036854775808") ==
+        std::string("c.toml:3:15: stop_signal: ") + sig + "\"-9223372036854775808\"");
+  CHECK(bad_key("stop_signal = 4294967311") == std::string("c.toml:3:15: stop_signal: ") + sig + "\"4294967311\"");
+  CHECK(bad_key("stop_signal = \"SIGRTMIN+18446744073709551617\"") ==
+        std::string("c.toml:3:15: stop_signal: ") + sig + "\"SIGRTMIN+18446744073709551617\"");
+  CHECK(with("stop_signal = \"64\"").stop_signal == 64);
+  CHECK(with("stop_signal = 0x40").stop_signal == 64);
+  // Durations: integers of seconds up to 10^9, strings likewise.
+  CHECK(with("stop_timeout = 1000000000").stop_timeout == kMaxDuration);
+  CHECK(with("stop_timeout = \"1000000000s\"").stop_timeout == kMaxDuration);
+  CHECK(bad_key("stop_timeout = 1000000001") == "c.toml:3:16: stop_timeout: must be between 0 and 1000000000 seconds");
+  CHECK(bad_key("stop_timeout = 9223372036854775807") ==
+        "c.toml:3:16: stop_timeout: must be between 0 and 1000000000 seconds");
+  CHECK(bad_key("stop_timeout = 0x7fffffffffffffff") ==
+        "c.toml:3:16: stop_timeout: must be between 0 and 1000000000 seconds");
+  CHECK(bad_key("stop_timeout = -9223372036854775808") ==
+        "c.toml:3:16: stop_timeout: must be between 0 and 1000000000 seconds");
+  const char* dur = ": expected a duration (\"250ms\", \"5s\", \"2m\", \"1h\" or an integer of seconds), got ";
+  for (const char* v : {"18446744073709551617", "18446744073709551617ms", "1000000001s", "5124095576030432h"}) {
+    CAPTURE(v);
+    CHECK(bad_key("stop_timeout = \"" + std::string(v) + "\"") ==
+          std::string("c.toml:3:16: stop_timeout") + dur + "\"" + v + "\"");
+  }
+  // max_restarts, instances, health_retries at and past their ends.
+  CHECK(with("max_restarts = 1000000").max_restarts == 1000000);
+  CHECK(bad_key("max_restarts = 1000001") == "c.toml:3:16: max_restarts: must be between -1 and 1000000");
+  CHECK(bad_key("max_restarts = 4294967296") == "c.toml:3:16: max_restarts: must be between -1 and 1000000");
+  CHECK(bad_key("max_restarts = -9223372036854775808") == "c.toml:3:16: max_restarts: must be between -1 and 1000000");
+  CHECK(bad_key("instances = 4294967297") == "c.toml:3:13: instances: must be between 1 and 1000");
+  CHECK(bad_key("health_retries = 4294967299") == "c.toml:3:18: health_retries: must be between 1 and 1000");
+  // umask: the number as written, never wrapped into range.
+  const char* um = "c.toml:3:9: umask: expected an octal mode such as \"022\", got ";
+  CHECK(bad_key("umask = 0x100000000") == std::string(um) + "\"0x100000000\"");
+  CHECK(bad_key("umask = 0o7777777777777777777777") == "c.toml:3:9: umask: integer out of range: \"0o7777777777777777777777\"");
+  CHECK(bad_key("umask = 0b1000000000") == std::string(um) + "\"0b1000000000\"");
+  CHECK(with("umask = 0b111111111").umask == 0777);
+  CHECK(bad_key("umask = 7777") == std::string(um) + "\"7777\"");
+  CHECK(bad_key("umask = 18446744073709551615") == "c.toml:3:9: umask: integer out of range: \"18446744073709551615\"");
+  // rlimits: any non-negative int64 fits rlim_t; past it, TOML says so.
+  CHECK(with("rlimits = { nofile = 9223372036854775807 }").rlimits[0].soft == 9223372036854775807ULL);
+  CHECK(bad_key("rlimits = { nofile = 18446744073709551615 }") ==
+        "c.toml:3:22: nofile: integer out of range: \"18446744073709551615\"");
+  CHECK(bad_key("rlimits = { nofile = -9223372036854775808 }") ==
+        "c.toml:3:22: rlimits: nofile: expected an integer, \"unlimited\" or [soft, hard], got \"-9223372036854775808\"");
+  // Probe ports and fds.
+  CHECK(bad_key("ready = \"tcp://127.0.0.1:18446744073709551617\"").find("PORT 1 to 65535") != std::string::npos);
+  CHECK(bad_key("ready = \"fd:18446744073709551619\"") ==
+        "c.toml:3:9: ready: expected fd:N with N from 3 to 1023, got \"fd:18446744073709551619\"");
+}
+
 TEST_CASE("schema: umask") {
   CHECK(with("umask = \"022\"").umask == 022);
   CHECK(with("umask = \"0027\"").umask == 027);
@@ -405,6 +487,156 @@ TEST_CASE("schema: [init]") {
   CHECK(bad("[init]\nhostname = \"" + std::string(65, 'h') + "\"") ==
         "c.toml:2:12: hostname: longer than 64 characters");
   CHECK(bad("[init]\nlog_timestamps = 1") == "c.toml:2:18: log_timestamps: expected true or false, got an integer");
+}
+
+TEST_CASE("schema: [init] shutdown_limit") {
+  CHECK(ok("[init]\nshutdown_limit = \"45s\"").init.shutdown_limit == 45000);
+  CHECK(ok("[init]\nshutdown_limit = 3").init.shutdown_limit == 3000);
+  CHECK(ok("[init]\nshutdown_limit = 0").init.shutdown_limit == -1);  // 0: computed by the engine
+  CHECK(ok("[init]\nshutdown_limit = \"0s\"").init.shutdown_limit == -1);
+  CHECK(bad("[init]\nshutdown_limit = \"soon\"") ==
+        "c.toml:2:18: shutdown_limit: expected a duration (\"250ms\", \"5s\", \"2m\", \"1h\" or an integer of "
+        "seconds), got \"soon\"");
+  CHECK(bad("[init]\nshutdown_limit = -5") == "c.toml:2:18: shutdown_limit: must be between 0 and 1000000000 seconds");
+  CHECK(bad("[init]\nshutdown_limt = 5") ==
+        "c.toml:2:1: unknown key \"shutdown_limt\" in [init]; did you mean 'shutdown_limit'?");
+}
+
+TEST_CASE("schema: ready probes") {
+  ServiceSpec s = with("ready = \"notify\"");
+  CHECK(s.ready.kind == ProbeSpec::Notify);
+  CHECK(with("ready = \"started\"").ready.kind == ProbeSpec::Started);
+  s = with("ready = \"fd:3\"");
+  CHECK(s.ready.kind == ProbeSpec::Fd);
+  CHECK(s.ready.fd == 3);
+  CHECK(with("ready = \"fd:1023\"").ready.fd == 1023);
+  s = with("ready = \"tcp://127.0.0.1:11211\"");
+  CHECK(s.ready.kind == ProbeSpec::Tcp);
+  CHECK(str(s.ready.host) == "127.0.0.1");
+  CHECK(s.ready.port == 11211);
+  CHECK(s.ready.family == AF_INET);
+  CHECK(std::string(reinterpret_cast<const char*>(s.ready.addr), 4) == std::string("\x7f\0\0\x01", 4));
+  s = with("ready = \"tcp://[::1]:5432\"");
+  CHECK(s.ready.family == AF_INET6);
+  CHECK(str(s.ready.host) == "::1");
+  CHECK(s.ready.port == 5432);
+  CHECK(s.ready.addr[15] == 1);
+  CHECK(s.ready.addr[0] == 0);
+  s = with("ready = \"tcp://localhost:65535\"");
+  CHECK(str(s.ready.host) == "localhost");
+  CHECK(s.ready.family == AF_INET);
+  CHECK(s.ready.addr[0] == 127);
+  CHECK(s.ready.addr[3] == 1);
+  CHECK(s.ready.port == 65535);
+  s = with("ready = \"tcp://[fe80:0:0:0:1:2:3:4]:1\"");
+  CHECK(s.ready.addr[0] == 0xfe);
+  CHECK(s.ready.addr[1] == 0x80);
+  CHECK(s.ready.addr[9] == 1);
+  CHECK(s.ready.addr[15] == 4);
+  s = with("ready = \"tcp://[2001:db8::ff00:42]:80\"");
+  CHECK(s.ready.addr[1] == 0x01);
+  CHECK(s.ready.addr[3] == 0xb8);
+  CHECK(s.ready.addr[12] == 0xff);
+  CHECK(s.ready.addr[15] == 0x42);
+  CHECK(with("ready = \"tcp://[::]:80\"").ready.family == AF_INET6);
+  CHECK(with("ready = \"tcp://[1::]:80\"").ready.addr[1] == 1);
+  s = with("ready = \"http://127.0.0.1:8080/healthz?x=1\"");
+  CHECK(s.ready.kind == ProbeSpec::Http);
+  CHECK(s.ready.port == 8080);
+  CHECK(str(s.ready.path_or_cmd) == "/healthz?x=1");
+  s = with("ready = \"http://[::1]\"");
+  CHECK(s.ready.port == 80);
+  CHECK(str(s.ready.path_or_cmd) == "/");
+  CHECK(str(with("ready = \"http://localhost:81/\"").ready.path_or_cmd) == "/");
+  s = with("ready = \"exec:pg_isready -q\"");
+  CHECK(s.ready.kind == ProbeSpec::Exec);
+  CHECK(str(s.ready.path_or_cmd) == "pg_isready -q");
+  s = with("ready = \"file:/run/app.ready\"");
+  CHECK(s.ready.kind == ProbeSpec::File);
+  CHECK(str(s.ready.path_or_cmd) == "/run/app.ready");
+  CHECK(with("ready = \"notify\"\nready_timeout = \"60s\"").ready_timeout == 60000);
+
+  std::string forms = "c.toml:3:9: ready: expected \"started\", \"notify\", \"fd:N\", \"tcp://HOST:PORT\", "
+                      "\"http://HOST:PORT/PATH\", \"exec:COMMAND\" or \"file:PATH\", got ";
+  CHECK(bad_key("ready = \"ready\"") == forms + "\"ready\"");
+  CHECK(bad_key("ready = \"none\"") == forms + "\"none\"");
+  CHECK(bad_key("ready = \"tcp:127.0.0.1:80\"") == forms + "\"tcp:127.0.0.1:80\"");
+  CHECK(bad_key("ready = \"https://127.0.0.1/\"") == forms + "\"https://127.0.0.1/\"");
+  CHECK(bad_key("ready = \"\"") == "c.toml:3:9: ready: must not be empty");
+  CHECK(bad_key("ready = 1") == "c.toml:3:9: ready: expected a string, got an integer");
+  std::string fd = "c.toml:3:9: ready: expected fd:N with N from 3 to 1023, got ";
+  for (const char* v : {"fd:2", "fd:1024", "fd:", "fd:-4", "fd:+4", "fd:3x", "fd:18446744073709551619"})
+    CHECK(bad_key("ready = \"" + std::string(v) + "\"") == fd + "\"" + v + "\"");
+  std::string tcp = "c.toml:3:9: ready: expected tcp://HOST:PORT, HOST an IP address (127.0.0.1, [::1]) or "
+                    "localhost, PORT 1 to 65535, got ";
+  for (const char* v : {"tcp://127.0.0.1", "tcp://127.0.0.1:0", "tcp://127.0.0.1:65536", "tcp://127.0.0.1:-1",
+                        "tcp://127.0.0.1:18446744073709551617", "tcp://127.0.0.1:80:81", "tcp://db:5432",
+                        "tcp://::1:80", "tcp://[::1:80", "tcp://[::1]80", "tcp://256.0.0.1:80",
+                        "tcp://1.2.3:80", "tcp://1.2.3.4.5:80", "tcp://01.2.3.4:80", "tcp://:80",
+                        "tcp://[1::2::3]:80", "tcp://[1:2:3:4:5:6:7]:80", "tcp://[1:2:3:4:5:6:7:8:9]:80",
+                        "tcp://[12345::]:80", "tcp://[1:]:80", "tcp://[g::]:80", "tcp://[]:80",
+                        "tcp://[::ffff:1.2.3.4]:80", "tcp://LOCALHOST:80"})
+    CHECK(bad_key("ready = \"" + std::string(v) + "\"") == tcp + "\"" + v + "\"");
+  CHECK(bad_key("ready = \"http://127.0.0.1:80/a b\"") ==
+        "c.toml:3:9: ready: expected http://HOST:PORT/PATH, HOST an IP address (127.0.0.1, [::1]) or localhost, "
+        "PORT 1 to 65535, no spaces in PATH, got \"http://127.0.0.1:80/a b\"");
+  CHECK(bad_key("ready = \"exec: \"") == "c.toml:3:9: ready: expected exec:COMMAND, got \"exec: \"");
+  CHECK(bad_key("ready = \"file:run/x\"") == "c.toml:3:9: ready: expected file:/ABSOLUTE/PATH, got \"file:run/x\"");
+  CHECK(bad_key("ready_timeout = 0") == "c.toml:3:17: ready_timeout: must be more than 0");
+  CHECK(bad_key("ready_timout = 5") ==
+        "c.toml:3:1: unknown key \"ready_timout\" in [service.s]; did you mean 'ready_timeout'?");
+  CHECK(bad_key("type = \"oneshot\"\nready = \"notify\"") ==
+        "c.toml:4:9: ready: a oneshot is ready when it exits with 0 (remove ready)");
+}
+
+TEST_CASE("schema: health checks") {
+  ServiceSpec s = with("health = \"http://127.0.0.1:8080/healthz\"\nhealth_interval = \"10s\"\n"
+                       "health_timeout = \"2s\"\nhealth_retries = 5\nhealth_start_period = \"30s\"\n"
+                       "on_unhealthy = \"stop\"");
+  CHECK(s.health.kind == ProbeSpec::Http);
+  CHECK(s.health.port == 8080);
+  CHECK(s.health_interval == 10000);
+  CHECK(s.health_timeout == 2000);
+  CHECK(s.health_retries == 5);
+  CHECK(s.health_start_period == 30000);
+  CHECK(s.on_unhealthy == OnUnhealthy::Stop);
+  CHECK(with("on_unhealthy = \"ignore\"").on_unhealthy == OnUnhealthy::Ignore);
+  CHECK(with("on_unhealthy = \"restart\"").on_unhealthy == OnUnhealthy::Restart);
+  CHECK(with("health = \"exec:true\"").health.kind == ProbeSpec::Exec);
+  CHECK(with("health = \"tcp://127.0.0.1:1\"").health.kind == ProbeSpec::Tcp);
+  CHECK(with("health = \"file:/x\"").health.kind == ProbeSpec::File);
+  CHECK(with("health = \"none\"").health.kind == ProbeSpec::None);
+  CHECK(with("type = \"oneshot\"\nhealth = \"none\"").health.kind == ProbeSpec::None);
+  CHECK(with("health_retries = 1").health_retries == 1);
+  CHECK(with("health_retries = 1000").health_retries == 1000);
+  for (const char* v : {"notify", "started", "fd:3"})
+    CHECK(bad_key("health = \"" + std::string(v) + "\"") ==
+          "c.toml:3:10: health: \"" + std::string(v) + "\" is for ready only (health takes tcp://, http://, exec: or file:)");
+  CHECK(bad_key("health = \"ping\"") ==
+        "c.toml:3:10: health: expected \"tcp://HOST:PORT\", \"http://HOST:PORT/PATH\", \"exec:COMMAND\" or "
+        "\"file:PATH\" (or \"none\"), got \"ping\"");
+  CHECK(bad_key("health_retries = 0") == "c.toml:3:18: health_retries: must be between 1 and 1000");
+  CHECK(bad_key("health_retries = 9223372036854775807") == "c.toml:3:18: health_retries: must be between 1 and 1000");
+  CHECK(bad_key("health_retries = \"3\"") == "c.toml:3:18: health_retries: expected an integer, got a string");
+  CHECK(bad_key("health_interval = 0") == "c.toml:3:19: health_interval: must be more than 0");
+  CHECK(bad_key("health_timeout = \"0ms\"") == "c.toml:3:18: health_timeout: must be more than 0");
+  CHECK(with("health_start_period = 0").health_start_period == 0);
+  CHECK(bad_key("on_unhealthy = \"restrat\"") ==
+        "c.toml:3:16: on_unhealthy: expected \"restart\", \"stop\" or \"ignore\", got \"restrat\"; did you mean "
+        "'restart'?");
+  CHECK(bad_key("type = \"oneshot\"\nhealth = \"exec:true\"") ==
+        "c.toml:4:10: health: a oneshot has no health check (remove health)");
+}
+
+TEST_CASE("schema: watchdog") {
+  ServiceSpec s = with("ready = \"notify\"\nwatchdog = \"30s\"");
+  CHECK(s.watchdog == 30000);
+  CHECK(with("watchdog = 0").watchdog == 0);
+  CHECK(with("watchdog = \"30s\"\nready = \"notify\"").watchdog == 30000);  // order does not matter
+  CHECK(bad_key("watchdog = \"30s\"") ==
+        "c.toml:3:12: watchdog: needs ready = \"notify\" (the WATCHDOG=1 pings come through NOTIFY_SOCKET)");
+  CHECK(bad_key("ready = \"tcp://127.0.0.1:80\"\nwatchdog = 5") ==
+        "c.toml:4:12: watchdog: needs ready = \"notify\" (the WATCHDOG=1 pings come through NOTIFY_SOCKET)");
 }
 
 TEST_CASE("schema: users and groups from passwd/group") {

@@ -1,6 +1,14 @@
 #include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 
 #include "reap.h"
+#include "sys/format.h"
 #include "spawn.h"
 #include "supervisor.h"
 
@@ -71,4 +79,107 @@ TEST_CASE("spawn reports exec errno and the child's status") {
   CHECK(read_exec_report(ok->report.get()).err == 0);
   REQUIRE(waitpid(ok->pid, &status, 0) == ok->pid);
   CHECK(status_to_code(status) == 7);
+}
+
+// The vfork-style path (CLONE_VM | CLONE_VFORK) that starts the main command
+// and every restart: the outcome is known when spawn() returns.
+TEST_CASE("spawn sharing memory: exec failure known at once, status through waitpid") {
+  sigset_t mask;
+  sigemptyset(&mask);
+  const char* envp[] = {nullptr};
+  SpawnRequest r;
+  r.envp = const_cast<char* const*>(envp);
+  r.mask = &mask;
+  r.share_memory = true;
+  const char* bad[] = {"/nonexistent/oxinit-test", nullptr};
+  r.argv = const_cast<char* const*>(bad);
+  auto res = spawn(r);
+  REQUIRE(res.ok());
+  CHECK_FALSE(res->report.valid());
+  CHECK(res->failure.err == ENOENT);
+  int status = 0;
+  REQUIRE(waitpid(res->pid, &status, 0) == res->pid);
+  CHECK(status_to_code(status) == 127);
+
+  const char* ok_argv[] = {"sh", "-c", "exit 9", nullptr};
+  r.argv = const_cast<char* const*>(ok_argv);
+  r.path = "/nonexistent:/usr/bin:/bin";
+  auto ok = spawn(r);
+  REQUIRE(ok.ok());
+  CHECK(ok->failure.err == 0);
+  REQUIRE(waitpid(ok->pid, &status, 0) == ok->pid);
+  CHECK(status_to_code(status) == 9);
+}
+
+TEST_CASE("spawn searches the given PATH, not oxinit's, and runs a script without #! with /bin/sh") {
+  char dir[] = "/tmp/oxinit-unit-XXXXXX";
+  REQUIRE(mkdtemp(dir));
+  std::string script = std::string(dir) + "/only-here";
+  FILE* f = fopen(script.c_str(), "w");
+  REQUIRE(f);
+  fputs("exit 42\n", f);  // no #!: execve says ENOEXEC
+  fclose(f);
+  chmod(script.c_str(), 0755);
+  sigset_t mask;
+  sigemptyset(&mask);
+  const char* envp[] = {nullptr};
+  const char* argv[] = {"only-here", nullptr};
+  const char* sh_argv[] = {"/bin/sh", nullptr, nullptr};
+  std::string path = std::string("/nonexistent:") + dir;
+  for (bool shared : {false, true}) {
+    SpawnRequest r;
+    r.argv = const_cast<char* const*>(argv);
+    r.envp = const_cast<char* const*>(envp);
+    r.mask = &mask;
+    r.path = path.c_str();
+    r.sh_argv = sh_argv;
+    r.share_memory = shared;
+    auto res = spawn(r);
+    REQUIRE(res.ok());
+    int status = 0;
+    REQUIRE(waitpid(res->pid, &status, 0) == res->pid);
+    CHECK(status_to_code(status) == 42);
+    r.path = "/nonexistent";  // not found there: 127, whatever oxinit's own PATH has
+    auto miss = spawn(r);
+    REQUIRE(miss.ok());
+    REQUIRE(waitpid(miss->pid, &status, 0) == miss->pid);
+    CHECK(status_to_code(status) == 127);
+    r.path = path.c_str();
+  }
+  unlink(script.c_str());
+  rmdir(dir);
+}
+
+TEST_CASE("durations print as a person writes them") {
+  char b[24];
+  CHECK(std::string_view(format_duration(b, 0)) == "0ms");
+  CHECK(std::string_view(format_duration(b, 250)) == "250ms");
+  CHECK(std::string_view(format_duration(b, 1000)) == "1s");
+  CHECK(std::string_view(format_duration(b, 1500)) == "1.5s");
+  CHECK(std::string_view(format_duration(b, 1050)) == "1.05s");
+  CHECK(std::string_view(format_duration(b, 1001)) == "1.001s");
+  CHECK(std::string_view(format_duration(b, 60000)) == "60s");
+  CHECK(std::string_view(format_duration(b, 90000)) == "90s");
+}
+
+TEST_CASE("signal meaning: a stop signal is a shutdown unless a running main command takes it") {
+  SignalContext svc;
+  CHECK(signal_meaning(SIGTERM, svc) == SignalMeaning::Shutdown);
+  CHECK(signal_meaning(SIGHUP, svc) == SignalMeaning::Reload);
+  CHECK(signal_meaning(SIGUSR1, svc) == SignalMeaning::ForwardAll);
+  CHECK(signal_meaning(SIGCHLD, svc) == SignalMeaning::Reap);
+  SignalContext waiting;
+  waiting.has_main = true;
+  CHECK(signal_meaning(SIGTERM, waiting) == SignalMeaning::Shutdown);
+  CHECK(signal_meaning(SIGINT, waiting) == SignalMeaning::Shutdown);
+  CHECK(signal_meaning(SIGUSR1, waiting) == SignalMeaning::Unrouted);
+  SignalContext running = waiting;
+  running.main_running = true;
+  CHECK(signal_meaning(SIGTERM, running) == SignalMeaning::ForwardMain);
+  CHECK(signal_meaning(SIGHUP, running) == SignalMeaning::ForwardMain);
+  SignalContext vm = running;
+  vm.vm = true;
+  CHECK(signal_meaning(SIGTERM, vm) == SignalMeaning::Shutdown);
+  CHECK(signal_meaning(SIGUSR2, vm) == SignalMeaning::Shutdown);
+  CHECK(signal_meaning(SIGWINCH, vm) == SignalMeaning::ForwardMain);
 }

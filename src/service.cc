@@ -1,0 +1,232 @@
+#include "service.h"
+
+#include <algorithm>
+
+namespace oxinit {
+
+const char* state_name(State s) {
+  switch (s) {
+    case State::Waiting: return "waiting";
+    case State::Starting: return "starting";
+    case State::Ready: return "ready";
+    case State::Unhealthy: return "unhealthy";
+    case State::Stopping: return "stopping";
+    case State::Backoff: return "backoff";
+    case State::Done: return "done";
+    case State::Failed: return "failed";
+    case State::Stopped: return "stopped";
+  }
+  return "?";
+}
+
+const char* event_name(Event e) {
+  switch (e) {
+    case Event::DepsReady: return "deps-ready";
+    case Event::DepFailed: return "dep-failed";
+    case Event::Started: return "started";
+    case Event::SpawnFailed: return "spawn-failed";
+    case Event::Exited: return "exited";
+    case Event::GroupEmpty: return "group-empty";
+    case Event::Deadline: return "deadline";
+    case Event::Stop: return "stop";
+    case Event::Start: return "start";
+  }
+  return "?";
+}
+
+Millis backoff_delay(const ServiceSpec& s, int failures) {
+  Millis d = s.restart_delay > 0 ? s.restart_delay : 10;
+  for (int i = 1; i < failures && d < s.restart_delay_max; i++) d *= 2;
+  return std::min(d, std::max(s.restart_delay_max, s.restart_delay));
+}
+
+bool wants_restart(const ServiceSpec& s, int code) {
+  switch (s.restart) {
+    case RestartPolicy::Always: return true;
+    case RestartPolicy::OnFailure: return code != 0;
+    case RestartPolicy::Never: return false;
+  }
+  return false;
+}
+
+namespace {
+
+Step to(State st, uint16_t actions = 0, Millis delay = 0, Next next = Next::None) {
+  Step r;
+  r.to = st;
+  r.actions = actions;
+  r.delay = delay;
+  r.next = next;
+  return r;
+}
+
+Step invalid(const Service& s) {
+  Step r = to(s.state);
+  r.valid = false;
+  return r;
+}
+
+// The run is over (leader gone, group empty): what the restart policy says.
+// Only failures grow the backoff; a clean exit waits restart_delay.
+Step after_exit(Service& s, const Facts& f) {
+  const ServiceSpec& spec = *s.spec;
+  int code = s.last_code;
+  s.kill_sent = false;
+  s.stop_reason = StopReason::None;
+  if (f.shutting_down && !spec.is_main) return to(State::Stopped, kActClearDeadline, 0, Next::Stopped);
+  if (spec.is_main || !wants_restart(spec, code)) {
+    bool ok = code == 0;
+    uint16_t log = spec.is_main ? 0 : kActLogExit;
+    return to(ok ? State::Done : State::Failed, kActClearDeadline | kActEndForGood | log, 0,
+              ok ? Next::DoneForGood : Next::FailedForGood);
+  }
+  if (code == 0) {
+    s.failures = 0;
+  } else {
+    if (f.now - s.started_at >= kHealthyRun) s.failures = 0;
+    s.failures++;
+  }
+  // max_restarts within restart_window: the next exit past it is final.
+  auto& r = s.restarts;
+  r.erase(std::remove_if(r.begin(), r.end(), [&](Millis t) { return f.now - t > spec.restart_window; }),
+          r.end());
+  if (spec.max_restarts >= 0 && static_cast<int>(r.size()) >= spec.max_restarts) {
+    return to(State::Failed, kActClearDeadline | kActEndForGood | kActLogExit, 0, Next::LimitHit);
+  }
+  r.push_back(f.now);
+  Millis delay = code == 0 ? backoff_delay(spec, 1) : backoff_delay(spec, s.failures);
+  return to(State::Backoff, kActSetDeadline | kActLogExit, delay, Next::Restart);
+}
+
+// The group of a stopping service is empty (or given up on).
+Step finish_stop(Service& s, const Facts& f) {
+  s.kill_sent = false;
+  if (s.stop_reason == StopReason::Leftovers && !f.shutting_down) return after_exit(s, f);
+  s.stop_reason = StopReason::None;
+  return to(State::Stopped, kActClearDeadline, 0, Next::Stopped);
+}
+
+Step stop_now(Service& s, const ServiceSpec& spec, StopReason why) {
+  s.stop_reason = why;
+  s.kill_sent = false;
+  return to(State::Stopping, kActSignalStop | kActSetDeadline, spec.stop_timeout);
+}
+
+}  // namespace
+
+static Step decide(Service& s, Event e, const Facts& f) {
+  const ServiceSpec& spec = *s.spec;
+  switch (e) {
+    case Event::DepsReady:
+      if (s.state != State::Waiting) return invalid(s);
+      return to(State::Waiting, kActSpawn);
+
+    case Event::Start:
+      // By hand: at once, whatever the backoff said.
+      switch (s.state) {
+        case State::Waiting: case State::Backoff: case State::Done: case State::Failed: case State::Stopped:
+          s.failures = 0;
+          return to(s.state, kActClearDeadline | kActSpawn);
+        default:
+          return invalid(s);
+      }
+
+    case Event::DepFailed:
+      if (s.state != State::Waiting) return invalid(s);
+      s.last_code = 1;
+      s.last_signal = 0;
+      return to(State::Failed, kActEndForGood, 0, Next::FailedForGood);
+
+    case Event::Started:
+      switch (s.state) {
+        case State::Waiting: case State::Backoff: case State::Done: case State::Failed: case State::Stopped:
+          s.started_at = f.now;
+          s.exited = false;
+          s.kill_sent = false;
+          s.stop_reason = StopReason::None;
+          s.ready_once = true;
+          return to(State::Ready, kActClearDeadline);
+        default:
+          return invalid(s);
+      }
+
+    case Event::SpawnFailed:
+      switch (s.state) {
+        case State::Waiting: case State::Backoff: case State::Done: case State::Failed: case State::Stopped:
+          s.failures++;
+          s.last_code = 1;
+          s.last_signal = 0;
+          if (spec.is_main) return to(State::Failed, kActEndForGood, 0, Next::FailedForGood);
+          return to(State::Backoff, kActSetDeadline, backoff_delay(spec, s.failures), Next::Restart);
+        default:
+          return invalid(s);
+      }
+
+    case Event::Exited:
+      if (!is_running(s.state)) return invalid(s);
+      s.last_code = f.code;
+      s.exited = true;
+      if (s.state == State::Stopping) {
+        return f.group_alive ? to(State::Stopping) : finish_stop(s, f);
+      }
+      if (f.group_alive && !spec.is_main) {
+        // What the leader left in its group goes before any restart
+        // (systemd's KillMode=control-group does the same).
+        Step st = stop_now(s, spec, f.shutting_down ? StopReason::Requested : StopReason::Leftovers);
+        st.actions |= kActLogExit;
+        st.next = Next::StopLeftovers;
+        return st;
+      }
+      return after_exit(s, f);
+
+    case Event::GroupEmpty:
+      if (s.state != State::Stopping || !s.exited) return invalid(s);
+      return finish_stop(s, f);
+
+    case Event::Deadline:
+      switch (s.state) {
+        case State::Backoff:
+          return to(State::Backoff, kActClearDeadline | kActSpawn);
+        case State::Stopping:
+          if (!s.kill_sent) {
+            s.kill_sent = true;
+            return to(State::Stopping, kActKillGroup | kActSetDeadline, kKillBound);
+          }
+          // It survived SIGKILL (uninterruptible sleep): stop waiting.
+          {
+            Step st = finish_stop(s, f);
+            st.actions |= kActGiveUp;
+            return st;
+          }
+        case State::Starting: case State::Ready: case State::Unhealthy:
+          // The main command's -t: SIGKILL this long after a stop signal.
+          if (!spec.is_main) return invalid(s);
+          return to(s.state, kActKillGroup | kActClearDeadline);
+        default:
+          return invalid(s);
+      }
+
+    case Event::Stop:
+      switch (s.state) {
+        case State::Waiting: case State::Backoff:
+          return to(State::Stopped, kActClearDeadline, 0, Next::Stopped);
+        case State::Starting: case State::Ready: case State::Unhealthy:
+          return stop_now(s, spec, StopReason::Requested);
+        case State::Stopping:
+          s.stop_reason = StopReason::Requested;  // no restart once its group is gone
+          return to(State::Stopping);
+        case State::Done: case State::Failed: case State::Stopped:
+          return to(s.state);
+      }
+      return invalid(s);
+  }
+  return invalid(s);
+}
+
+Step step(Service& s, Event e, const Facts& f) {
+  Step r = decide(s, e, f);
+  if (r.valid) s.state = r.to;
+  return r;
+}
+
+}  // namespace oxinit

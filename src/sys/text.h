@@ -1,0 +1,24 @@
+// Text helpers on top of Str: messages of any length, quoting of untrusted
+// text for messages, whole small files.
+#pragma once
+#include <cstdarg>
+#include <cstddef>
+#include <string_view>
+
+#include "sys/str.h"
+
+namespace oxinit {
+
+// s in double quotes, non-printable bytes escaped, cut at 64 bytes: safe to
+// print whatever a config file contained.
+Str quote(std::string_view s);
+
+// A message, printf-style (oxinit::format's subset), of any length.
+Str vfmt(const char* fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+Str fmt(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// Reads a whole file of at most cap bytes. Returns 0 or an errno value
+// (EFBIG when the file is larger than cap).
+int read_file(const char* path, size_t cap, Str& out);
+
+}  // namespace oxinit

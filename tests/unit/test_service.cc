@@ -1,0 +1,274 @@
+// The state x event table (src/service.h), without processes.
+#include <doctest/doctest.h>
+
+#include "service.h"
+#include "supervisor.h"
+
+using namespace oxinit;
+
+namespace {
+
+struct Fixture {
+  ServiceSpec spec;
+  Service s;
+  Fixture() { s.spec = &spec; }
+  Step post(Event e, Millis now = 1000, int code = 0, bool group = false, bool shutting = false) {
+    Facts f;
+    f.now = now;
+    f.code = code;
+    f.group_alive = group;
+    f.shutting_down = shutting;
+    return step(s, e, f);
+  }
+  void running() {
+    s.state = State::Waiting;
+    post(Event::DepsReady);
+    post(Event::Started);
+    REQUIRE(s.state == State::Ready);
+  }
+};
+
+constexpr State kStates[] = {State::Waiting, State::Starting, State::Ready,  State::Unhealthy, State::Stopping,
+                             State::Backoff, State::Done,     State::Failed, State::Stopped};
+constexpr Event kEvents[] = {Event::DepsReady, Event::DepFailed, Event::Started, Event::SpawnFailed, Event::Exited,
+                             Event::GroupEmpty, Event::Deadline, Event::Stop, Event::Start};
+
+}  // namespace
+
+TEST_CASE("every (state, event) pair: valid ones change what they say, invalid ones nothing") {
+  int valid = 0, invalid = 0;
+  for (State st : kStates) {
+    for (Event e : kEvents) {
+      for (bool main : {false, true}) {
+        Fixture fx;
+        fx.spec.is_main = main;
+        fx.s.state = st;
+        fx.s.exited = true;  // GroupEmpty needs a leader that exited
+        Step r = fx.post(e);
+        CAPTURE(state_name(st));
+        CAPTURE(event_name(e));
+        if (!r.valid) {
+          invalid++;
+          CHECK(fx.s.state == st);
+          CHECK(r.actions == 0);
+        } else {
+          valid++;
+          CHECK(fx.s.state == r.to);
+          // A spawn is asked for only where no process runs.
+          if (r.actions & kActSpawn) CHECK_FALSE(is_running(st));
+          // A stop signal only to something running.
+          if (r.actions & kActSignalStop) CHECK(is_running(st));
+        }
+      }
+    }
+  }
+  CHECK(valid > 40);
+  CHECK(invalid > 20);
+}
+
+TEST_CASE("start: deps ready spawns, Started makes it ready") {
+  Fixture fx;
+  Step r = fx.post(Event::DepsReady);
+  CHECK(((r.actions & kActSpawn) != 0));
+  CHECK(fx.s.state == State::Waiting);
+  r = fx.post(Event::Started, 500);
+  CHECK(fx.s.state == State::Ready);
+  CHECK(fx.s.started_at == 500);
+  CHECK(fx.s.ready_once);
+}
+
+TEST_CASE("a failed run backs off, doubling per failure; a clean exit does not grow it") {
+  Fixture fx;
+  fx.spec.restart_delay = 1000;
+  fx.spec.restart_delay_max = 30000;
+  fx.running();
+  Step r = fx.post(Event::Exited, 1100, 3);
+  CHECK(fx.s.state == State::Backoff);
+  CHECK(r.delay == 1000);
+  CHECK(r.next == Next::Restart);
+  CHECK(((r.actions & kActLogExit) != 0));
+  fx.post(Event::Deadline, 2100);
+  fx.post(Event::Started, 2100);
+  r = fx.post(Event::Exited, 2200, 3);
+  CHECK(r.delay == 2000);
+  fx.post(Event::Deadline, 4200);
+  fx.post(Event::Started, 4200);
+  r = fx.post(Event::Exited, 4300, 0);  // clean: back to restart_delay
+  CHECK(r.delay == 1000);
+  CHECK(fx.s.failures == 0);
+  for (int k = 0; k < 5; k++) {
+    fx.post(Event::Deadline);
+    fx.post(Event::Started, 5000 + k * 10);
+    r = fx.post(Event::Exited, 5005 + k * 10, 0);
+    CHECK(r.delay == 1000);
+  }
+}
+
+TEST_CASE("a long healthy run resets the failures") {
+  Fixture fx;
+  fx.spec.restart_delay = 100;
+  fx.running();
+  fx.s.failures = 5;
+  fx.s.started_at = 0;
+  Step r = fx.post(Event::Exited, kHealthyRun + 1, 1);
+  CHECK(r.delay == 100);
+  CHECK(fx.s.failures == 1);
+}
+
+TEST_CASE("max_restarts within the window is final") {
+  Fixture fx;
+  fx.spec.max_restarts = 1;
+  fx.spec.restart_window = 60000;
+  fx.running();
+  fx.post(Event::Exited, 1000, 1);
+  CHECK(fx.s.state == State::Backoff);
+  fx.post(Event::Deadline, 2000);
+  fx.post(Event::Started, 2000);
+  Step r = fx.post(Event::Exited, 2100, 1);
+  CHECK(fx.s.state == State::Failed);
+  CHECK(r.next == Next::LimitHit);
+  CHECK(((r.actions & kActEndForGood) != 0));
+}
+
+TEST_CASE("policies: never and on-failure end for good") {
+  Fixture fx;
+  fx.spec.restart = RestartPolicy::OnFailure;
+  fx.running();
+  Step r = fx.post(Event::Exited, 1000, 0);
+  CHECK(fx.s.state == State::Done);
+  CHECK(r.next == Next::DoneForGood);
+  fx.spec.restart = RestartPolicy::Never;
+  fx.running();
+  r = fx.post(Event::Exited, 1000, 2);
+  CHECK(fx.s.state == State::Failed);
+  CHECK(((r.actions & kActEndForGood) != 0));
+}
+
+TEST_CASE("leftovers in the group are stopped before the restart") {
+  Fixture fx;
+  fx.spec.stop_timeout = 7000;
+  fx.running();
+  Step r = fx.post(Event::Exited, 1000, 1, /*group=*/true);
+  CHECK(fx.s.state == State::Stopping);
+  CHECK(fx.s.stop_reason == StopReason::Leftovers);
+  CHECK(((r.actions & kActSignalStop) != 0));
+  CHECK(((r.actions & kActSetDeadline) != 0));
+  CHECK(r.delay == 7000);
+  CHECK(r.next == Next::StopLeftovers);
+  // The group empties: now the restart policy speaks, with the leader's code.
+  r = fx.post(Event::GroupEmpty, 1500);
+  CHECK(fx.s.state == State::Backoff);
+  CHECK(r.next == Next::Restart);
+  CHECK(fx.s.last_code == 1);
+}
+
+TEST_CASE("leftovers that ignore the stop signal get SIGKILL, then are given up on") {
+  Fixture fx;
+  fx.running();
+  fx.post(Event::Exited, 1000, 1, true);
+  Step r = fx.post(Event::Deadline, 11000);
+  CHECK(((r.actions & kActKillGroup) != 0));
+  CHECK(r.delay == kKillBound);
+  CHECK(fx.s.state == State::Stopping);
+  r = fx.post(Event::Deadline, 16000);  // survived SIGKILL (D state)
+  CHECK(((r.actions & kActGiveUp) != 0));
+  CHECK(fx.s.state == State::Backoff);  // its exit still counts
+}
+
+TEST_CASE("a stop: signal, deadline, SIGKILL, then a bounded wait") {
+  Fixture fx;
+  fx.running();
+  Step r = fx.post(Event::Stop, 1000, 0, false, true);
+  CHECK(fx.s.state == State::Stopping);
+  CHECK(((r.actions & kActSignalStop) != 0));
+  r = fx.post(Event::Deadline, 11000, 0, false, true);
+  CHECK(((r.actions & kActKillGroup) != 0));
+  r = fx.post(Event::Deadline, 16000, 0, false, true);
+  CHECK(((r.actions & kActGiveUp) != 0));
+  CHECK(fx.s.state == State::Stopped);
+}
+
+TEST_CASE("a stopping leader that exits with its group still alive waits for the group") {
+  Fixture fx;
+  fx.running();
+  fx.post(Event::Stop, 1000, 0, false, true);
+  fx.post(Event::Exited, 1100, 143, /*group=*/true, true);
+  CHECK(fx.s.state == State::Stopping);
+  fx.post(Event::GroupEmpty, 1200, 0, false, true);
+  CHECK(fx.s.state == State::Stopped);
+}
+
+TEST_CASE("waiting and backoff services stop at once; a stop by hand stays stopped until started") {
+  Fixture fx;
+  CHECK(fx.post(Event::Stop).to == State::Stopped);
+  Fixture b;
+  b.running();
+  b.post(Event::Exited, 1000, 1);
+  REQUIRE(b.s.state == State::Backoff);
+  Step r = b.post(Event::Stop);
+  CHECK(b.s.state == State::Stopped);
+  CHECK(((r.actions & kActClearDeadline) != 0));
+  CHECK_FALSE(b.post(Event::DepsReady).valid);
+  r = b.post(Event::Start);
+  CHECK(((r.actions & kActSpawn) != 0));
+}
+
+TEST_CASE("a spawn failure backs off; the main command's ends the run") {
+  Fixture fx;
+  fx.spec.restart_delay = 100;
+  fx.post(Event::DepsReady);
+  Step r = fx.post(Event::SpawnFailed);
+  CHECK(fx.s.state == State::Backoff);
+  CHECK(r.delay == 100);
+  r = fx.post(Event::Deadline);
+  CHECK(((r.actions & kActSpawn) != 0));
+  r = fx.post(Event::SpawnFailed);
+  CHECK(r.delay == 200);
+  Fixture m;
+  m.spec.is_main = true;
+  m.post(Event::DepsReady);
+  r = m.post(Event::SpawnFailed);
+  CHECK(m.s.state == State::Failed);
+  CHECK(((r.actions & kActEndForGood) != 0));
+}
+
+TEST_CASE("the main command: never restarted, -t deadline kills its group") {
+  Fixture fx;
+  fx.spec.is_main = true;
+  fx.running();
+  Step r = fx.post(Event::Deadline);
+  CHECK(((r.actions & kActKillGroup) != 0));
+  CHECK(fx.s.state == State::Ready);
+  r = fx.post(Event::Exited, 1000, 0, /*group=*/true);  // its group is the sweep's business
+  CHECK(fx.s.state == State::Done);
+  CHECK(((r.actions & kActEndForGood) != 0));
+}
+
+TEST_CASE("an exit during the shutdown is a stop, not a failure") {
+  Fixture fx;
+  fx.running();
+  Step r = fx.post(Event::Exited, 1000, 1, false, /*shutting=*/true);
+  CHECK(fx.s.state == State::Stopped);
+  CHECK(((r.actions & kActEndForGood) == 0));
+}
+
+TEST_CASE("a dependency that failed: failed too, for good") {
+  Fixture fx;
+  Step r = fx.post(Event::DepFailed);
+  CHECK(fx.s.state == State::Failed);
+  CHECK(((r.actions & kActEndForGood) != 0));
+}
+
+TEST_CASE("default shutdown_limit covers the longest chain of stop timeouts") {
+  Plan p;
+  p.services.resize(3);
+  p.services[0].stop_timeout = 10000;
+  p.services[1].stop_timeout = 20000;
+  p.services[2].stop_timeout = 1000;
+  p.deps = {{}, {0}, {}};  // 1 after 0: stopping 1 then 0 may take 30 s
+  p.order = {0, 1, 2};
+  p.init.shutdown_timeout = 2000;
+  Millis limit = default_shutdown_limit(p);
+  CHECK(limit >= 30000 + 2 * kKillBound + 2000 + kKillBound);
+  CHECK(limit < 60000);
+}
