@@ -45,21 +45,6 @@ bool LineReader::next(std::string_view& line) {
   }
 }
 
-long read_small(const char* path, char* buf, size_t cap) {
-  UniqueFd fd(retry_eintr([&] { return ::open(path, O_RDONLY | O_CLOEXEC); }));
-  if (!fd.valid() || cap == 0) return -1;
-  size_t len = 0;
-  while (len + 1 < cap) {
-    ssize_t n = retry_eintr([&] { return ::read(fd.get(), buf + len, cap - 1 - len); });
-    if (n < 0) return -1;
-    if (n == 0) break;
-    len += static_cast<size_t>(n);
-  }
-  while (len > 0 && buf[len - 1] == '\n') len--;
-  buf[len] = 0;
-  return static_cast<long>(len);
-}
-
 std::string_view next_word(std::string_view& s) {
   size_t b = 0;
   while (b < s.size() && (s[b] == ' ' || s[b] == '\t')) b++;

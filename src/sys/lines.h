@@ -24,10 +24,6 @@ class LineReader {
   char buf_[8192];
 };
 
-// Reads a small file (at most cap - 1 bytes) into buf, NUL-terminated, with
-// trailing newlines cut. Returns the length, or -1 (errno set).
-long read_small(const char* path, char* buf, size_t cap);
-
 // The next space- or tab-separated word of s, removed from s ("" at the end).
 std::string_view next_word(std::string_view& s);
 

@@ -14,40 +14,25 @@
 #include "sys/eintr.h"
 #include "sys/fd.h"
 #include "sys/format.h"
-#include "sys/lines.h"
+#include "sys/text.h"
 #include "vm/kernel.h"
 
 namespace oxinit::vm {
 
-bool parse_ip(std::string_view s, uint8_t* addr) {
-  int part = 0, digits = 0, v = 0;
-  for (size_t i = 0; i <= s.size(); i++) {
-    if (i == s.size() || s[i] == '.') {
-      if (!digits || part > 3) return false;
-      addr[part++] = static_cast<uint8_t>(v);
-      digits = v = 0;
-    } else if (s[i] >= '0' && s[i] <= '9' && digits < 3 && (v = v * 10 + s[i] - '0') <= 255) {
-      digits++;
-    } else {
-      return false;
-    }
-  }
-  return part == 4;
-}
-
 bool parse_cidr(std::string_view s, uint8_t* addr, int& prefix) {
   size_t slash = s.find('/');
-  int64_t p = -1;
-  if (slash != std::string_view::npos) parse_int(s.substr(slash + 1), p);
+  uint64_t p = 0;
+  prefix = 0;
+  if (slash == std::string_view::npos || !parse_uint(s.substr(slash + 1), 32, p)) return false;
   prefix = static_cast<int>(p);
-  return parse_ip(s.substr(0, slash), addr) && p >= 0 && p <= 32;
+  return parse_ipv4(s.substr(0, slash), addr);
 }
 
 namespace {
 
 void add_nameserver(Str& resolv, std::string_view ip) {
   uint8_t a[4];
-  if (!parse_ip(ip, a)) return;
+  if (!parse_ipv4(ip, a)) return;
   resolv += "nameserver ";
   resolv += ip;
   resolv += '\n';
@@ -65,19 +50,19 @@ bool parse_ip_arg(std::string_view arg, NetConfig& out, const char** why) {
     s.remove_prefix(c + 1);
   }
   // A lone word is the autoconf method ("ip=off", "ip=dhcp").
-  std::string_view autoconf = n > 6 ? f[6] : n == 1 && !parse_ip(f[0], out.addr) ? f[0] : "";
+  std::string_view autoconf = n > 6 ? f[6] : n == 1 && !parse_ipv4(f[0], out.addr) ? f[0] : "";
   bool off = autoconf == "off" || autoconf == "none";
   *why = off ? "off" : "needs a DHCP client, which oxinit does not have: use a static ip= or [init] network";
   if ((off && n == 1) || (!off && !autoconf.empty())) return false;
   *why = "no client address";
-  if (!parse_ip(f[0], out.addr)) return false;
+  if (!parse_ipv4(f[0], out.addr)) return false;
   uint8_t mask[4];
-  if (n > 3 && parse_ip(f[3], mask)) {
+  if (n > 3 && parse_ipv4(f[3], mask)) {
     out.prefix = __builtin_popcount(mask[0] | mask[1] << 8 | mask[2] << 16 | static_cast<unsigned>(mask[3]) << 24);
   } else {  // classful, as the kernel's ipconfig does without a netmask
     out.prefix = out.addr[0] < 128 ? 8 : out.addr[0] < 192 ? 16 : 24;
   }
-  if (n > 2) parse_ip(f[2], out.gateway);
+  if (n > 2) parse_ipv4(f[2], out.gateway);
   if (n > 4) out.hostname = f[4];
   if (n > 5) out.device = f[5];
   for (size_t k = 7; k < n && k < 9; k++) add_nameserver(out.resolv, f[k]);
@@ -149,13 +134,13 @@ unsigned if_index(Str& name) {
     }
     if (d) ::closedir(d);
   }
-  char buf[300];
-  int64_t idx = 0;
-  format(buf, sizeof buf, "/sys/class/net/%s/ifindex", name.c_str());
-  return name.view().find('/') == std::string_view::npos && read_small(buf, buf, sizeof buf) > 0 &&
-                 parse_int(buf, idx)
-             ? static_cast<unsigned>(idx)
-             : 0;
+  char path[300];
+  Str text;
+  uint64_t idx = 0;
+  format(path, sizeof path, "/sys/class/net/%s/ifindex", name.c_str());
+  bool ok = name.view().find('/') == std::string_view::npos && read_file(path, 32, text) == 0 && text.size() > 1 &&
+            parse_uint(text.view().substr(0, text.size() - 1), UINT32_MAX, idx);
+  return ok ? static_cast<unsigned>(idx) : 0;
 }
 
 void apply(int nl, NetConfig& c) {
@@ -215,7 +200,7 @@ Str configure_network(const NetworkSpec& spec) {
   } else if (!spec.address.empty() || !spec.interface.empty()) {
     c.device = spec.interface;
     parse_cidr(spec.address, c.addr, c.prefix);  // checked by the schema
-    parse_ip(spec.gateway, c.gateway);
+    parse_ipv4(spec.gateway, c.gateway);
     for (const Str& d : spec.dns) add_nameserver(c.resolv, d);
   } else {
     return {};

@@ -25,9 +25,7 @@ struct NetConfig {
 // with *why set when there is nothing static to apply (off, dhcp, junk). Pure.
 bool parse_ip_arg(std::string_view arg, NetConfig& out, const char** why);
 
-// "10.0.2.15": true and the 4 bytes. Pure.
-bool parse_ip(std::string_view s, uint8_t* addr);
-// "10.0.2.15/24". Pure.
+// "10.0.2.15/24" (parse_ipv4 in sys/str.h for the address alone). Pure.
 bool parse_cidr(std::string_view s, uint8_t* addr, int& prefix);
 
 // Brings lo up, then applies ip= from the environment or else

@@ -12,7 +12,7 @@
 
 #include "log.h"
 #include "sys/format.h"
-#include "sys/lines.h"
+#include "sys/text.h"
 #include "vm/mounts.h"
 
 namespace oxinit::vm {
@@ -73,12 +73,10 @@ void remove_tree(int dirfd, dev_t dev) {
 // Tries each type of rootfstype= or, without it, each of /proc/filesystems
 // that needs a device ("nodev\tsysfs" lines are skipped), as the kernel's
 // mount_block_root() does.
-int mount_root(const RootArgs& a, const char* dev, char* buf, size_t cap) {
+int mount_root(const RootArgs& a, const char* dev) {
+  Str fs;
   std::string_view types = a.fstype;
-  if (types.empty()) {
-    long n = read_small("/proc/filesystems", buf, cap);
-    types = std::string_view(buf, n > 0 ? static_cast<size_t>(n) : 0);
-  }
+  if (types.empty() && read_file("/proc/filesystems", 65536, fs) == 0) types = fs;
   char opts[512];
   format(opts, sizeof opts, "%s,%.*s", a.rw ? "rw" : "ro", static_cast<int>(a.flags.size()), a.flags.data());
   int err = ENODEV;
@@ -99,9 +97,10 @@ int mount_root(const RootArgs& a, const char* dev, char* buf, size_t cap) {
 }  // namespace
 
 bool switch_root(char** argv, const sigset_t& mask) {
-  char cmdline[4096], buf[4096];
+  Str cmdline;
+  char buf[512];
   RootArgs a;
-  if (read_small("/proc/cmdline", cmdline, sizeof cmdline) > 0) parse_cmdline(cmdline, a);
+  if (read_file("/proc/cmdline", 65536, cmdline) == 0) parse_cmdline(cmdline, a);
   struct statfs fs;
   // Only from an initramfs (ramfs or tmpfs): a disk root is already there.
   if (a.root.empty() || ::statfs("/", &fs) < 0 || (fs.f_type != 0x858458f6 && fs.f_type != 0x01021994))
@@ -113,7 +112,7 @@ bool switch_root(char** argv, const sigset_t& mask) {
              static_cast<int>(a.root.size()), a.root.data(), static_cast<int>(wait / 1000));
     return false;
   }
-  if (int e = mount_root(a, dev.c_str(), buf, sizeof buf)) {
+  if (int e = mount_root(a, dev.c_str())) {
     OX_FATAL("vm: unable to mount root %s: %s", dev.c_str(), strerror(e));
     return false;
   }

@@ -82,14 +82,9 @@ TEST_CASE("ip=: every field, the classful default, off and dhcp") {
   CHECK(std::string(why) == "no client address");
 }
 
-TEST_CASE("IPv4 addresses and CIDR") {
+TEST_CASE("IPv4 CIDR") {
   uint8_t a[4];
   int p = 0;
-  CHECK(parse_ip("0.0.0.0", a));
-  CHECK(parse_ip("255.255.255.255", a));
-  CHECK(a[2] == 255);
-  for (const char* bad : {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1..2.3", "1.2.3.4 ", "a.b.c.d", "1234.1.1.1"})
-    CHECK_MESSAGE(!parse_ip(bad, a), bad);
   CHECK(parse_cidr("10.0.2.15/24", a, p));
   CHECK(p == 24);
   CHECK(parse_cidr("10.0.2.15/0", a, p));
@@ -189,9 +184,6 @@ TEST_CASE("line reader: lines, a last line without newline, an overlong line ski
   CHECK(next_word(s) == "bb");
   CHECK(next_word(s) == "c");
   CHECK(next_word(s).empty());
-  char buf[8];
-  CHECK(read_small(path, buf, sizeof buf) == 7);
-  CHECK(std::string(buf) == "one\n\ntw");
   unlink(path);
   CHECK_FALSE(LineReader(path).ok());
 }
