@@ -119,6 +119,17 @@ struct NetworkSpec {
   std::vector<Str> dns;  // written to /etc/resolv.conf when /etc is writable
 };
 
+// What a microVM's boot does besides the basics (vm/boot.*).
+struct BootSpec {
+  std::vector<Str> modules;     // loaded at boot, with their dependencies
+  NetworkSpec network;
+  std::vector<Str> sysctl;      // "net.ipv4.ip_forward=1": written under /proc/sys
+  TmpMode tmp = TmpMode::None;  // "tmpfs": a tmpfs on /tmp
+  Str random_seed;              // mixed into the pool at boot, replaced at shutdown
+  bool random_seed_credit = false;
+  std::vector<MountSpec> mounts;
+};
+
 struct InitSpec {
   Millis shutdown_timeout = 2000;  // grace for leftovers after the services stopped
   Millis shutdown_limit = -1;      // bound on the whole shutdown; -1 (or 0 in the file): computed
@@ -127,14 +138,7 @@ struct InitSpec {
   FinalAction final_action = FinalAction::Poweroff;
   Str hostname;
   bool mount_cgroup = false;
-  // microVM mode only (vm/*):
-  std::vector<Str> modules;     // loaded at boot, with their dependencies
-  NetworkSpec network;
-  std::vector<Str> sysctl;      // "net.ipv4.ip_forward=1": written under /proc/sys
-  TmpMode tmp = TmpMode::None;  // "tmpfs": a tmpfs on /tmp
-  Str random_seed;              // mixed into the pool at boot, replaced at shutdown
-  bool random_seed_credit = false;
-  std::vector<MountSpec> mounts;
+  BootSpec boot;                // microVM mode only (vm/*)
 };
 
 struct Config {

@@ -224,8 +224,9 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   UniqueFd out_w, err_w;
   if (spec.is_main) {
     // A VM's console is nobody's controlling tty until the main command
-    // takes it (vm/boot.cc, console_fds).
-    if (vm_ && isatty(STDIN_FILENO)) req.new_session = req.controlling_tty = true;
+    // takes it (vm/boot.cc, console_fds; TIOCSCTTY fails harmlessly when
+    // stdin is not a tty).
+    if (vm_) req.new_session = req.controlling_tty = true;
     else req.take_terminal = true;
   } else {
     req.new_session = true;

@@ -145,12 +145,12 @@ constexpr Key kInitKeys[] = {
     I("final_action", kChoice, kFinalChoice, final_action),
     I("hostname", kHostname, 0, hostname),
     I("mount_cgroup", kBool, 0, mount_cgroup),
-    I("modules", kStrings, 0, modules),
-    I("network", kNetwork, 0, network),
-    I("sysctl", kSysctl, 0, sysctl),
-    I("tmp", kChoice, kTmpChoice, tmp),
-    I("random_seed", kPath, 0, random_seed),
-    I("random_seed_credit", kBool, 0, random_seed_credit),
+    I("modules", kStrings, 0, boot.modules),
+    I("network", kNetwork, 0, boot.network),
+    I("sysctl", kSysctl, 0, boot.sysctl),
+    I("tmp", kChoice, kTmpChoice, boot.tmp),
+    I("random_seed", kPath, 0, boot.random_seed),
+    I("random_seed_credit", kBool, 0, boot.random_seed_credit),
 };
 #undef I
 
@@ -678,7 +678,7 @@ class Schema {
     if (!valid_name(mm.key))
       return fail(mm.pos, "invalid mount name %s (use 1 to 64 letters, digits, '_' or '-')", quote(mm.key).c_str());
     if (!expect(mm, mm.value, Type::Table, "a table")) return false;
-    for (const MountSpec& o : init.mounts)
+    for (const MountSpec& o : init.boot.mounts)
       if (o.name.view() == mm.key.view()) return fail(mm.pos, "mount '%s' is already defined", mm.key.c_str());
     format(section_, sizeof section_, "[mount.%s]", mm.key.c_str());
     MountSpec ms;
@@ -693,7 +693,7 @@ class Schema {
     }
     if (ms.source.empty() || ms.target.empty())
       return fail(mm.pos, "mount '%s' needs a source and a target", mm.key.c_str());
-    init.mounts.push_back(std::move(ms));
+    init.boot.mounts.push_back(std::move(ms));
     return true;
   }
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdarg>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include "sys/str.h"
@@ -16,6 +17,9 @@ Str quote(std::string_view s);
 // A message, printf-style (oxinit::format's subset), of any length.
 Str vfmt(const char* fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 Str fmt(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// A dotted quad into a[0..3] (no leading zeros: "010" is octal to inet_aton).
+bool parse_ipv4(std::string_view s, uint8_t* a);
 
 // Reads a whole file of at most cap bytes. Returns 0 or an errno value
 // (EFBIG when the file is larger than cap).

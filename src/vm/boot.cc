@@ -152,22 +152,22 @@ bool boot(const InitSpec& init, char** argv, const sigset_t& mask) {
   if (!::getenv("PATH"))
     ::setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
   if (g_whole) {
-    load_modules(init.modules);
+    load_modules(init.boot.modules);
     if (!switch_root(argv, mask)) return false;
   }
   mount_configured(init);
-  Str host = configure_network(init.network);
+  Str host = configure_network(init.boot.network);
   if (!init.hostname.empty()) host = init.hostname;
   if (!host.empty() && ::sethostname(host.c_str(), host.size()) < 0)
     OX_WARN("vm: unable to set hostname %s: %s", host.c_str(), strerror(errno));
-  for (const Str& kv : init.sysctl) write_sysctl(kv);
-  if (!init.random_seed.empty()) load_seed(init.random_seed, init.random_seed_credit);
+  for (const Str& kv : init.boot.sysctl) write_sysctl(kv);
+  if (!init.boot.random_seed.empty()) load_seed(init.boot.random_seed, init.boot.random_seed_credit);
   disable_cad();
   return true;
 }
 
 void finish(FinalAction action) {
-  if (g_init && !g_init->random_seed.empty()) save_seed(g_init->random_seed);
+  if (g_init && !g_init->boot.random_seed.empty()) save_seed(g_init->boot.random_seed);
   unmount_all(g_init ? g_whole : in_initial_pid_ns());  // before boot: a config error
   power_off(action);
 }

@@ -661,7 +661,7 @@ def missing_module_is_an_error_then_power_off():
     r = result("badmodule")
     c = r.console
     assert re.search(r"ERROR oxinit \(1\)\] vm: unable to load module no_such_module: ", c), c
-    assert "no device /dev/vda" in c, c
+    assert "unable to switch root to /dev/vda: no such device" in c, c
     assert vmlib.PANIC not in c and vmlib.POWER_DOWN in c and r.rc == 0, c
 
 
