@@ -34,7 +34,7 @@ struct Names {
   const char* first;
   uint8_t stride;
   uint8_t count;
-  const char* at(int k) const { return first + k * stride; }
+  const char* at(int k) const { return first + static_cast<size_t>(k) * stride; }
 };
 template <size_t L, size_t N>
 constexpr Names names(const char (&a)[N][L]) {
@@ -71,7 +71,7 @@ static_assert(sizeof(ServiceType) == sizeof(int) && sizeof(RestartPolicy) == siz
 constexpr char kRootKeys[][8] = {"init", "service"};
 
 struct Limit {
-  char name[11];
+  char name[11];  // cppcheck-suppress unusedStructMember ; read through names()
   uint8_t id;  // RLIMIT_*
 };
 constexpr Limit kLimits[] = {
@@ -229,7 +229,7 @@ bool parse_ipv6(std::string_view s, uint8_t* a) {
   if (gap < 0 ? n != 8 : n > 7) return false;
   for (int k = 0; k < 16; k++) a[k] = 0;
   for (int k = 0; k < n; k++) {
-    int at = gap >= 0 && k >= gap ? k + 8 - n : k;
+    auto at = static_cast<size_t>(gap >= 0 && k >= gap ? k + 8 - n : k);
     a[2 * at] = static_cast<uint8_t>(w[k] >> 8);
     a[2 * at + 1] = static_cast<uint8_t>(w[k]);
   }
@@ -594,13 +594,13 @@ class Schema {
     }
     if (!ready && out.kind <= ProbeSpec::Fd)
       return fail(v.pos, "health: %s is for ready only (health takes tcp://, http://, exec: or file:)", quote(t).c_str());
+    if (ok) return true;
     static constexpr const char* kForms[] = {
         "fd:N with N from 3 to 1023",
         "tcp://HOST:PORT, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535",
         "http://HOST:PORT/PATH, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535, no spaces in PATH",
         "exec:COMMAND", "file:/ABSOLUTE/PATH"};
-    if (!ok) return fail(v.pos, "%s: expected %s, got %s", m.key.c_str(), kForms[out.kind - ProbeSpec::Fd], quote(t).c_str());
-    return true;
+    return fail(v.pos, "%s: expected %s, got %s", m.key.c_str(), kForms[out.kind - ProbeSpec::Fd], quote(t).c_str());
   }
 
   bool env(const Member& m, ServiceSpec& s) {
