@@ -35,7 +35,7 @@ struct Names {
   const char* first;
   uint8_t stride;
   uint8_t count;
-  const char* at(int k) const { return first + k * stride; }
+  const char* at(int k) const { return first + static_cast<size_t>(k) * stride; }
 };
 template <size_t L, size_t N>
 constexpr Names names(const char (&a)[N][L]) {
@@ -228,7 +228,7 @@ bool parse_ipv6(std::string_view s, uint8_t* a) {
   if (gap < 0 ? n != 8 : n > 7) return false;
   for (int k = 0; k < 16; k++) a[k] = 0;
   for (int k = 0; k < n; k++) {
-    int at = gap >= 0 && k >= gap ? k + 8 - n : k;
+    auto at = static_cast<size_t>(gap >= 0 && k >= gap ? k + 8 - n : k);
     a[2 * at] = static_cast<uint8_t>(w[k] >> 8);
     a[2 * at + 1] = static_cast<uint8_t>(w[k]);
   }
