@@ -87,15 +87,16 @@ struct ServiceSpec {
   int reload_signal = 0;            // 0: a SIGHUP to oxinit sends it nothing
 
   // Readiness and health (the engine acts on them; the parser only checks).
+  // (Ordered for packing: 4-byte fields in pairs.)
+  int health_retries = 3;           // consecutive failures before unhealthy
   ProbeSpec ready{.kind = ProbeSpec::Started};
-  Millis ready_timeout = 90000;     // not ready by then: a failed run
   ProbeSpec health;                 // None: no health check
+  Millis ready_timeout = 90000;     // not ready by then: a failed run
   Millis health_interval = 10000;
   Millis health_timeout = 5000;
-  int health_retries = 3;           // consecutive failures before unhealthy
   Millis health_start_period = 0;   // failures in this period after a start do not count
-  OnUnhealthy on_unhealthy = OnUnhealthy::Restart;
   Millis watchdog = 0;              // 0: off; else WATCHDOG=1 at least this often (ready = notify)
+  OnUnhealthy on_unhealthy = OnUnhealthy::Restart;
 
   // Set only for the main command (`oxinit -- CMD`): it keeps oxinit's stdio
   // and terminal, receives forwarded signals and ends everything when it exits.

@@ -18,6 +18,18 @@ Str quote(std::string_view s);
 Str vfmt(const char* fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 Str fmt(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
+// Levenshtein distance (for "did you mean" suggestions).
+size_t edit_distance(std::string_view a, std::string_view b);
+
+// "; did you mean 'x'?" for the candidate closest to word, if it is close
+// enough to be a likely typo (at most 2 edits, and a third of the length).
+struct Suggestion {
+  std::string_view word;
+  std::string_view best = {};
+  size_t best_d = 3;
+  void consider(std::string_view candidate);
+  Str text() const;  // "" when nothing was close
+};
 // A dotted quad into a[0..3] (no leading zeros: "010" is octal to inet_aton).
 bool parse_ipv4(std::string_view s, uint8_t* a);
 

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -125,6 +126,27 @@ void load_seed(const Str& path, bool credit) {
     OX_WARN("vm: unable to read the random seed %s: %s", path.c_str(), strerror(errno));
   }
   save_seed(path);
+}
+
+// /proc, for detect(): mounted when missing (mounted_here tells); false when
+// it is missing and cannot be mounted. Here, not in mounts.cc: exec mode in
+// a container runs this, and must not fault in the features' mapping
+// (build-aux/layout.ld).
+bool ensure_proc(bool& mounted_here) {
+  struct stat st;
+  mounted_here = false;
+  if (::stat("/proc/self", &st) == 0) return true;
+  ::mkdir("/proc", 0555);
+  if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0) return false;
+  mounted_here = true;
+  note_proc_mounted(true);
+  return true;
+}
+
+// Drops /proc again (detect() found a container, not a VM).
+void drop_proc() {
+  ::umount2("/proc", MNT_DETACH);
+  note_proc_mounted(false);
 }
 
 }  // namespace

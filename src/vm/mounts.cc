@@ -201,20 +201,7 @@ void mount_options(std::string_view opts, unsigned long& flags, Str& data) {
   }
 }
 
-bool ensure_proc(bool& mounted_here) {
-  struct stat st;
-  mounted_here = false;
-  if (::stat("/proc/self", &st) == 0) return true;
-  ::mkdir("/proc", 0555);
-  if (::mount("proc", "/proc", "proc", kSecure, nullptr) < 0) return false;
-  mounted_here = g_mounted[0] = true;
-  return true;
-}
-
-void drop_proc() {
-  ::umount2("/proc", MNT_DETACH);
-  g_mounted[0] = false;
-}
+void note_proc_mounted(bool mounted) { g_mounted[0] = mounted; }
 
 void mount_api(bool cgroup) {
   for (int i = 0; i < kNumSteps; i++) {
