@@ -26,10 +26,6 @@
 namespace oxinit::vm {
 namespace {
 
-// include/linux/proc_ns.h: the initial PID namespace's nsfs inode number,
-// fixed since Linux 3.8 (systemd's namespace-util.h uses the same constant).
-constexpr ino_t kProcPidInitIno = 0xEFFFFFFCU;
-
 const InitSpec* g_init = nullptr;
 bool g_whole = false;  // PID 1 of the initial PID namespace: the machine is ours
 
