@@ -129,9 +129,8 @@ void load_seed(const Str& path, bool credit) {
 }
 
 // /proc, for detect(): mounted when missing (mounted_here tells); false when
-// it is missing and cannot be mounted. Here, not in mounts.cc: exec mode in
-// a container runs this, and must not fault in the features' mapping
-// (build-aux/layout.ld).
+// it is missing and cannot be mounted. Only a PID 1 without /proc gets here
+// (detect() in boot.h answers the others itself).
 bool ensure_proc(bool& mounted_here) {
   struct stat st;
   mounted_here = false;
