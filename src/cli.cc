@@ -52,7 +52,9 @@ Str usage_text(std::string_view n) {
        "  TINI_VERBOSITY: Set the verbosity level (default: 1).\n"
        "  TINI_KILL_PROCESS_GROUP: Send signals to the child's process group.\n"
        "  OXINIT_SUBREAPER, OXINIT_VERBOSITY, OXINIT_KILL_PROCESS_GROUP: the same.\n"
-       "  OXINIT_KILL_TIMEOUT: as -t.  OXINIT_GRACE: as -G.  OXINIT_CONFIG: as -c.\n\n";
+       "  OXINIT_KILL_TIMEOUT: as -t.  OXINIT_GRACE: as -G.  OXINIT_CONFIG: as -c.\n"
+       "  OXINIT_CONTROL_SOCKET: the control socket's path.\n\n"
+       "Control a running oxinit: "; s += n; s += " ctl COMMAND (oxinit ctl -h; `"; s += n; s += " -- ctl` runs a program named ctl).\n\n";
   return s;
 }
 
@@ -229,6 +231,8 @@ struct Parser {
           if (!parse_duration(v, o.grace)) return fail(CliAction::ValueError, Str("Not a valid value for OXINIT_GRACE: ") + v);
           o.grace_set = true;
         }
+      } else if (k == "CONTROL_SOCKET" && e.substr(0, 7) == "OXINIT_") {
+        o.control_socket = v;
       } else if (k == "CONFIG" && e.substr(0, 7) == "OXINIT_") {
         if (!o.config_given) {
           // Several files may be given, separated by ':'.

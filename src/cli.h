@@ -26,6 +26,7 @@ struct Options {
   std::vector<Str> config_files; // -c (repeatable), OXINIT_CONFIG
   bool config_given = false;
   VmMode vm = VmMode::Auto;      // --vm / --no-vm
+  Str control_socket;            // OXINIT_CONTROL_SOCKET: where the control socket is by default
   std::vector<Str> command;      // PROGRAM [ARGS...]
 
   bool remapped(int code) const {

@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
+#include "ctl/protocol.h"
 #include "log.h"
 #include "sys/format.h"
 
@@ -112,6 +114,36 @@ void Logs::init(Loop* loop, uint64_t token_base, bool timestamps, int out_fd, in
   out_fds_[1] = err_fd;
 }
 
+void Logs::configure(bool timestamps, bool json, uint32_t ring_bytes) {
+  timestamps_ = timestamps;
+  json_ = json;
+  ring_cap_ = ring_bytes;
+  if (!ring_bytes) {
+    for (Channel& c : channels_) std::vector<char>().swap(c.ring);
+  }
+}
+
+int Logs::channel(std::string_view name, bool make) {
+  for (size_t i = 0; i < channels_.size(); i++) {
+    if (channels_[i].name.view() == name) return static_cast<int>(i);
+  }
+  if (!make) return -1;
+  channels_.emplace_back();
+  channels_.back().name = name;
+  return static_cast<int>(channels_.size() - 1);
+}
+
+std::string_view Logs::tail(int channel, uint32_t n) const {
+  if (channel < 0 || static_cast<size_t>(channel) >= channels_.size()) return {};
+  const std::vector<char>& r = channels_[static_cast<size_t>(channel)].ring;
+  size_t at = r.size();
+  for (uint32_t k = 0; k < n && at > 0; k++) {
+    at--;  // past this line's '\n', then back to the end of the one before
+    while (at > 0 && r[at - 1] != '\n') at--;
+  }
+  return std::string_view(r.data() + at, r.size() - at);
+}
+
 void Logs::open_outputs() {
   if (outputs_open_) return;
   outputs_open_ = true;
@@ -119,7 +151,7 @@ void Logs::open_outputs() {
   out_[1].open(out_fds_[1]);
 }
 
-Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr, uint64_t* ref) {
+Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr, uint64_t* ref, const ServiceSpec* spec) {
   int p[2];
   open_outputs();
   if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) return errno_error("pipe2");
@@ -131,6 +163,19 @@ Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr, uint64
   while (slot < streams_.size() && streams_[slot].fd.valid()) slot++;
   if (slot == streams_.size()) streams_.emplace_back();
   Stream& s = streams_[slot];
+  int ch = channel(name, true);
+  Channel& c = channels_[static_cast<size_t>(ch)];
+  std::string_view path = spec && spec->log == LogMode::File ? spec->log_file.view() : std::string_view();
+  if (c.path.view() != path) {
+    c.path = path;
+    c.file.reset();
+    c.file_failed = false;
+  }
+  if (spec) {
+    c.max_size = spec->log_max_size;
+    c.keep = spec->log_keep;
+  }
+  s.channel = static_cast<uint32_t>(ch);
   s.prefix = name;
   s.prefix += " | ";
   s.is_stderr = is_stderr;
@@ -142,12 +187,79 @@ Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr, uint64
   return wr;
 }
 
-void Logs::emit(Stream& s, std::string_view line) { push_line(s.is_stderr, s.prefix, line, "\n"); }
+void Logs::emit(Stream& s, std::string_view line) {
+  Channel& c = channels_[s.channel];
+  if (ring_cap_) {
+    std::vector<char>& r = c.ring;
+    r.insert(r.end(), line.begin(), line.end());
+    r.push_back('\n');
+    // Down to the newest ring_cap_ bytes of whole lines once twice that is
+    // held: each byte is moved at most once on average.
+    if (r.size() > 2 * size_t{ring_cap_}) {
+      size_t cut = r.size() - ring_cap_;
+      while (r[cut - 1] != '\n') cut++;
+      r.erase(r.begin(), r.begin() + static_cast<std::ptrdiff_t>(cut));
+    }
+  }
+  if (tap_) tap_(tap_ctx_, s.channel, line);
+  if (!c.path.empty() && write_file(c, line, s.is_stderr)) return;
+  if (!json_ && !timestamps_) {
+    out_[s.is_stderr ? 1 : 0].push(s.prefix, line, "\n");
+    return;
+  }
+  format_line(c.name, s.is_stderr ? "stderr" : "stdout", line, true);
+  out_[s.is_stderr ? 1 : 0].push(line_, {}, {});
+}
+
+// log = "file:PATH": appended, and rotated once it would pass log_max_size
+// (PATH -> PATH.1 -> ... -> PATH.<log_keep>, as s6-log keeps a count of
+// archives). A regular file: the write does not wait for a reader.
+bool Logs::write_file(Channel& c, std::string_view line, bool is_stderr) {
+  if (c.file_failed) return false;
+  const char* path = c.path.c_str();
+  format_line({}, is_stderr ? "stderr" : "stdout", line, false);
+  if (c.file.valid() && c.size > 0 && c.size + line_.size() > c.max_size) {
+    c.file.reset();
+    Str from, to;
+    char n[24];
+    for (int k = c.keep; k >= 1; k--) {
+      from = path;
+      if (k > 1) {
+        format(n, sizeof n, ".%d", k - 1);
+        from += n;
+      }
+      format(n, sizeof n, ".%d", k);
+      to = path + Str(n);
+      rename(from.c_str(), to.c_str());
+    }
+    if (c.keep == 0) unlink(path);
+  }
+  if (!c.file.valid()) {
+    c.file.reset(open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640));
+    struct stat st;
+    if (!c.file.valid() || fstat(c.file.get(), &st) < 0) {
+      c.file_failed = true;
+      OX_WARN("service %s: unable to open its log file %s: %s; its lines go to oxinit's output", c.name.c_str(), path,
+              strerror(errno));
+      return false;
+    }
+    c.size = static_cast<uint64_t>(st.st_size);
+  }
+  std::string_view rest = line_;
+  while (!rest.empty()) {
+    ssize_t w = write(c.file.get(), rest.data(), rest.size());
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;  // a full disk: the line is lost, the service goes on
+    rest.remove_prefix(static_cast<size_t>(w));
+  }
+  c.size += line_.size() - rest.size();
+  return true;
+}
 
 namespace {
 Logs* g_own = nullptr;
-void own_sink(void* ctx, bool to_stderr, std::string_view line) {
-  static_cast<Logs*>(ctx)->own_line(to_stderr, line);
+void own_sink(void* ctx, int level, std::string_view line, size_t head) {
+  static_cast<Logs*>(ctx)->own_line(level, line, head);
 }
 }  // namespace
 
@@ -163,9 +275,18 @@ void Logs::release_own_messages() {
   own_messages_ = false;
 }
 
-void Logs::own_line(bool to_stderr, std::string_view line) {
+void Logs::own_line(int level, std::string_view line, size_t head) {
+  static const char* const kLevels[] = {"fatal", "warn", "info", "debug", "trace"};
   open_outputs();
-  push_line(to_stderr, {}, line, {});
+  OutputSink& o = out_[level <= 1 ? 1 : 0];
+  if (!json_ && !timestamps_) {
+    o.push(line, {}, {});
+  } else {
+    line.remove_suffix(line.size() && line.back() == '\n');
+    if (json_) line.remove_prefix(head < line.size() ? head : line.size());
+    format_line({}, kLevels[level < 4 ? level : 4], line, true);
+    o.push(line_, {}, {});
+  }
   flush_outputs();
 }
 
@@ -175,31 +296,51 @@ void Logs::flush_outputs() {
   update_interest();
 }
 
-void Logs::push_line(bool to_stderr, std::string_view prefix, std::string_view line, std::string_view end) {
-  OutputSink& o = out_[to_stderr ? 1 : 0];
-  if (!timestamps_) {
-    o.push(prefix, line, end);
+// One line as it goes out: text ("TIME name | line") or a JSON object.
+// name "" is oxinit itself (kv: its level; else kv is the stream).
+void Logs::format_line(std::string_view name, const char* kv, std::string_view line, bool prefix) {
+  line_.clear();
+  char stamp[40];
+  size_t n = 0;
+  if (timestamps_ || json_) {
+    // RFC 3339 in UTC: a static binary has no time zone database.
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t secs = ts.tv_sec, days = secs / 86400, rem = secs % 86400;
+    // Civil date from days since 1970-01-01 (H. Hinnant's days_from_civil, inverted).
+    days += 719468;
+    int64_t era = days / 146097, doe = days - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    int64_t day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
+    int64_t year = yoe + era * 400 + (month <= 2);
+    n = format(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", static_cast<int>(year),
+               static_cast<int>(month), static_cast<int>(day), static_cast<int>(rem / 3600),
+               static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60),
+               static_cast<int>(ts.tv_nsec / 1000000));
+  }
+  if (json_) {
+    line_ += "{\"time\":\"";
+    line_ += std::string_view(stamp, n);
+    line_ += "\",\"service\":";
+    ctl::json_string(line_, name.empty() ? "oxinit" : name);
+    line_ += name.empty() ? ",\"level\":\"" : ",\"stream\":\"";
+    line_ += kv;
+    line_ += "\",\"line\":";
+    ctl::json_string(line_, line);
+    line_ += "}\n";
     return;
   }
-  // RFC 3339 in UTC: a static binary has no time zone database.
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  int64_t secs = ts.tv_sec, days = secs / 86400, rem = secs % 86400;
-  // Civil date from days since 1970-01-01 (H. Hinnant's days_from_civil, inverted).
-  days += 719468;
-  int64_t era = days / 146097, doe = days - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-  int64_t day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
-  int64_t year = yoe + era * 400 + (month <= 2);
-  char stamp[40];
-  size_t n = format(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", static_cast<int>(year),
-                    static_cast<int>(month), static_cast<int>(day), static_cast<int>(rem / 3600),
-                    static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60),
-                    static_cast<int>(ts.tv_nsec / 1000000));
-  Str head(std::string_view(stamp, n));
-  head += prefix;
-  o.push(head, line, end);
+  if (timestamps_) {
+    line_ += std::string_view(stamp, n);
+    line_ += ' ';
+  }
+  if (prefix && !name.empty()) {
+    line_ += name;
+    line_ += " | ";
+  }
+  line_ += line;
+  line_ += '\n';
 }
 
 bool Logs::read_stream(size_t slot) {

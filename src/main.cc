@@ -5,8 +5,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include <optional>
+
 #include "cli.h"
 #include "config/schema.h"
+#include "ctl/client.h"
+#include "ctl/server.h"
 #include "log.h"
 #include "sys/format.h"
 #include "plan.h"
@@ -33,18 +37,10 @@ std::string_view base_name(const char* a0) {
 }
 
 // Loads the config files (given, or the defaults when they exist) into a plan.
-bool load_plan(const Options& o, Plan& plan) {
+bool read_plan(const Options& o, Plan& plan, ConfigError& err) {
   std::vector<Str> files = o.config_given ? o.config_files : default_config_files("");
   Config config;
-  ConfigError err;
-  if (!files.empty() && !load_config(files, config, err)) {
-    OX_FATAL("%s", err.format().c_str());
-    return false;
-  }
-  if (!make_plan(config, plan, err)) {
-    OX_FATAL("%s", err.format().c_str());
-    return false;
-  }
+  if ((!files.empty() && !load_config(files, config, err)) || !make_plan(config, plan, err)) return false;
   // -G (or OXINIT_GRACE) overrides the config's shutdown_timeout.
   if (o.grace_set) plan.init.shutdown_timeout = o.grace;
   if (o.vm != VmMode::Auto) plan.init.vm = o.vm;
@@ -53,6 +49,21 @@ bool load_plan(const Options& o, Plan& plan) {
   plan.run.kill_group = o.kill_group;
   plan.run.warn_reap = o.warn_reap;
   plan.run.rewrite = o.rewrite;
+  return true;
+}
+
+bool load_plan(const Options& o, Plan& plan) {
+  ConfigError err;
+  if (read_plan(o, plan, err)) return true;
+  OX_FATAL("%s", err.format().c_str());
+  return false;
+}
+
+// A reload (`oxinit ctl reload`, SIGHUP): the same files, the same command line.
+bool reload_plan(void* ctx, Plan& plan, ConfigError& err) {
+  const Options& o = *static_cast<const Options*>(ctx);
+  if (!read_plan(o, plan, err)) return false;
+  if (!o.command.empty()) add_main_command(plan, o.command);
   return true;
 }
 
@@ -71,13 +82,21 @@ void print_order(const Plan& plan) {
     }
     out += "\n";
   }
+  for (const Str& d : plan.disabled) {
+    out += d;
+    out += " (disabled: `after` it is satisfied)\n";
+  }
   write_all(STDOUT_FILENO, out);
 }
 
 int run(int argc, char** argv) {
+  std::string_view name = base_name(argc > 0 ? argv[0] : nullptr);
+  // The control client: `oxinitctl ...` or `oxinit ctl ...` (tini would run
+  // a program named ctl: `oxinit -- ctl` does).
+  if (name == "oxinitctl") return ctl::client_main(argc - 1, argv + 1, environ);
+  if (argc > 1 && std::string_view(argv[1]) == "ctl") return ctl::client_main(argc - 2, argv + 2, environ);
   CliOutcome cli = parse_cli(argc, argv, environ);
   Options& o = cli.options;
-  std::string_view name = base_name(argc > 0 ? argv[0] : nullptr);
   switch (cli.action) {
     case CliAction::Help:
       write_all(STDOUT_FILENO, usage_text(name));
@@ -165,6 +184,17 @@ int run(int argc, char** argv) {
   if (vm_mode) vm::boot(plan.init);
 
   Supervisor sup(plan, signals, vm_mode);
+  sup.set_loader(reload_plan, &o);
+  // The control socket: in service mode, or where [init] control_socket
+  // names one; never in plain exec mode (tini's job needs none).
+  const Str& where = plan.init.control_socket;
+  bool services = plan.services.size() > (o.command.empty() ? 0 : 1);
+  std::optional<ctl::Server> server;
+  if (where != "none" && (services || !where.empty())) {
+    server.emplace(sup, !where.empty() ? where.view() : !o.control_socket.empty() ? o.control_socket.view()
+                                                                                    : ctl::kDefaultSocket);
+    sup.set_source(&*server);
+  }
   RunOutcome out = sup.run();
   int code = final_exit_code(o, out.exit_code);
   if (vm_mode) {

@@ -1,6 +1,7 @@
 #include "plan.h"
 
 #include <cstddef>
+#include <cstring>
 
 #include "sys/format.h"
 #include "sys/text.h"
@@ -34,7 +35,11 @@ int heap_pop(std::vector<int>& h) {
   return top;
 }
 
-// Config services, each repeated once per instance.
+// How many plan entries a config service becomes: one per instance, none
+// when disabled.
+int entries(const ServiceSpec& s) { return !s.enabled ? 0 : s.instances > 1 ? s.instances : 1; }
+
+// Config services, each repeated once per instance (disabled ones skipped).
 struct Expand {
   using iterator_category = std::forward_iterator_tag;
   using value_type = ServiceSpec;
@@ -42,13 +47,13 @@ struct Expand {
   using pointer = const ServiceSpec*;
   using reference = const ServiceSpec&;
   const ServiceSpec* s;
+  const ServiceSpec* end;
   int i;
+  Expand(const ServiceSpec* b, const ServiceSpec* e) : s(b), end(e), i(-1) { ++*this; }
   reference operator*() const { return *s; }
   Expand& operator++() {
-    if (++i >= s->instances) {
-      s++;
-      i = 0;
-    }
+    for (i++; s != end && i >= entries(*s); i = 0) s++;
+    if (s == end) i = 0;
     return *this;
   }
   Expand operator++(int) {
@@ -74,7 +79,8 @@ bool make_plan(const Config& config, Plan& out, ConfigError& err) {
   out = Plan();
   size_t total = 0;
   for (const ServiceSpec& s : config.services) {
-    total += static_cast<size_t>(s.instances > 1 ? s.instances : 1);
+    total += static_cast<size_t>(entries(s));
+    if (!s.enabled) out.disabled.push_back(s.name);
     if (total > kMaxPlanServices) {
       plan_error(out, err, s.file, {s.line, 0}, "too many services after expanding instances (the limit is 4096)");
       out.init = config.init;
@@ -86,11 +92,12 @@ bool make_plan(const Config& config, Plan& out, ConfigError& err) {
   std::vector<int> first;
   // One copy per instance, made in one go (no regrowth code), then renamed.
   const ServiceSpec* b = config.services.data();
-  out.services = std::vector<ServiceSpec>(Expand{b, 0}, Expand{b + config.services.size(), 0});
+  const ServiceSpec* e = b + config.services.size();
+  out.services = std::vector<ServiceSpec>(Expand(b, e), Expand(e, e));
   size_t entry = 0;
   for (const ServiceSpec& s : config.services) {
     first.push_back(int(entry));
-    for (int i = 0; i < s.instances || i == 0; i++, entry++) {
+    for (int i = 0; i < entries(s); i++, entry++) {
       if (s.instances <= 1) continue;
       ServiceSpec& c = out.services[entry];
       char buf[48];
@@ -119,6 +126,7 @@ bool make_plan(const Config& config, Plan& out, ConfigError& err) {
       bool found = false;
       for (size_t j = 0; j < config.services.size(); j++) {
         if (config.services[j].name.view() != base) continue;
+        found = !config.services[j].enabled;  // after a disabled service: satisfied
         for (int p = first[j]; p < first[j + 1]; p++) {
           if (base.size() != name.size() && out.services[p].name.view() != name) continue;
           found = true;
@@ -206,6 +214,41 @@ bool make_plan(const Config& config, Plan& out, ConfigError& err) {
     }
   }
   return plan_error(out, err, s.file, pos, static_cast<Str&&>(names));
+}
+
+bool same_process(const ServiceSpec& a, const ServiceSpec& b) {
+  auto same_probe = [](const ProbeSpec& x, const ProbeSpec& y) {
+    return x.kind == y.kind && x.fd == y.fd;  // what the child gets: NOTIFY_SOCKET, an fd
+  };
+  if (a.rlimits.size() != b.rlimits.size()) return false;
+  for (size_t k = 0; k < a.rlimits.size(); k++) {
+    if (std::memcmp(&a.rlimits[k], &b.rlimits[k], sizeof a.rlimits[k]) != 0) return false;
+  }
+  return a.type == b.type && a.argv == b.argv && a.has_user == b.has_user && a.uid == b.uid &&
+         a.has_group == b.has_group && a.gid == b.gid && a.groups == b.groups && a.workdir.view() == b.workdir.view() &&
+         a.env == b.env && a.env_file.view() == b.env_file.view() && a.umask == b.umask && a.log == b.log &&
+         a.log_file.view() == b.log_file.view() && a.log_max_size == b.log_max_size && a.log_keep == b.log_keep &&
+         a.is_main == b.is_main && same_probe(a.ready, b.ready);
+}
+
+PlanDiff diff_plans(const Plan& old, const Plan& next) {
+  PlanDiff d;
+  size_t n = old.services.size();
+  std::vector<char> kept(n);
+  for (size_t j = 0; j < next.services.size(); j++) {
+    const ServiceSpec& s = next.services[j];
+    // A reload mostly keeps the order: try the same place first, then the
+    // next one, then every one (1,000 services: a few ms at worst).
+    int from = -1;
+    for (size_t k = 0; k < n && from < 0; k++) {
+      size_t i = (j + k) % n;
+      if (!kept[i] && old.services[i].name.view() == s.name.view()) from = int(i);
+    }
+    d.from.push_back(from);
+    d.changed.push_back(from >= 0 && !same_process(old.services[from], s));
+    if (from >= 0) kept[from] = 1;
+  }
+  return d;
 }
 
 void add_main_command(Plan& plan, const std::vector<Str>& argv) {

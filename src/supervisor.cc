@@ -20,7 +20,8 @@ namespace {
 
 constexpr uint64_t kTokenSignal = 1ULL << 56;
 constexpr uint64_t kTokenLogs = 2ULL << 56;
-constexpr uint64_t kTokenExec = 3ULL << 56;  // low bits: the service index
+constexpr uint64_t kTokenExec = 3ULL << 56;  // bits 0..23: the service index, 24..55: the fd
+constexpr uint64_t kTokenSource = 4ULL << 56;
 constexpr uint64_t kTokenKindMask = 0xffULL << 56;
 constexpr Millis kReapBatch = 1;          // on_child_exits: the batch window in a flood
 constexpr Millis kLimitMargin = 5000;     // default_shutdown_limit's margin
@@ -58,17 +59,29 @@ Millis default_shutdown_limit(const Plan& plan) {
 Supervisor::Supervisor(Plan& plan, SignalSetup& signals, bool vm_mode)
     : plan_(plan), signals_(signals), vm_(vm_mode) {
   services_.resize(plan_.services.size());
-  dependents_.resize(plan_.services.size());
-  for (size_t i = 0; i < services_.size(); i++) {
-    services_[i].spec = &plan_.services[i];
-    if (plan_.services[i].is_main) main_ = static_cast<int>(i);
-    if (i < plan_.deps.size()) {
-      for (int d : plan_.deps[i]) dependents_[static_cast<size_t>(d)].push_back(static_cast<int>(i));
-    }
-  }
+  for (size_t i = 0; i < services_.size(); i++) services_[i].spec = &plan_.services[i];
+  reindex();
   am_pid1_ = getpid() == 1;
   outcome_.action = plan_.init.final_action;
 }
+
+// After services_ changed shape (a reload): who depends on whom, the pid
+// index, the main command, the loop tokens of pending exec reports.
+void Supervisor::reindex() {
+  dependents_.assign(services_.size(), {});
+  by_pid_.clear();
+  main_ = -1;
+  for (size_t i = 0; i < services_.size(); i++) {
+    Service& s = services_[i];
+    if (i < plan_.deps.size()) {
+      for (int d : plan_.deps[i]) dependents_[static_cast<size_t>(d)].push_back(static_cast<int>(i));
+    }
+    if (s.pid > 0) index_pid(s.pid, static_cast<int>(i));
+    if (s.spec->is_main && i < plan_.services.size()) main_ = static_cast<int>(i);
+    if (s.exec_report.valid()) (void)loop_.modify(s.exec_report.get(), EPOLLIN, kTokenExec | i | uint64_t(s.exec_report.get()) << 24);
+  }
+}
+
 
 // The service whose current process is pid; an index entry left by an
 // earlier run (a leader given up on after SIGKILL) is dropped.
@@ -119,11 +132,12 @@ bool Supervisor::dependents_down(size_t i) const {
 }
 
 // One event for one service: the table decides, this carries it out.
-void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left) {
+void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left, bool deps_ready) {
   Facts f;
   f.now = now;
   f.code = code;
   f.group_alive = group_left;
+  f.deps_ready = deps_ready;
   f.shutting_down = phase_ != Phase::Running;
   State from = s.state;
   Step st = step(s, e, f);
@@ -230,11 +244,11 @@ void Supervisor::spawn_service(Service& s, Millis now) {
     req.stdin_fd = dev_null(false);
     if (spec.log == LogMode::Null) {
       req.stdout_fd = req.stderr_fd = dev_null(true);
-    } else if (spec.log == LogMode::Prefix) {
+    } else if (spec.log == LogMode::Prefix || spec.log == LogMode::File) {
       // Without a pipe (EMFILE, ENFILE) the service still runs, with oxinit's
       // own stdout and stderr.
-      auto o = logs_.open_stream(spec.name, false, &s.log_refs[0]);
-      auto e = logs_.open_stream(spec.name, true, &s.log_refs[1]);
+      auto o = logs_.open_stream(spec.name, false, &s.log_refs[0], &spec);
+      auto e = logs_.open_stream(spec.name, true, &s.log_refs[1], &spec);
       if (o && e) {
         out_w = std::move(o.value());
         err_w = std::move(e.value());
@@ -276,7 +290,8 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   s.exec_report = std::move(r->report);
   if (!s.exec_report.valid()) {
     report_exec_failure(s, r->failure);
-  } else if (!loop_.add(s.exec_report.get(), EPOLLIN, kTokenExec | static_cast<uint64_t>(idx))) {
+  } else if (!loop_.add(s.exec_report.get(), EPOLLIN,
+                        kTokenExec | static_cast<uint64_t>(idx) | uint64_t(s.exec_report.get()) << 24)) {
     finish_exec(s);  // cannot watch it: read it now (blocks until the exec)
   }
   if (spec.is_main) {
@@ -470,14 +485,12 @@ void Supervisor::handle_signal(int sig) {
       forward_to_main(to);
       return;
     case SignalMeaning::Reload: {
-      int n = 0;
-      for (Service& s : services_) {
-        if (s.pid > 0 && s.state != State::Stopping && s.spec->reload_signal > 0) {
-          kill(s.pid, s.spec->reload_signal);
-          n++;
-        }
+      ReloadReport r;
+      if (!reload(r)) {
+        OX_WARN("received SIGHUP: the config was not reloaded: %s", r.error.format().c_str());
+        return;
       }
-      if (!n) OX_INFO("received SIGHUP: no running service has a reload_signal");
+      OX_INFO("received SIGHUP: config reloaded: %s", r.summary.c_str());
       return;
     }
     case SignalMeaning::ForwardAll: {
@@ -548,6 +561,10 @@ void Supervisor::shutdown_limit_reached() {
 
 void Supervisor::on_timers(Millis now) {
   if (reap_batch_until_ != kNoDeadline && reap_batch_until_ <= now) on_child_exits(now, true);
+  if (source_) {
+    Millis d = source_->deadline();
+    if (d != kNoDeadline && d <= now) source_->on_deadline(now);
+  }
   for (Service& s : services_) {
     if (s.deadline == kNoDeadline || s.deadline > now) continue;
     s.deadline = kNoDeadline;
@@ -577,6 +594,13 @@ void Supervisor::on_timers(Millis now) {
 void Supervisor::advance(Millis now) {
   if (phase_ == Phase::Running) {
     bool live = false;
+    for (size_t i = 0; i < plan_.services.size(); i++) {
+      Service& s = services_[i];
+      if (s.start_after_stop && !is_running(s.state)) {
+        s.start_after_stop = false;
+        start_by_hand(s);
+      }
+    }
     // In start order: one pass starts everything whose `after` became ready
     // during the pass (a dependency is always visited first).
     for (int idx : plan_.order) {
@@ -592,7 +616,9 @@ void Supervisor::advance(Millis now) {
         if (deps_ready(i)) post(s, Event::DepsReady, now);
         if (phase_ != Phase::Running) break;
       }
-      if (is_running(s.state) || s.state == State::Backoff || s.state == State::Waiting) live = true;
+      // A service stopped by hand waits to be started again (ctl start).
+      if (is_running(s.state) || s.state == State::Backoff || s.state == State::Waiting || s.state == State::Stopped)
+        live = true;
     }
     if (phase_ == Phase::Running && !live) {
       // Everything ended on its own: nothing left to supervise.
@@ -627,6 +653,153 @@ void Supervisor::advance(Millis now) {
   if ((phase_ == Phase::Sweeping || phase_ == Phase::Killing) && no_children_left()) {
     phase_ = Phase::Done;
   }
+  // Services a reload removed leave once stopped, with the plans they came from.
+  size_t n = plan_.services.size(), kept = n;
+  for (size_t i = n; i < services_.size(); i++) {
+    if (!is_running(services_[i].state)) continue;
+    if (kept != i) services_[kept] = std::move(services_[i]);
+    kept++;
+  }
+  if (kept < services_.size()) {
+    services_.resize(kept);
+    reindex();
+  }
+  if (kept == n) retired_.clear();
+}
+
+Supervisor::ByHand Supervisor::start_by_hand(Service& s) {
+  if (is_running(s.state)) {
+    if (s.state != State::Stopping) return ByHand::Running;
+    s.start_after_stop = true;
+    return ByHand::AfterStop;
+  }
+  size_t i = static_cast<size_t>(&s - services_.data());
+  if (dep_failed(i)) return ByHand::DepDown;
+  Facts f;
+  f.now = now_ms();
+  f.deps_ready = deps_ready(i);
+  post(s, Event::Start, f.now, 0, false, f.deps_ready);
+  return f.deps_ready ? ByHand::Started : ByHand::Waiting;
+}
+
+void Supervisor::stop_by_hand(Service& s) {
+  s.start_after_stop = false;
+  post(s, Event::Stop, now_ms());
+}
+
+void Supervisor::restart_by_hand(Service& s) {
+  if (is_running(s.state)) {
+    stop_by_hand(s);
+    s.start_after_stop = true;
+  } else {
+    start_by_hand(s);
+  }
+}
+
+void Supervisor::shutdown_by_hand(int action) {
+  if (action >= 0 && vm_) outcome_.action = static_cast<FinalAction>(action);
+  OX_INFO("shutdown asked for on the control socket: stopping every service");
+  begin_shutdown("ctl shutdown", now_ms());
+}
+
+// A reload: the new plan's services take the records of the old ones with
+// the same name (pids, counters, log streams kept); a changed one is
+// stopped with its old stop_signal and started again with its new spec;
+// a removed one stops and stays at the end of services_ until it has, its
+// spec alive in retired_. Nothing else runs in between (one thread), so the
+// indices, the pid index and the dependents are rebuilt at once.
+bool Supervisor::reload(ReloadReport& r) {
+  if (phase_ != Phase::Running) {
+    r.error.message = "oxinit is shutting down";
+    return false;
+  }
+  Plan next;
+  if (loader_ && !loader_(loader_ctx_, next, r.error)) return false;
+  // What changed, as "added: a b; removed: c; ...".
+  Str lists[5] = {"added:", "removed:", "restarted:", "reload_signal sent to:",
+                  "[init] keys that apply when oxinit starts again:"};
+  size_t unchanged = 0;
+  if (loader_) {
+    PlanDiff d = diff_plans(plan_, next);
+    size_t n = next.services.size();
+    std::vector<char> kept(services_.size());
+    for (int from : d.from) {
+      if (from >= 0) kept[static_cast<size_t>(from)] = 1;
+    }
+    // Stops first, while every record still has its old spec.
+    for (size_t i = 0; i < plan_.services.size(); i++) {
+      if (kept[i]) continue;
+      (lists[1] += ' ') += services_[i].spec->name;
+      stop_by_hand(services_[i]);
+    }
+    std::vector<Service> moved(n);
+    for (size_t j = 0; j < n; j++) {
+      int from = d.from[j];
+      if (from < 0) {
+        (lists[0] += ' ') += next.services[j].name;
+        continue;
+      }
+      Service& s = services_[static_cast<size_t>(from)];
+      if (d.changed[j]) {
+        (lists[2] += ' ') += s.spec->name;
+        // Running: stopped now, started once stopped; failed: started again;
+        // waiting, in backoff, done or stopped by hand: the new spec applies
+        // at its next start.
+        bool up = is_running(s.state);
+        if (up) stop_by_hand(s);
+        s.start_after_stop = up || s.state == State::Failed;
+      } else {
+        unchanged++;
+      }
+      moved[j] = std::move(s);
+      s.spec = nullptr;  // taken
+    }
+    for (Service& s : services_) {
+      if (s.spec && is_running(s.state)) moved.push_back(std::move(s));  // removed, still stopping
+    }
+    // [init]: what the engine reads as it goes applies now; these were used
+    // at start only.
+    const InitSpec &a = plan_.init, &b = next.init;
+    const char* later[] = {a.vm != b.vm ? " vm" : "", a.hostname.view() != b.hostname.view() ? " hostname" : "",
+                           a.mount_cgroup != b.mount_cgroup ? " mount_cgroup" : "",
+                           a.control_socket.view() != b.control_socket.view() ? " control_socket" : ""};
+    for (const char* k : later) lists[4] += k;
+    if (a.final_action != b.final_action) outcome_.action = b.final_action;
+    // The old specs stay where they are (removed services still stop with
+    // theirs): the vectors trade buffers, no spec moves.
+    retired_.emplace_back();
+    retired_.back().swap(plan_.services);
+    plan_.services.swap(next.services);
+    plan_.deps.swap(next.deps);
+    plan_.order.swap(next.order);
+    plan_.init = next.init;
+    plan_.run = next.run;
+    services_ = std::move(moved);
+    for (size_t j = 0; j < n; j++) services_[j].spec = &plan_.services[j];
+    reindex();
+    configure_logs();
+  }
+  for (size_t i = 0; i < plan_.services.size(); i++) {
+    Service& s = services_[i];
+    if (s.pid > 0 && s.state != State::Stopping && s.spec->reload_signal > 0) {
+      kill(s.pid, s.spec->reload_signal);
+      (lists[3] += ' ') += s.spec->name;
+    }
+  }
+  char b[40];
+  format(b, sizeof b, "unchanged: %zu", unchanged);
+  r.summary = b;
+  for (const Str& l : lists) {
+    if (l.view().back() == ':') continue;
+    r.summary += "; ";
+    r.summary += l;
+  }
+  return true;
+}
+
+void Supervisor::configure_logs() {
+  const InitSpec& i = plan_.init;
+  logs_.configure(i.log_timestamps, i.log_format == LogFormat::Json, static_cast<uint32_t>(i.log_buffer));
 }
 
 Millis Supervisor::next_deadline() const {
@@ -636,6 +809,7 @@ Millis Supervisor::next_deadline() const {
   };
   earlier(reap_batch_until_);
   earlier(limit_deadline_);
+  if (source_) earlier(source_->deadline());
   for (const Service& s : services_) earlier(s.deadline);
   return d;
 }
@@ -649,8 +823,10 @@ RunOutcome Supervisor::run() {
   loop_.set_signal_fd(signals_.fd.get(), kTokenSignal);
   wait_set_ = signals_.blocked;
   logs_.init(&loop_, kTokenLogs, plan_.init.log_timestamps);
+  configure_logs();
   // From here on oxinit's own lines share the services' non-blocking queues.
   logs_.take_own_messages();
+  if (source_) source_->start(loop_, kTokenSource);
 
   epoll_event events[64];
   Millis now = now_ms();
@@ -681,8 +857,16 @@ RunOutcome Supervisor::run() {
       } else if (kind == kTokenLogs) {
         logs_.on_event(events[k].data.u64, events[k].events);
       } else if (kind == kTokenExec) {
-        size_t idx = static_cast<size_t>(events[k].data.u64 & 0xffffffffu);
+        // The index may be stale after a reload in this same batch: the fd decides.
+        size_t idx = static_cast<size_t>(events[k].data.u64 & 0xffffff);
+        int fd = static_cast<int>(events[k].data.u64 >> 24 & 0xffffffff);
+        if (idx >= services_.size() || services_[idx].exec_report.get() != fd) {
+          for (idx = 0; idx < services_.size() && services_[idx].exec_report.get() != fd; idx++) {
+          }
+        }
         if (idx < services_.size()) finish_exec(services_[idx]);
+      } else if (kind == kTokenSource && source_) {
+        source_->on_event(events[k].data.u64, events[k].events);
       }
     }
     // Signals after the pipes: a service's last lines are read before its
@@ -692,6 +876,7 @@ RunOutcome Supervisor::run() {
     on_timers(now);
     advance(now);
   }
+  if (source_) source_->stop();
   if (logs_.dropped()) {
     OX_WARN("dropped %llu lines of output: stdout/stderr were not being read",
             static_cast<unsigned long long>(logs_.dropped()));

@@ -36,6 +36,11 @@ size_t vformat(char* buf, size_t cap, const char* fmt, va_list ap) {
       else break;
     }
     size_t width = 0;
+    if (*p == '*') {
+      int w = va_arg(ap, int);
+      width = w > 0 ? static_cast<size_t>(w) : 0;
+      p++;
+    }
     while (*p >= '0' && *p <= '9') width = width * 10 + static_cast<size_t>(*p++ - '0');
     long precision = -1;
     if (*p == '.') {

@@ -1,7 +1,7 @@
 // A small printf subset for messages. musl's printf pulls in its floating-point
 // formatter (~9 KB); oxinit never prints floats.
 // Supports %s %.*s %c %d %i %u %x %ld %lu %lld %llu %zu %p-free, flags '0' and
-// '-', and a width: enough for every message in oxinit.
+// '-', and a width (or *): enough for every message in oxinit.
 #pragma once
 #include <cstdarg>
 #include <cstddef>
