@@ -74,7 +74,8 @@ int client_main(int argc, const char* const* argv, const char* const*) {
   // An oxinit that never answers (stopped) does not hang us; `logs -f` waits.
   timeval tv = {30, 0};
   if (fd >= 0 && !follow) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (fd >= 0 && send(fd, req.c_str(), req.size(), MSG_NOSIGNAL) < 0) fd = -1;
+  // A refusal may come before the request is read: the answer tells.
+  if (fd >= 0) send(fd, req.c_str(), req.size(), MSG_NOSIGNAL);
   if (fd < 0) {
     Str m("oxinit ctl: ");
     if (why) {

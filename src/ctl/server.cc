@@ -189,10 +189,14 @@ void Server::serve(Client& c) {
     ssize_t r = recv(c.fd.get(), buf, sizeof buf, MSG_DONTWAIT);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0 && errno == EAGAIN) break;
-    // Gone, or more than one request. A client that shut down its side
-    // after its request still gets the answer.
+    // Gone, or more than one request (the answer to the first goes out as
+    // far as it fits). A client that shut down its side after its request
+    // still gets the whole answer.
     if (r == 0 && c.answered && c.follow < 0) break;
-    if (r <= 0 || c.answered) return close_client(c);
+    if (r <= 0 || c.answered) {
+      flush(c);
+      return close_client(c);
+    }
     c.deadline = now_ms() + kIdle;
     size_t keep = static_cast<size_t>(r);
     if (c.in.size() + keep > kMaxRequest) keep = kMaxRequest - c.in.size();
