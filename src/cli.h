@@ -26,6 +26,8 @@ struct Options {
   std::vector<Str> config_files; // -c (repeatable), OXINIT_CONFIG
   bool config_given = false;
   VmMode vm = VmMode::Auto;      // --vm / --no-vm
+  Str root;                      // --check --root DIR: users, groups, env files and the
+                                 // default config files as the image at DIR sees them
   Str control_socket;            // OXINIT_CONTROL_SOCKET: where the control socket is by default
   std::vector<Str> command;      // PROGRAM [ARGS...]
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <optional>
@@ -37,10 +38,13 @@ std::string_view base_name(const char* a0) {
 }
 
 // Loads the config files (given, or the defaults when they exist) into a plan.
-bool read_plan(const Options& o, Plan& plan, ConfigError& err) {
-  std::vector<Str> files = o.config_given ? o.config_files : default_config_files("");
+Result<void, ConfigError> read_plan(const Options& o, Plan& plan) {
+  std::vector<Str> files = o.config_given ? o.config_files : default_config_files(o.root);
   Config config;
-  if ((!files.empty() && !load_config(files, config, err)) || !make_plan(config, plan, err)) return false;
+  Result<void, ConfigError> r;
+  if (!files.empty()) r = load_config(files, config, o.root);
+  if (r) r = make_plan(config, plan);
+  if (!r) return r;
   // -G (or OXINIT_GRACE) overrides the config's shutdown_timeout.
   if (o.grace_set) plan.init.shutdown_timeout = o.grace;
   if (o.vm != VmMode::Auto) plan.init.vm = o.vm;
@@ -49,22 +53,21 @@ bool read_plan(const Options& o, Plan& plan, ConfigError& err) {
   plan.run.kill_group = o.kill_group;
   plan.run.warn_reap = o.warn_reap;
   plan.run.rewrite = o.rewrite;
-  return true;
+  return r;
 }
 
 bool load_plan(const Options& o, Plan& plan) {
-  ConfigError err;
-  if (read_plan(o, plan, err)) return true;
-  OX_FATAL("%s", err.format().c_str());
-  return false;
+  auto r = read_plan(o, plan);
+  if (!r) OX_FATAL("%s", r.error().format().c_str());
+  return r.ok();
 }
 
 // A reload (`oxinit ctl reload`, SIGHUP): the same files, the same command line.
-bool reload_plan(void* ctx, Plan& plan, ConfigError& err) {
+Result<void, ConfigError> reload_plan(void* ctx, Plan& plan) {
   const Options& o = *static_cast<const Options*>(ctx);
-  if (!read_plan(o, plan, err)) return false;
-  if (!o.command.empty()) add_main_command(plan, o.command);
-  return true;
+  auto r = read_plan(o, plan);
+  if (r && !o.command.empty()) add_main_command(plan, o.command);
+  return r;
 }
 
 void print_order(const Plan& plan) {
@@ -140,6 +143,7 @@ int run(int argc, char** argv) {
     return 1;
   }
   if (cli.action == CliAction::Check) {
+    for (const Str& w : unreadable_env_files(plan.services, o.root)) OX_WARN("%s", w.c_str());
     print_order(plan);
     return 0;
   }
@@ -158,6 +162,15 @@ int run(int argc, char** argv) {
     }
     write_all(STDERR_FILENO, usage_text(name));
     return 1;
+  }
+  // Service mode: oxinit's own NOTIFY_SOCKET is for oxinit (READY=1 once
+  // its services are), never for a service, which would say "ready" for the
+  // whole container too early. Exec mode passes it through, as tini does.
+  if (!plan.services.empty()) {
+    if (const char* ns = getenv("NOTIFY_SOCKET")) {
+      plan.run.notify_socket = ns;
+      unsetenv("NOTIFY_SOCKET");
+    }
   }
   if (!o.command.empty()) add_main_command(plan, o.command);
 

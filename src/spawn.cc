@@ -88,7 +88,17 @@ void exec_search(const SpawnRequest& r) {
     return;
   }
   const char* p = r.path ? r.path : "/usr/local/bin:/bin:/usr/bin";
-  char buf[PATH_MAX + NAME_MAX + 2];
+  // Sized to this PATH's longest entry, not PATH_MAX: in exec mode the child
+  // runs on oxinit's own stack, whose every touched page stays resident.
+  size_t longest = 0;
+  for (const char* q = p; *q;) {
+    const char* z = q;
+    while (*z && *z != ':') z++;
+    if (static_cast<size_t>(z - q) > longest) longest = static_cast<size_t>(z - q);
+    q = *z ? z + 1 : z;
+  }
+  if (longest >= PATH_MAX) longest = PATH_MAX - 1;
+  char* buf = static_cast<char*>(__builtin_alloca(longest + flen + 2));
   bool denied = false;
   for (;;) {
     const char* z = p;
@@ -125,6 +135,12 @@ void exec_search(const SpawnRequest& r) {
   }
   if (move_to(r.stdin_fd, 0) < 0 || move_to(r.stdout_fd, 1) < 0 || move_to(r.stderr_fd, 2) < 0) {
     child_fail(report_fd, kDup2);
+  }
+  if (int n = r.ready_fd_target; r.ready_fd >= 0 && n >= 3) {
+    // The report pipe moves off fd N first; dup2 onto itself would keep
+    // FD_CLOEXEC (dup2(2)), so then the flag is cleared instead.
+    if (report_fd == n) report_fd = fcntl(report_fd, F_DUPFD_CLOEXEC, 3);
+    if ((r.ready_fd == n ? fcntl(n, F_SETFD, 0) : dup2(r.ready_fd, n)) < 0) child_fail(report_fd, kDup2);
   }
   if (const ServiceSpec* s = r.spec) {
     for (const RlimitSpec& l : s->rlimits) {

@@ -33,6 +33,10 @@ struct SpawnRequest {
   // the exec; a burst of starts is quicker with fork, which does not wait.
   bool share_memory = false;
   bool sigchld_was_ignored = false;
+  // The s6 notification fd (notify.h ReadyPipe): ready_fd becomes fd
+  // ready_fd_target (>= 3) in the child.
+  int ready_fd = -1;
+  int ready_fd_target = -1;
   // Credentials and limits (services only; the main command gets none).
   const ServiceSpec* spec = nullptr;
 };

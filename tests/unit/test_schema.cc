@@ -1,6 +1,8 @@
 // The config schema: every key, its defaults, its errors at line:col, users
 // and groups from fixture files, and the loading of several files.
 #include <doctest/doctest.h>
+
+#include "into.h"
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,6 +13,7 @@
 
 #include "cli.h"
 #include "config/schema.h"
+#include "plan.h"
 #include "users.h"
 
 using namespace oxinit;
@@ -61,7 +64,7 @@ Config ok(std::string_view text) {
   Config c;
   ConfigError err;
   UserDb users = fixture_users();
-  bool good = parse_config(text, "c.toml", c, err, users);
+  bool good = into(parse_config(text, "c.toml", c, users), err);
   std::string msg = err.format().c_str();
   INFO(msg);
   CHECK(good);
@@ -78,7 +81,7 @@ std::string bad(std::string_view text) {
   Config c;
   ConfigError err;
   UserDb users = fixture_users();
-  if (parse_config(text, "c.toml", c, err, users)) return "parsed";
+  if (into(parse_config(text, "c.toml", c, users), err)) return "parsed";
   return err.format().c_str();
 }
 
@@ -680,30 +683,32 @@ TEST_CASE("users: lookup from files under a root") {
   d.write("etc/passwd", kPasswd);
   d.write("etc/group", kGroup);
   UserDb db(d.path);
-  UserDb::User u;
-  Str why;
-  REQUIRE(db.user("www-data", u, why));
-  CHECK(u.uid == 33);
-  CHECK(u.groups == std::vector<gid_t>{33, 50});
-  gid_t g = 0;
-  REQUIRE(db.group("video", g, why));
-  CHECK(g == 44);
+  auto u = db.user("www-data");
+  REQUIRE(u.ok());
+  CHECK(u->uid == 33);
+  CHECK(u->groups == std::vector<gid_t>{33, 50});
+  auto g = db.group("video");
+  REQUIRE(g.ok());
+  CHECK(*g == 44);
   UserDb missing(d.path + "/nowhere");
-  CHECK_FALSE(missing.user("www-data", u, why));
-  CHECK(str(why) == "unknown user \"www-data\" (/etc/passwd: No such file or directory)");
-  CHECK(missing.user("123", u, why));  // numbers need no file
-  CHECK(u.uid == 123);
-  CHECK(missing.group("7", g, why));
-  CHECK(g == 7);
+  auto none = missing.user("www-data");
+  CHECK_FALSE(none.ok());
+  CHECK(str(none.error()) == "unknown user \"www-data\" (/etc/passwd: No such file or directory)");
+  auto num = missing.user("123");  // numbers need no file
+  REQUIRE(num.ok());
+  CHECK(num->uid == 123);
+  auto g7 = missing.group("7");
+  REQUIRE(g7.ok());
+  CHECK(*g7 == 7);
 }
 
 TEST_CASE("schema: the fuzz entry point needs no files") {
   Config c;
   ConfigError err;
-  CHECK(parse_config_text("[service.a]\ncommand = 'x'\nuser = 5\n", "f.toml", c, err));
+  CHECK(into(parse_config_text("[service.a]\ncommand = 'x'\nuser = 5\n", "f.toml", c), err));
   CHECK(c.services[0].uid == 5);
   Config c2;
-  CHECK_FALSE(parse_config_text("[service.a]\ncommand = 'x'\nuser = \"root\"\n", "f.toml", c2, err));
+  CHECK_FALSE(into(parse_config_text("[service.a]\ncommand = 'x'\nuser = \"root\"\n", "f.toml", c2), err));
   CHECK(str(err.format()) == "f.toml:3:8: user: unknown user \"root\" (/etc/passwd)");
 }
 
@@ -711,14 +716,14 @@ TEST_CASE("schema: a later file changes keys of a service (drop-ins, issue 13)")
   Config c;
   ConfigError err;
   UserDb users = fixture_users();
-  REQUIRE(parse_config("[service.web]\ncommand = ['x', '1']\nafter = ['db']\nstop_timeout = 3\n"
+  REQUIRE(into(parse_config("[service.web]\ncommand = ['x', '1']\nafter = ['db']\nstop_timeout = 3\n"
                        "env = { A = '1', B = '2' }\nrlimits = { nofile = 10, core = 0 }\nuser = 'app'\n"
                        "[service.db]\ncommand = 'd'\n",
-                       "a.toml", c, err, users));
-  REQUIRE(parse_config("\n[init]\nshutdown_timeout = 1\n", "b.toml", c, err, users));
-  bool merged = parse_config("# web again\n\n[service.web]\ncommand = 'y'\nenv = { B = '3', C = '4' }\n"
+                       "a.toml", c, users), err));
+  REQUIRE(into(parse_config("\n[init]\nshutdown_timeout = 1\n", "b.toml", c, users), err));
+  bool merged = into(parse_config("# web again\n\n[service.web]\ncommand = 'y'\nenv = { B = '3', C = '4' }\n"
                              "rlimits = { nofile = 20 }\ngroup = 'staff'\n",
-                             "c.toml", c, err, users);
+                             "c.toml", c, users), err);
   INFO(err.format().c_str());
   REQUIRE(merged);
   REQUIRE(c.services.size() == 2);
@@ -745,11 +750,11 @@ TEST_CASE("schema: a later file changes keys of a service (drop-ins, issue 13)")
   CHECK(c.init.shutdown_timeout == 1000);
 
   // after from the drop-in: its errors point into the drop-in.
-  REQUIRE(parse_config("[service.web]\nafter = ['cache']\n", "d.toml", c, err, users));
+  REQUIRE(into(parse_config("[service.web]\nafter = ['cache']\n", "d.toml", c, users), err));
   CHECK(str(c.services[0].file) == "d.toml");
 
   // One file defines a service once (the same file twice too).
-  CHECK_FALSE(parse_config("[service.db]\ncommand = 'z'\n", "a.toml", c, err, users));
+  CHECK_FALSE(into(parse_config("[service.db]\ncommand = 'z'\n", "a.toml", c, users), err));
   CHECK(str(err.format()) == "a.toml:1:10: service 'db' is already defined at a.toml:8");
   CHECK(bad("[service.a]\ncommand = 'x'\n[service.a]\ncommand = 'y'\n") ==
         "c.toml:3:1: table [service.a] is defined twice (first at 1:1)");
@@ -759,17 +764,17 @@ TEST_CASE("schema: a drop-in is checked as a whole") {
   Config c;
   ConfigError err;
   UserDb users = fixture_users();
-  REQUIRE(parse_config("[service.m]\ncommand = 'x'\n", "a.toml", c, err, users));
+  REQUIRE(into(parse_config("[service.m]\ncommand = 'x'\n", "a.toml", c, users), err));
   // A simple service made a oneshot by a drop-in gets a oneshot's restart default.
-  REQUIRE(parse_config("[service.m]\ntype = 'oneshot'\n", "b.toml", c, err, users));
+  REQUIRE(into(parse_config("[service.m]\ntype = 'oneshot'\n", "b.toml", c, users), err));
   CHECK(c.services[0].restart == RestartPolicy::Never);
   Config d;
-  REQUIRE(parse_config("[service.m]\ncommand = 'x'\nready = 'notify'\n", "a.toml", d, err, users));
-  CHECK_FALSE(parse_config("[service.m]\ntype = 'oneshot'\n", "b.toml", d, err, users));
+  REQUIRE(into(parse_config("[service.m]\ncommand = 'x'\nready = 'notify'\n", "a.toml", d, users), err));
+  CHECK_FALSE(into(parse_config("[service.m]\ntype = 'oneshot'\n", "b.toml", d, users), err));
   CHECK(str(err.format()) == "b.toml:1:10: ready: a oneshot is ready when it exits with 0 (remove ready)");
   Config e;
-  REQUIRE(parse_config("[service.m]\ncommand = 'x'\nready = 'notify'\nwatchdog = '5s'\n", "a.toml", e, err, users));
-  CHECK_FALSE(parse_config("[service.m]\nready = 'started'\n", "b.toml", e, err, users));
+  REQUIRE(into(parse_config("[service.m]\ncommand = 'x'\nready = 'notify'\nwatchdog = '5s'\n", "a.toml", e, users), err));
+  CHECK_FALSE(into(parse_config("[service.m]\nready = 'started'\n", "b.toml", e, users), err));
   CHECK(str(err.format()) == "b.toml:1:10: watchdog: needs ready = \"notify\" (the WATCHDOG=1 pings come through NOTIFY_SOCKET)");
 }
 
@@ -824,37 +829,37 @@ TEST_CASE("load_config: files, errors, empty files") {
   std::string empty = d.write("empty.toml", "");
   Config c;
   ConfigError err;
-  REQUIRE(load_config({Str(a.c_str()), Str(empty.c_str()), Str(b.c_str())}, c, err));
+  REQUIRE(into(load_config({Str(a.c_str()), Str(empty.c_str()), Str(b.c_str())}, c), err));
   REQUIRE(c.services.size() == 2);
   CHECK(str(c.services[1].file) == b);
   CHECK(c.init.shutdown_timeout == 4000);  // later files override [init] keys
 
   Config none;
-  CHECK(load_config({}, none, err));
+  CHECK(into(load_config({}, none), err));
   CHECK(none.services.empty());
 
   Config c2;
   std::string nofile = d.path + "/missing.toml";
-  CHECK_FALSE(load_config({Str(nofile.c_str())}, c2, err));
+  CHECK_FALSE(into(load_config({Str(nofile.c_str())}, c2), err));
   CHECK(str(err.format()) == nofile + ": unable to read: No such file or directory");
-  CHECK_FALSE(load_config({Str(d.path.c_str())}, c2, err));
+  CHECK_FALSE(into(load_config({Str(d.path.c_str())}, c2), err));
   CHECK(str(err.format()) == d.path + ": unable to read: Is a directory");
 
   Config c3;
   std::string dup = d.write("dup.toml", "[service.a]\ncommand = 'z'\n");
-  REQUIRE(load_config({Str(a.c_str()), Str(dup.c_str())}, c3, err));  // a drop-in
+  REQUIRE(into(load_config({Str(a.c_str()), Str(dup.c_str())}, c3), err));  // a drop-in
   CHECK(str(c3.services[0].argv[2]) == "z");
-  CHECK_FALSE(load_config({Str(a.c_str()), Str(a.c_str())}, c3, err));
+  CHECK_FALSE(into(load_config({Str(a.c_str()), Str(a.c_str())}, c3), err));
   CHECK(str(err.format()) == a + ":3:10: service 'a' is already defined at " + a + ":3");
 
   Config c4;
   std::string syntax = d.write("syntax.toml", "[service.a]\ncommand = ['x'\n");
-  CHECK_FALSE(load_config({Str(syntax.c_str())}, c4, err));
+  CHECK_FALSE(into(load_config({Str(syntax.c_str())}, c4), err));
   CHECK(str(err.format()) == syntax + ":3:1: unexpected end of file, expected ',' or ']' in the array");
 
   Config c5;
   std::string big = d.write("big.toml", std::string(2 << 20, '#'));
-  CHECK_FALSE(load_config({Str(big.c_str())}, c5, err));
+  CHECK_FALSE(into(load_config({Str(big.c_str())}, c5), err));
   CHECK(str(err.format()) == big + ": file too large (the limit is 1 MiB)");
 
   // Users come from the given root.
@@ -862,8 +867,33 @@ TEST_CASE("load_config: files, errors, empty files") {
   d.write("etc/group", kGroup);
   std::string u = d.write("u.toml", "[service.u]\ncommand = 'x'\nuser = 'app'\n");
   Config c6;
-  REQUIRE(load_config({Str(u.c_str())}, c6, err, d.path));
+  REQUIRE(into(load_config({Str(u.c_str())}, c6, d.path), err));
   CHECK(c6.services[0].uid == 1000);
+}
+
+TEST_CASE("unreadable_env_files: env files as the image at root sees them") {
+  TempDir d;
+  d.write("img/etc/app.env", "A=1\n");
+  d.write("img/etc/big.env", std::string((1 << 20) + 1, '#'));
+  std::string cfg = d.write("c.toml",
+                            "[service.ok]\ncommand = 'x'\nenv_file = '/etc/app.env'\n"
+                            "[service.gone]\ncommand = 'x'\nenv_file = '/etc/missing.env'\ninstances = 3\n"
+                            "[service.big]\ncommand = 'x'\nenv_file = '/etc/big.env'\n"
+                            "[service.none]\ncommand = 'x'\n");
+  Config c;
+  ConfigError err;
+  REQUIRE(into(load_config({Str(cfg.c_str())}, c), err));
+  Plan plan;
+  REQUIRE(into(make_plan(c, plan), err));
+  std::string root = d.path + "/img";
+  std::vector<Str> w = unreadable_env_files(plan.services, root);
+  REQUIRE(w.size() == 2);  // gone once, not once per instance
+  CHECK(str(w[0]) == cfg + ":4: service 'gone.0': env_file /etc/missing.env: No such file or directory under " + root);
+  CHECK(str(w[1]) == cfg + ":8: service 'big': env_file /etc/big.env: larger than 1 MiB under " + root);
+  // Without a root, the real / (where /etc/app.env is most likely absent).
+  std::vector<Str> host = unreadable_env_files(plan.services, "");
+  CHECK(host.size() >= 2);
+  CHECK(str(host[0]).find("under") == std::string::npos);
 }
 
 TEST_CASE("default_config_files: oxinit.toml then oxinit.d/*.toml by name") {
@@ -892,5 +922,11 @@ TEST_CASE("edit_distance") {
   CHECK(edit_distance("abc", "") == 3);
   CHECK(edit_distance("kitten", "sitting") == 3);
   CHECK(edit_distance("stop_timout", "stop_timeout") == 1);
-  CHECK(edit_distance("user", "usre") == 2);
+  CHECK(edit_distance("user", "usre") == 1);  // a swap of neighbours is one edit
+  CHECK(edit_distance("ab", "ba") == 1);
+  CHECK(edit_distance("ca", "abc") == 3);  // optimal string alignment, not full Damerau
+  CHECK(edit_distance("abc", "") == 3);
+  CHECK(edit_distance("", "abc") == 3);
+  CHECK(bad_key("stpo_signal = 1") ==
+        "c.toml:3:1: unknown key \"stpo_signal\" in [service.s]; did you mean 'stop_signal'?");
 }
