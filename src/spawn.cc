@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -123,6 +124,7 @@ void exec_search(const SpawnRequest& r) {
 [[noreturn]] void child(const SpawnRequest& r, int report_fd) {
   if (r.new_session) {
     if (setsid() < 0) child_fail(report_fd, kSetsid);
+    if (r.controlling_tty) (void)ioctl(STDIN_FILENO, TIOCSCTTY, 0);  // best effort: not a tty, no job control
   } else {
     setpgid(0, 0);  // also done by the parent, so kill(-pid) cannot race
     // Make the new group the terminal's foreground group, so ^C reaches it

@@ -19,6 +19,7 @@ enum class RestartPolicy { Never, OnFailure, Always };
 enum class LogMode { Prefix, Inherit, Null, File };
 enum class VmMode { Auto, On, Off };
 enum class FinalAction { Poweroff, Reboot, Halt };
+enum class TmpMode { None, Tmpfs };
 enum class OnUnhealthy { Restart, Stop, Ignore };
 enum class LogFormat { Text, Json };
 
@@ -91,19 +92,48 @@ struct ServiceSpec {
   int reload_signal = 0;            // 0: a SIGHUP to oxinit sends it nothing
 
   // Readiness and health (the engine acts on them; the parser only checks).
+  // (Ordered for packing: 4-byte fields in pairs.)
+  int health_retries = 3;           // consecutive failures before unhealthy
   ProbeSpec ready{.kind = ProbeSpec::Started};
-  Millis ready_timeout = 90000;     // not ready by then: a failed run
   ProbeSpec health;                 // None: no health check
+  Millis ready_timeout = 90000;     // not ready by then: a failed run
   Millis health_interval = 10000;
   Millis health_timeout = 5000;
-  int health_retries = 3;           // consecutive failures before unhealthy
   Millis health_start_period = 0;   // failures in this period after a start do not count
-  OnUnhealthy on_unhealthy = OnUnhealthy::Restart;
   Millis watchdog = 0;              // 0: off; else WATCHDOG=1 at least this often (ready = notify)
+  OnUnhealthy on_unhealthy = OnUnhealthy::Restart;
 
   // Set only for the main command (`oxinit -- CMD`): it keeps oxinit's stdio
   // and terminal, receives forwarded signals and ends everything when it exits.
   bool is_main = false;
+};
+
+// [mount.NAME]: mounted at boot in file order (microVM mode).
+struct MountSpec {
+  Str name;
+  Str source;   // "/dev/vdb", "UUID=...", "LABEL=...", or a name ("tmpfs")
+  Str target;   // absolute; created when missing
+  Str type;     // "ext4", "tmpfs", ...
+  Str options;  // "noatime,size=64m": flags the kernel knows, the rest as data
+};
+
+// [init] network: the same as the kernel's ip= without the command line.
+struct NetworkSpec {
+  Str interface;         // empty: the first one that is not lo
+  Str address;           // CIDR: "10.0.2.15/24" or "fd00::2/64"
+  Str gateway;
+  std::vector<Str> dns;  // written to /etc/resolv.conf when /etc is writable
+};
+
+// What a microVM's boot does besides the basics (vm/boot.*).
+struct BootSpec {
+  std::vector<Str> modules;     // loaded at boot, with their dependencies
+  NetworkSpec network;
+  std::vector<Str> sysctl;      // "net.ipv4.ip_forward=1": written under /proc/sys
+  TmpMode tmp = TmpMode::None;  // "tmpfs": a tmpfs on /tmp
+  Str random_seed;              // mixed into the pool at boot, replaced at shutdown
+  bool random_seed_credit = false;
+  std::vector<MountSpec> mounts;
 };
 
 struct InitSpec {
@@ -114,6 +144,7 @@ struct InitSpec {
   FinalAction final_action = FinalAction::Poweroff;
   Str hostname;
   bool mount_cgroup = false;
+  BootSpec boot;                // microVM mode only (vm/*)
   Str control_socket;              // "" the default path, "none" no socket
   LogFormat log_format = LogFormat::Text;
   uint64_t log_buffer = 16384;     // bytes of each service's last lines, for `ctl logs`

@@ -24,7 +24,8 @@ constexpr uint64_t kTokenExec = 3ULL << 56;  // low bits: the service index
 constexpr uint64_t kTokenProbe = 4ULL << 56;    // low bits: the service index
 constexpr uint64_t kTokenNotify = 5ULL << 56;
 constexpr uint64_t kTokenReadyFd = 6ULL << 56;  // low bits: the service index
-constexpr uint64_t kTokenSource = 7ULL << 56;   // the control socket (ctl/server.h)
+constexpr uint64_t kTokenPower = 7ULL << 56;     // low bits: the fd (vm::Power)
+constexpr uint64_t kTokenSource = 8ULL << 56;    // the control socket (ctl/server.h)
 constexpr uint64_t kTokenKindMask = 0xffULL << 56;
 constexpr Millis kReapBatch = 1;          // on_child_exits: the batch window in a flood
 constexpr Millis kLimitMargin = 5000;     // default_shutdown_limit's margin
@@ -454,7 +455,11 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   req.sigchld_was_ignored = signals_.sigchld_was_ignored;
   UniqueFd out_w, err_w;
   if (spec.is_main) {
-    req.take_terminal = true;
+    // A VM's console is nobody's controlling tty until the main command
+    // takes it (vm/boot.cc, console_fds; TIOCSCTTY fails harmlessly when
+    // stdin is not a tty).
+    if (vm_) req.new_session = req.controlling_tty = true;
+    else req.take_terminal = true;
   } else {
     req.new_session = true;
     req.clean_signals = true;
@@ -1151,6 +1156,7 @@ RunOutcome Supervisor::run() {
   logs_.take_own_messages();
   if (source_) source_->start(loop_, kTokenSource);
   open_notify();
+  if (vm_) power_.attach(loop_, kTokenPower);
 
   epoll_event events[64];
   Millis now = now_ms();
@@ -1185,6 +1191,11 @@ RunOutcome Supervisor::run() {
         if (notify_) on_notify(now_ms());
       } else if (kind == kTokenSource) {
         if (source_) source_->on_event(events[k].data.u64, events[k].events);
+      } else if (kind == kTokenPower) {
+        if (power_.on_readable(static_cast<int>(events[k].data.u64 & 0xffffffffu))) {
+          OX_INFO("power button pressed: shutting down");
+          begin_shutdown("power button", now_ms());
+        }
       } else {
         // A reload in this batch renumbered the services: what is left of
         // the batch comes again in the next wait (level-triggered).

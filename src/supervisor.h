@@ -18,6 +18,7 @@
 #include "signals.h"
 #include "spawn.h"
 #include "sys/fd.h"
+#include "vm/power.h"
 
 namespace oxinit {
 
@@ -148,6 +149,7 @@ class Supervisor {
   bool vm_;
   Loop loop_;
   Logs logs_;
+  vm::Power power_;  // microVM mode: the power button
   std::vector<Service> services_;
   std::vector<std::vector<int>> dependents_;
   std::vector<std::pair<pid_t, int>> by_pid_;  // sorted: pid -> service index

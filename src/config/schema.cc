@@ -14,6 +14,7 @@
 #include "signals.h"
 #include "sys/format.h"
 #include "sys/text.h"
+#include "vm/net.h"
 
 namespace oxinit {
 
@@ -34,7 +35,7 @@ struct Names {
   const char* first;
   uint8_t stride;
   uint8_t count;
-  const char* at(int k) const { return first + k * stride; }
+  const char* at(int k) const { return first + static_cast<size_t>(k) * stride; }
 };
 template <size_t L, size_t N>
 constexpr Names names(const char (&a)[N][L]) {
@@ -54,16 +55,17 @@ constexpr char kLogNames[][8] = {"prefix", "inherit", "null"};
 constexpr char kVmNames[][5] = {"auto", "on", "off"};
 constexpr char kFinalNames[][9] = {"poweroff", "reboot", "halt"};
 constexpr char kUnhealthyNames[][8] = {"restart", "stop", "ignore"};
+constexpr char kTmpNames[][6] = {"none", "tmpfs"};
 constexpr char kFormatNames[][5] = {"text", "json"};
-constexpr Names kChoices[] = {names(kTypeNames), names(kRestartNames), names(kLogNames), names(kVmNames),
-                              names(kFinalNames), names(kUnhealthyNames), names(kFormatNames)};
+constexpr Names kChoices[] = {names(kTypeNames),  names(kRestartNames),   names(kLogNames), names(kVmNames),
+                              names(kFinalNames), names(kUnhealthyNames), names(kTmpNames), names(kFormatNames)};
 enum Choice : uint8_t {
-  kTypeChoice, kRestartChoice, kLogChoice, kVmChoice, kFinalChoice, kUnhealthyChoice, kFormatChoice
+  kTypeChoice, kRestartChoice, kLogChoice, kVmChoice, kFinalChoice, kUnhealthyChoice, kTmpChoice, kFormatChoice,
 };
 static_assert(kChoices[kTypeChoice].first == kTypeNames[0] && kChoices[kRestartChoice].first == kRestartNames[0] &&
               kChoices[kLogChoice].first == kLogNames[0] && kChoices[kVmChoice].first == kVmNames[0] &&
               kChoices[kFinalChoice].first == kFinalNames[0] &&
-              kChoices[kUnhealthyChoice].first == kUnhealthyNames[0] &&
+              kChoices[kUnhealthyChoice].first == kUnhealthyNames[0] && kChoices[kTmpChoice].first == kTmpNames[0] &&
               kChoices[kFormatChoice].first == kFormatNames[0]);
 static_assert(static_cast<int>(RestartPolicy::Always) == 2 && static_cast<int>(RestartPolicy::Never) == 0);
 static_assert(static_cast<int>(VmMode::On) == 1 && static_cast<int>(VmMode::Off) == 2);
@@ -71,9 +73,11 @@ static_assert(static_cast<int>(OnUnhealthy::Stop) == 1 && static_cast<int>(OnUnh
 static_assert(sizeof(ServiceType) == sizeof(int) && sizeof(RestartPolicy) == sizeof(int) &&
               sizeof(LogMode) == sizeof(int) && sizeof(VmMode) == sizeof(int) &&
               sizeof(FinalAction) == sizeof(int) && sizeof(OnUnhealthy) == sizeof(int) &&
-              sizeof(LogFormat) == sizeof(int));
+              sizeof(TmpMode) == sizeof(int) && sizeof(LogFormat) == sizeof(int));
 
-constexpr char kRootKeys[][8] = {"init", "service"};
+constexpr char kRootKeys[][8] = {"init", "service", "mount"};
+constexpr char kNetworkKeys[][10] = {"interface", "address", "gateway", "dns"};
+constexpr char kMountKeys[][8] = {"source", "target", "type", "options"};
 
 struct Limit {
   char name[11];  // cppcheck-suppress unusedStructMember ; read through names(), by offset
@@ -93,7 +97,7 @@ constexpr Limit kLimits[] = {
 enum Kind : uint8_t {
   kDuration, kTimeout, kLimitDuration, kBool, kChoice, kVm, kSignal, kSignalOrNone, kPath,
   kHostname, kCommand, kAfter, kMaxRestarts, kId, kEnv, kUmask, kRlimits, kInstances, kRetries,
-  kReady, kHealth, kSocket, kSize, kKeep, kLog,
+  kReady, kHealth, kStrings, kNetwork, kSysctl, kSocket, kSize, kKeep, kLog,
 };
 struct Key {
   char name[20];
@@ -150,6 +154,12 @@ constexpr Key kInitKeys[] = {
     I("final_action", kChoice, kFinalChoice, final_action),
     I("hostname", kHostname, 0, hostname),
     I("mount_cgroup", kBool, 0, mount_cgroup),
+    I("modules", kStrings, 0, boot.modules),
+    I("network", kNetwork, 0, boot.network),
+    I("sysctl", kSysctl, 0, boot.sysctl),
+    I("tmp", kChoice, kTmpChoice, boot.tmp),
+    I("random_seed", kPath, 0, boot.random_seed),
+    I("random_seed_credit", kBool, 0, boot.random_seed_credit),
     I("control_socket", kSocket, 0, control_socket),
     I("log_format", kChoice, kFormatChoice, log_format),
     I("log_buffer", kSize, 0, log_buffer),
@@ -192,20 +202,6 @@ Str did_you_mean(std::string_view word, Names names) {
   return s.text();
 }
 
-// A dotted quad into a[0..3] (no leading zeros: "010" is octal to inet_aton).
-bool parse_ipv4(std::string_view s, uint8_t* a) {
-  for (int k = 0; k < 4; k++) {
-    size_t dot = s.find('.');
-    std::string_view part = s.substr(0, dot);
-    uint64_t n = 0;
-    if ((k < 3) == (dot == std::string_view::npos) || !parse_uint(part, 255, n) || (part.size() > 1 && part[0] == '0'))
-      return false;
-    a[k] = static_cast<uint8_t>(n);
-    s.remove_prefix(k < 3 ? dot + 1 : s.size());
-  }
-  return true;
-}
-
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   c = static_cast<char>(c | 0x20);
@@ -240,7 +236,7 @@ bool parse_ipv6(std::string_view s, uint8_t* a) {
   if (gap < 0 ? n != 8 : n > 7) return false;
   for (int k = 0; k < 16; k++) a[k] = 0;
   for (int k = 0; k < n; k++) {
-    int at = gap >= 0 && k >= gap ? k + 8 - n : k;
+    auto at = static_cast<size_t>(gap >= 0 && k >= gap ? k + 8 - n : k);
     a[2 * at] = static_cast<uint8_t>(w[k] >> 8);
     a[2 * at + 1] = static_cast<uint8_t>(w[k]);
   }
@@ -276,6 +272,8 @@ class Schema {
         if (k == 0) {
           int i = pick(e, names(kInitKeys), "[init]");
           if (i < 0 || !set(e, kInitKeys[i], reinterpret_cast<char*>(&cfg.init))) return false;
+        } else if (k == 2) {
+          if (!mount(e, cfg.init)) return false;
         } else if (!service(e, cfg)) {
           return false;
         }
@@ -527,6 +525,19 @@ class Schema {
         return umask(m, s->umask);
       case kRlimits:
         return rlimits(m, *s);
+      case kStrings: {  // [init] modules
+        if (!strings(m, first, n)) return false;
+        auto* out = static_cast<std::vector<Str>*>(p);
+        for (size_t k = 0; k < n; k++) {
+          if (first[k].str.empty()) return fail(first[k].pos, "%s: must not be empty", m.key.c_str());
+          out->push_back(first[k].str);
+        }
+        return true;
+      }
+      case kNetwork:
+        return network(m, *static_cast<NetworkSpec*>(p));
+      case kSysctl:
+        return sysctl(m, *static_cast<std::vector<Str>*>(p));
     }
     return false;
   }
@@ -661,6 +672,80 @@ class Schema {
         "http://HOST:PORT/PATH, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535, no spaces in PATH",
         "exec:COMMAND", "file:/ABSOLUTE/PATH"};
     return fail(v.pos, "%s: expected %s, got %s", m.key.c_str(), kForms[out.kind - ProbeSpec::Fd], quote(t).c_str());
+  }
+
+  // [init] network = { interface = "eth0", address = "10.0.2.15/24",
+  // gateway = "10.0.2.2", dns = ["10.0.2.3"] }: what ip= says, in the file.
+  bool network(const Member& m, NetworkSpec& net) {
+    if (!expect(m, m.value, Type::Table, "a table")) return false;
+    uint8_t a[4];
+    int prefix;
+    Str* fields[] = {&net.interface, &net.address, &net.gateway};
+    for (const Member& e : m.value.members) {
+      int k = pick(e, names(kNetworkKeys), "network");
+      const Value* first = nullptr;
+      size_t n = 0;
+      if (k < 0 || !(k == 3 ? strings(e, first, n) : text(e, e.value))) return false;
+      const Value& v = e.value;
+      if (k == 1 && !vm::parse_cidr(v.str, a, prefix))
+        return fail(v.pos, "address: expected an IPv4 address and prefix length such as \"10.0.2.15/24\", got %s",
+                    quote(v.str).c_str());
+      if (k == 2 && !parse_ipv4(v.str, a))
+        return fail(v.pos, "gateway: expected an IPv4 address, got %s", quote(v.str).c_str());
+      if (k < 3) *fields[k] = v.str;
+      for (size_t j = 0; j < n; j++) {
+        if (!parse_ipv4(first[j].str, a))
+          return fail(first[j].pos, "dns: expected an IPv4 address, got %s", quote(first[j].str).c_str());
+        net.dns.push_back(first[j].str);
+      }
+    }
+    return true;
+  }
+
+  // [init] sysctl = { "net.ipv4.ip_forward" = 1 }: a string, an integer or
+  // a boolean (1 or 0) per name; the name is a path under /proc/sys.
+  bool sysctl(const Member& m, std::vector<Str>& out) {
+    if (!expect(m, m.value, Type::Table, "a table such as { \"net.ipv4.ip_forward\" = 1 }")) return false;
+    for (const Member& e : m.value.members) {
+      const Value& v = e.value;
+      std::string_view k = e.key;
+      if (k.empty() || k[0] == '/' || k[0] == '.' || k.find('=') != std::string_view::npos ||
+          k.find("..") != std::string_view::npos)
+        return fail(e.pos, "sysctl: invalid name %s", quote(k).c_str());
+      if (v.type != Type::String && v.type != Type::Integer && v.type != Type::Boolean)
+        return fail(v.pos, "sysctl: %s: expected a string or an integer, got %s", quote(k).c_str(),
+                    toml::type_name(v.type));
+      Str kv = k;
+      kv += '=';
+      kv += v.type == Type::Boolean ? std::string_view(v.boolean ? "1" : "0") : v.str.view();
+      out.push_back(std::move(kv));
+    }
+    return true;
+  }
+
+  // [mount.NAME]: source, target (absolute), type, options; mounted at boot
+  // in file order.
+  bool mount(const Member& mm, InitSpec& init) {
+    if (!valid_name(mm.key))
+      return fail(mm.pos, "invalid mount name %s (use 1 to 64 letters, digits, '_' or '-')", quote(mm.key).c_str());
+    if (!expect(mm, mm.value, Type::Table, "a table")) return false;
+    for (const MountSpec& o : init.boot.mounts)
+      if (o.name.view() == mm.key.view()) return fail(mm.pos, "mount '%s' is already defined", mm.key.c_str());
+    format(section_, sizeof section_, "[mount.%s]", mm.key.c_str());
+    MountSpec ms;
+    ms.name = mm.key;
+    Str* fields[] = {&ms.source, &ms.target, &ms.type, &ms.options};
+    for (const Member& e : mm.value.members) {
+      int k = pick(e, names(kMountKeys), section_);
+      if (k < 0 || !text(e, e.value)) return false;
+      if (k == 1 && e.value.str[0] != '/')
+        return fail(e.value.pos, "target: must be an absolute path, got %s", quote(e.value.str).c_str());
+      *fields[k] = e.value.str;
+    }
+    if (ms.source.empty() || ms.target.empty())
+      return fail(mm.pos, "mount '%s' needs a source and a target", mm.key.c_str());
+    init.boot.mounts.push_back(std::move(ms));
+    return true;
   }
 
   bool env(const Member& m, ServiceSpec& s) {
