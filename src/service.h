@@ -114,6 +114,7 @@ struct Service {
   int health_fails = 0;         // failed health checks in a row (after health_start_period)
   bool probe_failed = false;    // this run is being ended for a probe: a failure, whatever the exit
   bool start_after_stop = false;  // a restart (by hand, or a reload's change): start once stopped
+  bool removed = false;         // a reload took it out of the plan: it stops, and is never started
   uint32_t starts = 0;          // processes started, for `ctl status` (restarts = starts - 1)
   uint64_t log_refs[2] = {0, 0};  // its stdout/stderr streams in Logs (0: none)
   UniqueFd exec_report;          // open until the child has exec'd (spawn.h)

@@ -78,31 +78,23 @@ Supervisor::~Supervisor() {
   delete notify_;
 }
 
-// After services_ changed shape (a reload): who depends on whom, the pid
-// index, the main command, the checks each service needs, the loop tokens
-// that name a service by its index.
+// After a reload: who depends on whom, the main command, the checks each
+// service needs. Indices never change (removed services keep theirs).
 void Supervisor::reindex() {
   dependents_.assign(services_.size(), {});
-  by_pid_.clear();
-  main_ = -1;
   for (size_t i = 0; i < services_.size(); i++) {
     Service& s = services_[i];
     const ServiceSpec& sp = *s.spec;
-    bool planned = i < plan_.services.size();
-    if (planned && i < plan_.deps.size()) {
+    if (s.removed) continue;
+    if (i < plan_.deps.size()) {
       for (int d : plan_.deps[i]) dependents_[static_cast<size_t>(d)].push_back(static_cast<int>(i));
     }
-    if (s.pid > 0) index_pid(s.pid, static_cast<int>(i));
-    if (sp.is_main && planned) main_ = static_cast<int>(i);
-    if (s.exec_report.valid()) (void)loop_.modify(s.exec_report.get(), EPOLLIN, kTokenExec | i);
-    Watch*& w = watch_[i];
-    bool want = planned && (has_ready_probe(sp) || sp.health.kind != ProbeSpec::None);
-    if (want && !w) w = new Watch;
+    if (sp.is_main) main_ = static_cast<int>(i);
+    bool want = has_ready_probe(sp) || sp.health.kind != ProbeSpec::None;
+    if (want && !watch_[i]) watch_[i] = new Watch;
     any_watch_ |= want;
-    if (w && w->ready_fd.valid()) (void)loop_.modify(w->ready_fd.get(), EPOLLIN, kTokenReadyFd | i);
   }
 }
-
 
 // The service whose current process is pid; an index entry left by an
 // earlier run (a leader given up on after SIGKILL) is dropped.
@@ -914,190 +906,6 @@ void Supervisor::advance(Millis now) {
   if ((phase_ == Phase::Sweeping || phase_ == Phase::Killing) && no_children_left()) {
     phase_ = Phase::Done;
   }
-  // Services a reload removed leave once stopped, with the plans they came from.
-  size_t n = plan_.services.size(), kept = n;
-  for (size_t i = n; i < services_.size(); i++) {
-    if (!is_running(services_[i].state)) {
-      delete watch_[i];
-      continue;
-    }
-    if (kept != i) {
-      services_[kept] = std::move(services_[i]);
-      watch_[kept] = watch_[i];
-    }
-    kept++;
-  }
-  if (kept < services_.size()) {
-    services_.resize(kept);
-    watch_.resize(kept);
-    reindex();
-  }
-  if (kept == n) retired_.clear();
-}
-
-Supervisor::ByHand Supervisor::start_by_hand(Service& s) {
-  if (is_running(s.state)) {
-    if (s.state != State::Stopping) return ByHand::Running;
-    s.start_after_stop = true;
-    return ByHand::AfterStop;
-  }
-  size_t i = static_cast<size_t>(&s - services_.data());
-  if (dep_failed(i)) return ByHand::DepDown;
-  Facts f;
-  f.now = now_ms();
-  f.deps_ready = deps_ready(i);
-  post(s, Event::Start, f.now, 0, false, f.deps_ready);
-  return f.deps_ready ? ByHand::Started : ByHand::Waiting;
-}
-
-void Supervisor::stop_by_hand(Service& s) {
-  s.start_after_stop = false;
-  post(s, Event::Stop, now_ms());
-}
-
-void Supervisor::restart_by_hand(Service& s) {
-  if (is_running(s.state)) {
-    stop_by_hand(s);
-    s.start_after_stop = true;
-  } else {
-    start_by_hand(s);
-  }
-}
-
-void Supervisor::shutdown_by_hand(int action) {
-  if (action >= 0 && vm_) outcome_.action = static_cast<FinalAction>(action);
-  OX_INFO("shutdown asked for on the control socket: stopping every service");
-  begin_shutdown("ctl shutdown", now_ms());
-}
-
-// A reload: the new plan's services take the records of the old ones with
-// the same name (pids, counters, log streams kept); a changed one is
-// stopped with its old stop_signal and started again with its new spec;
-// a removed one stops and stays at the end of services_ until it has, its
-// spec alive in retired_. Nothing else runs in between (one thread), so the
-// indices, the pid index and the dependents are rebuilt at once.
-bool Supervisor::reload(ReloadReport& r) {
-  if (phase_ != Phase::Running) {
-    r.error.message = "oxinit is shutting down";
-    return false;
-  }
-  Plan next;
-  if (loader_) {
-    auto loaded = loader_(loader_ctx_, next);
-    if (!loaded) {
-      r.error = loaded.error();
-      return false;
-    }
-  }
-  // What changed, as "added: a b; removed: c; ...".
-  Str lists[5] = {"added:", "removed:", "restarted:", "reload_signal sent to:",
-                  "[init] keys that apply when oxinit starts again:"};
-  size_t unchanged = 0;
-  if (loader_) {
-    PlanDiff d = diff_plans(plan_, next);
-    size_t n = next.services.size();
-    std::vector<char> kept(services_.size());
-    for (int from : d.from) {
-      if (from >= 0) kept[static_cast<size_t>(from)] = 1;
-    }
-    // Stops first, while every record still has its old spec.
-    for (size_t i = 0; i < plan_.services.size(); i++) {
-      if (kept[i]) continue;
-      (lists[1] += ' ') += services_[i].spec->name;
-      stop_by_hand(services_[i]);
-    }
-    std::vector<Service> moved(n);
-    std::vector<Watch*> moved_w(n);
-    for (size_t j = 0; j < n; j++) {
-      int from = d.from[j];
-      if (from < 0) {
-        (lists[0] += ' ') += next.services[j].name;
-        continue;
-      }
-      Service& s = services_[static_cast<size_t>(from)];
-      if (d.changed[j]) {
-        (lists[2] += ' ') += s.spec->name;
-        // Running: stopped now, started once stopped; failed: started again;
-        // waiting, in backoff, done or stopped by hand: the new spec applies
-        // at its next start.
-        bool up = is_running(s.state);
-        if (up) stop_by_hand(s);
-        s.start_after_stop = up || s.state == State::Failed;
-      } else {
-        unchanged++;
-      }
-      moved[j] = std::move(s);
-      s.spec = nullptr;  // taken
-      std::swap(moved_w[j], watch_[static_cast<size_t>(from)]);
-    }
-    for (size_t i = 0; i < services_.size(); i++) {
-      if (services_[i].spec && is_running(services_[i].state)) {  // removed, still stopping
-        moved.push_back(std::move(services_[i]));
-        moved_w.push_back(watch_[i]);
-        watch_[i] = nullptr;
-      }
-      delete watch_[i];
-    }
-    // [init]: what the engine reads as it goes applies now; these were used
-    // at start only.
-    const InitSpec &a = plan_.init, &b = next.init;
-    const char* later[] = {a.vm != b.vm ? " vm" : "", a.hostname.view() != b.hostname.view() ? " hostname" : "",
-                           a.mount_cgroup != b.mount_cgroup ? " mount_cgroup" : "",
-                           a.control_socket.view() != b.control_socket.view() ? " control_socket" : ""};
-    for (const char* k : later) lists[4] += k;
-    if (a.final_action != b.final_action) outcome_.action = b.final_action;
-    // The old specs stay where they are (removed services still stop with
-    // theirs): the vectors trade buffers, no spec moves.
-    retired_.emplace_back();
-    retired_.back().swap(plan_.services);
-    plan_.services.swap(next.services);
-    plan_.deps.swap(next.deps);
-    plan_.order.swap(next.order);
-    plan_.init = next.init;
-    plan_.run = next.run;
-    services_ = std::move(moved);
-    watch_.swap(moved_w);
-    Millis now = now_ms();
-    for (size_t j = 0; j < n; j++) {
-      Service& s = services_[j];
-      s.spec = &plan_.services[j];
-      Watch*& w = watch_[j];
-      if (!w) continue;
-      // A check in flight was registered under the old index: start it again.
-      bool up = s.state == State::Starting || s.state == State::Ready || s.state == State::Unhealthy;
-      if (w->probe.busy()) {
-        w->probe.cancel();
-        w->due = up ? now : kNoDeadline;
-      }
-      if (!has_ready_probe(*s.spec) && s.spec->health.kind == ProbeSpec::None) {
-        if (w->ready_fd.valid()) loop_.remove(w->ready_fd.get());
-        delete w;
-        w = nullptr;
-      } else if (up && s.state != State::Starting && w->due == kNoDeadline && s.spec->health.kind != ProbeSpec::None) {
-        w->due = now + s.spec->health_interval;  // a health check the old spec had not
-      }
-    }
-    reindex();
-    configure_logs();
-    open_notify();
-    reloads_++;
-  }
-  for (size_t i = 0; i < plan_.services.size(); i++) {
-    Service& s = services_[i];
-    if (s.pid > 0 && s.state != State::Stopping && s.spec->reload_signal > 0) {
-      kill(s.pid, s.spec->reload_signal);
-      (lists[3] += ' ') += s.spec->name;
-    }
-  }
-  char b[40];
-  format(b, sizeof b, "unchanged: %zu", unchanged);
-  r.summary = b;
-  for (const Str& l : lists) {
-    if (l.view().back() == ':') continue;
-    r.summary += "; ";
-    r.summary += l;
-  }
-  return true;
 }
 
 // The sd_notify socket, once a service has ready = "notify" (at start, or
@@ -1180,7 +988,6 @@ RunOutcome Supervisor::run() {
     }
     int n = loop_.wait(next_deadline(), events, 64);
     bool signalled = false;
-    unsigned reloads_at_wait = reloads_;
     for (int k = 0; k < n; k++) {
       uint64_t kind = events[k].data.u64 & kTokenKindMask;
       if (kind == kTokenSignal) {
@@ -1197,10 +1004,8 @@ RunOutcome Supervisor::run() {
           begin_shutdown("power button", now_ms());
         }
       } else {
-        // A reload in this batch renumbered the services: what is left of
-        // the batch comes again in the next wait (level-triggered).
         size_t idx = static_cast<size_t>(events[k].data.u64 & 0xffffffffu);
-        if (idx >= services_.size() || reloads_ != reloads_at_wait) continue;
+        if (idx >= services_.size()) continue;
         Service& s = services_[idx];
         Watch* w = watch_[idx];
         if (kind == kTokenExec) {

@@ -62,10 +62,8 @@ class Supervisor {
   }
 
   // For the control socket, which reads state and posts events only.
-  // services()[i] for i < planned() follows the current plan; the records
-  // after it are services a reload removed, still stopping.
+  // Services a reload removed keep their records, marked `removed`.
   const std::vector<Service>& services() const { return services_; }
-  size_t planned() const { return plan_.services.size(); }
   const Plan& plan() const { return plan_; }
   Service& at(size_t i) { return services_[i]; }
   bool running() const { return phase_ == Phase::Running; }
@@ -140,11 +138,9 @@ class Supervisor {
   void open_notify();
 
   Plan& plan_;
-  std::vector<std::vector<ServiceSpec>> retired_;  // specs removed services still stop with
   Source* source_ = nullptr;
   PlanLoader loader_ = nullptr;
   void* loader_ctx_ = nullptr;
-  unsigned reloads_ = 0;  // services_ renumbered this many times
   SignalSetup& signals_;
   bool vm_;
   Loop loop_;

@@ -267,7 +267,7 @@ void Server::answer(Client& c, std::string_view line) {
 }
 
 bool Server::wanted(const Request& rq, size_t i) const {
-  if (i >= sup_.planned()) return false;
+  if (sup_.services()[i].removed) return false;
   for (size_t k = 0; k < rq.count; k++) {
     if (names(sup_.services()[i].spec->name, rq.names[k])) return true;
   }
@@ -276,7 +276,7 @@ bool Server::wanted(const Request& rq, size_t i) const {
 
 int Server::run(Client& c, const Request& rq, Str& a) {
   const std::vector<Service>& all = sup_.services();
-  size_t n = sup_.planned(), first = n;
+  size_t n = all.size(), first = n;
   // Every name must stand for a service.
   for (size_t k = 0; k < rq.count; k++) {
     Request one;
@@ -375,7 +375,8 @@ void Server::status(const Request& rq, Str& a) {
   for (size_t i = 0; i < all.size(); i++) {
     if (rq.count && !wanted(rq, i)) continue;
     const Service& s = all[i];
-    const char* state = i < sup_.planned() ? state_name(s.state) : "removed";
+    if (s.removed && !is_running(s.state)) continue;
+    const char* state = s.removed ? "removed" : state_name(s.state);
     unsigned restarts = s.starts > 1 ? s.starts - 1 : 0;
     long long up = is_running(s.state) ? (now - s.started_at) / 1000 : -1;
     char pid[24] = "-", upt[24] = "-", last[48], sig[16];
@@ -412,10 +413,11 @@ void Server::status(const Request& rq, Str& a) {
 // (ready), every oneshot has succeeded; else one line saying why.
 int Server::health(Str& a) {
   const std::vector<Service>& all = sup_.services();
-  size_t bad = 0, n = sup_.planned();
+  size_t bad = 0, n = 0;
   const Service* first = nullptr;
-  for (size_t i = 0; i < n; i++) {
-    const Service& s = all[i];
+  for (const Service& s : all) {
+    if (s.removed) continue;
+    n++;
     // Stopped: by hand, so not meant to run now.
     bool ok = s.state == State::Done || s.state == State::Stopped ||
               (s.spec->type != ServiceType::Oneshot && s.state == State::Ready);
