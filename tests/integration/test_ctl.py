@@ -462,6 +462,12 @@ def reload_adds_removes_changes_keeps_and_refuses_a_broken_file():
         code, out, err = ctl(sock, "reload")
         assert code == 1 and f"{cfg}:" in err and "unknown key \"comand\"" in err, err
         assert "did you mean 'command'" in err, err
+        # A removed service back again is a new one (in the slot it left).
+        write_config(d, new + loop_service("gone", d))
+        code, out, err = ctl(sock, "reload")
+        assert code == 0 and out == "unchanged: 3; added: gone\n", (out, err)
+        wait_until(lambda: status_of(sock).get("gone", {}).get("state") == "ready", 10, what="gone again")
+        assert status_of(sock)["gone"]["restarts"] == 0
         assert stop(i) == 0
 
 
