@@ -64,18 +64,19 @@ Millis default_shutdown_limit(const Plan& plan) {
 }
 
 Supervisor::Supervisor(Plan& plan, SignalSetup& signals, bool vm_mode)
-    : plan_(plan), signals_(signals), vm_(vm_mode) {
-  services_.resize(plan_.services.size());
+    : plan_(&plan), signals_(signals), vm_(vm_mode) {
+  services_.resize(plan_->services.size());
   watch_.resize(services_.size());
-  for (size_t i = 0; i < services_.size(); i++) services_[i].spec = &plan_.services[i];
+  for (size_t i = 0; i < services_.size(); i++) services_[i].spec = &plan_->services[i];
   reindex();
   am_pid1_ = getpid() == 1;
-  outcome_.action = plan_.init.final_action;
+  outcome_.action = plan_->init.final_action;
 }
 
 Supervisor::~Supervisor() {
   for (Watch* w : watch_) delete w;
   delete notify_;
+  if (own_plan_) delete plan_;
 }
 
 // After a reload: who depends on whom, the main command, the checks each
@@ -86,8 +87,8 @@ void Supervisor::reindex() {
     Service& s = services_[i];
     const ServiceSpec& sp = *s.spec;
     if (s.removed) continue;
-    if (i < plan_.deps.size()) {
-      for (int d : plan_.deps[i]) dependents_[static_cast<size_t>(d)].push_back(static_cast<int>(i));
+    if (i < plan_->deps.size()) {
+      for (int d : plan_->deps[i]) dependents_[static_cast<size_t>(d)].push_back(static_cast<int>(i));
     }
     if (sp.is_main) main_ = static_cast<int>(i);
     bool want = has_ready_probe(sp) || sp.health.kind != ProbeSpec::None;
@@ -118,8 +119,8 @@ void Supervisor::unindex_pid(pid_t pid) {
 }
 
 bool Supervisor::deps_ready(size_t i) const {
-  if (i >= plan_.deps.size()) return true;
-  for (int d : plan_.deps[i]) {
+  if (i >= plan_->deps.size()) return true;
+  for (int d : plan_->deps[i]) {
     const Service& s = services_[static_cast<size_t>(d)];
     bool ready = s.spec->type == ServiceType::Oneshot ? s.state == State::Done : s.ready_once;
     if (!ready) return false;
@@ -130,8 +131,8 @@ bool Supervisor::deps_ready(size_t i) const {
 // The first `after` service that failed for good, or ended without ever
 // having been ready: i will never start. nullptr when there is none.
 const Service* Supervisor::dep_failed(size_t i) const {
-  if (i >= plan_.deps.size()) return nullptr;
-  for (int d : plan_.deps[i]) {
+  if (i >= plan_->deps.size()) return nullptr;
+  for (int d : plan_->deps[i]) {
     const Service& s = services_[static_cast<size_t>(d)];
     if (s.state == State::Failed || s.state == State::Stopped || (s.state == State::Done && !s.ready_once)) {
       return &s;
@@ -180,7 +181,7 @@ void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left
   if (st.actions & kActKillGroup) {
     char d[24];
     OX_WARN("service %s: still running %s after its stop signal; sending SIGKILL", s.spec->name.c_str(),
-            format_duration(d, s.spec->is_main ? plan_.run.kill_timeout : s.spec->stop_timeout));
+            format_duration(d, s.spec->is_main ? plan_->run.kill_timeout : s.spec->stop_timeout));
     signal_group(s, SIGKILL);
   }
   if (st.actions & kActSignalStop) {
@@ -406,9 +407,9 @@ void Supervisor::on_notify(Millis now) {
 }
 
 void Supervisor::notify_upwards(const char* msg) {
-  if (plan_.run.notify_socket.empty()) return;
-  if (auto r = notify_send(plan_.run.notify_socket.c_str(), msg); !r) {
-    OX_WARN("unable to send %s to NOTIFY_SOCKET %s: %s", msg, plan_.run.notify_socket.c_str(),
+  if (plan_->run.notify_socket.empty()) return;
+  if (auto r = notify_send(plan_->run.notify_socket.c_str(), msg); !r) {
+    OX_WARN("unable to send %s to NOTIFY_SOCKET %s: %s", msg, plan_->run.notify_socket.c_str(),
             strerror(r.error().err));
   } else {
     OX_DEBUG("sent %s to NOTIFY_SOCKET", msg);
@@ -638,7 +639,7 @@ int Supervisor::reap() {
         return;
       }
     }
-    if (plan_.run.warn_reap) OX_WARN("Reaped zombie process with pid=%d", e.pid);
+    if (plan_->run.warn_reap) OX_WARN("Reaped zombie process with pid=%d", e.pid);
   });
   if (n > 0) check_groups(now);
   return n;
@@ -679,7 +680,7 @@ void Supervisor::forward_to_main(int sig) {
   char b[16];
   Service& m = services_[static_cast<size_t>(main_)];
   OX_DEBUG("Passing signal: '%s'", signal_name(sig, b));
-  if (kill(plan_.run.kill_group ? -m.pid : m.pid, sig) < 0) {
+  if (kill(plan_->run.kill_group ? -m.pid : m.pid, sig) < 0) {
     if (errno == ESRCH) OX_WARN("Child was dead when forwarding signal");
     else OX_WARN("unable to forward %s: %s", signal_name(sig, b), strerror(errno));
   }
@@ -691,9 +692,9 @@ void Supervisor::forward_to_main(int sig) {
     info.si_pid = 0;
     if (waitid(P_PID, static_cast<id_t>(m.pid), &info, WSTOPPED | WNOHANG | WNOWAIT) == 0 &&
         info.si_pid == m.pid) {
-      kill(plan_.run.kill_group ? -m.pid : m.pid, SIGCONT);
+      kill(plan_->run.kill_group ? -m.pid : m.pid, SIGCONT);
     }
-    if (plan_.run.kill_timeout >= 0 && m.deadline == kNoDeadline) m.deadline = now_ms() + plan_.run.kill_timeout;
+    if (plan_->run.kill_timeout >= 0 && m.deadline == kNoDeadline) m.deadline = now_ms() + plan_->run.kill_timeout;
   }
 }
 
@@ -708,7 +709,7 @@ void Supervisor::handle_signal(int sig) {
     OX_DEBUG("Received SIGCHLD");
     return;
   }
-  int to = plan_.run.rewrite.apply(sig);
+  int to = plan_->run.rewrite.apply(sig);
   if (to == 0) return;  // -r SIG:0 drops it
   switch (meaning) {
     case SignalMeaning::Shutdown:
@@ -771,7 +772,7 @@ void Supervisor::begin_shutdown(const char* why, Millis now) {
   OX_DEBUG("shutting down: %s", why);
   phase_ = Phase::StoppingServices;
   notify_upwards("STOPPING=1");
-  Millis limit = plan_.init.shutdown_limit >= 0 ? plan_.init.shutdown_limit : default_shutdown_limit(plan_);
+  Millis limit = plan_->init.shutdown_limit >= 0 ? plan_->init.shutdown_limit : default_shutdown_limit(*plan_);
   limit_deadline_ = now + limit;
   // What has not started never will; what waits for a restart gets none.
   for (Service& s : services_) {
@@ -785,7 +786,7 @@ void Supervisor::begin_shutdown(const char* why, Millis now) {
 // (a process in uninterruptible sleep on a hung NFS or FUSE mount).
 void Supervisor::shutdown_limit_reached() {
   char d[24];
-  Millis limit = plan_.init.shutdown_limit >= 0 ? plan_.init.shutdown_limit : default_shutdown_limit(plan_);
+  Millis limit = plan_->init.shutdown_limit >= 0 ? plan_->init.shutdown_limit : default_shutdown_limit(*plan_);
   OX_WARN("shutdown_limit (%s) reached: finishing with what is still there", format_duration(d, limit));
   for (const Service& s : services_) {
     if (is_running(s.state)) {
@@ -833,7 +834,7 @@ void Supervisor::on_timers(Millis now) {
 void Supervisor::advance(Millis now) {
   if (phase_ == Phase::Running) {
     bool live = false;
-    for (size_t i = 0; i < plan_.services.size(); i++) {
+    for (size_t i = 0; i < plan_->services.size(); i++) {
       Service& s = services_[i];
       if (s.start_after_stop && !is_running(s.state)) {
         s.start_after_stop = false;
@@ -842,7 +843,7 @@ void Supervisor::advance(Millis now) {
     }
     // In start order: one pass starts everything whose `after` became ready
     // during the pass (a dependency is always visited first).
-    for (int idx : plan_.order) {
+    for (int idx : plan_->order) {
       size_t i = static_cast<size_t>(idx);
       Service& s = services_[i];
       if (s.state == State::Waiting) {
@@ -860,7 +861,7 @@ void Supervisor::advance(Millis now) {
       if (is_running(s.state) || s.state == State::Backoff || s.state == State::Waiting || s.state == State::Stopped)
         live = true;
     }
-    if (phase_ == Phase::Running && !sent_ready_ && !plan_.run.notify_socket.empty()) {
+    if (phase_ == Phase::Running && !sent_ready_ && !plan_->run.notify_socket.empty()) {
       // READY=1 upwards once every service is ready (or has ended for good)
       // and the main command, if any, has started.
       bool settled = true;
@@ -896,10 +897,10 @@ void Supervisor::advance(Millis now) {
       } else {
         char d[24];
         OX_DEBUG("sending SIGTERM to leftover processes (grace %s)",
-                 format_duration(d, plan_.init.shutdown_timeout));
+                 format_duration(d, plan_->init.shutdown_timeout));
         sweep_leftovers(SIGTERM, am_pid1_);
         phase_ = Phase::Sweeping;
-        phase_deadline_ = now + plan_.init.shutdown_timeout;
+        phase_deadline_ = now + plan_->init.shutdown_timeout;
       }
     }
   }
@@ -911,7 +912,7 @@ void Supervisor::advance(Millis now) {
 // The sd_notify socket, once a service has ready = "notify" (at start, or
 // added by a reload).
 void Supervisor::open_notify() {
-  for (const ServiceSpec& sp : plan_.services) {
+  for (const ServiceSpec& sp : plan_->services) {
     if (sp.ready.kind != ProbeSpec::Notify || notify_) continue;
     notify_ = new NotifySocket;
     auto r = notify_->open();
@@ -927,7 +928,7 @@ void Supervisor::open_notify() {
 }
 
 void Supervisor::configure_logs() {
-  const InitSpec& i = plan_.init;
+  const InitSpec& i = plan_->init;
   logs_.configure(i.log_timestamps, i.log_format == LogFormat::Json, static_cast<uint32_t>(i.log_buffer));
 }
 
@@ -958,7 +959,7 @@ RunOutcome Supervisor::run() {
   }
   loop_.set_signal_fd(signals_.fd.get(), kTokenSignal);
   wait_set_ = signals_.blocked;
-  logs_.init(&loop_, kTokenLogs, plan_.init.log_timestamps);
+  logs_.init(&loop_, kTokenLogs, plan_->init.log_timestamps);
   configure_logs();
   // From here on oxinit's own lines share the services' non-blocking queues.
   logs_.take_own_messages();

@@ -64,7 +64,7 @@ class Supervisor {
   // For the control socket, which reads state and posts events only.
   // Services a reload removed keep their records, marked `removed`.
   const std::vector<Service>& services() const { return services_; }
-  const Plan& plan() const { return plan_; }
+  const Plan& plan() const { return *plan_; }
   Service& at(size_t i) { return services_[i]; }
   bool running() const { return phase_ == Phase::Running; }
   Logs& logs() { return logs_; }
@@ -137,7 +137,8 @@ class Supervisor {
   void configure_logs();
   void open_notify();
 
-  Plan& plan_;
+  Plan* plan_;            // main's, until a reload makes one of its own
+  bool own_plan_ = false;
   Source* source_ = nullptr;
   PlanLoader loader_ = nullptr;
   void* loader_ctx_ = nullptr;

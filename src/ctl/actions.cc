@@ -55,11 +55,13 @@ bool Supervisor::reload(ReloadReport& r) {
     r.error.message = "oxinit is shutting down";
     return false;
   }
-  Plan next;
+  Plan* nextp = new Plan;
+  Plan& next = *nextp;
   if (loader_) {
     auto loaded = loader_(loader_ctx_, next);
     if (!loaded) {
       r.error = loaded.error();
+      delete nextp;
       return false;
     }
   }
@@ -68,7 +70,7 @@ bool Supervisor::reload(ReloadReport& r) {
                   "[init] keys that apply when oxinit starts again:"};
   size_t unchanged = 0;
   if (loader_) {
-    PlanDiff d = diff_plans(plan_, next);
+    PlanDiff d = diff_plans(*plan_, next);
     size_t old_n = services_.size(), total = old_n, scan = 0;
     std::vector<char> kept(old_n);
     std::vector<int> slot(d.from);
@@ -123,7 +125,7 @@ bool Supervisor::reload(ReloadReport& r) {
     std::vector<std::vector<int>> deps(total);
     for (size_t i = 0; i < total; i++) {
       int j = who[i];
-      specs.push_back(std::move(j >= 0 ? next.services[static_cast<size_t>(j)] : plan_.services[i]));
+      specs.push_back(std::move(j >= 0 ? next.services[static_cast<size_t>(j)] : plan_->services[i]));
       if (j < 0) continue;
       for (int dep : next.deps[static_cast<size_t>(j)]) deps[i].push_back(slot[static_cast<size_t>(dep)]);
     }
@@ -132,19 +134,22 @@ bool Supervisor::reload(ReloadReport& r) {
     next.deps.swap(deps);
     // [init]: what the engine reads as it goes applies now; these were used
     // at start only.
-    const InitSpec &a = plan_.init, &b = next.init;
+    const InitSpec &a = plan_->init, &b = next.init;
     const char* later[] = {a.vm != b.vm ? " vm" : "", a.hostname.view() != b.hostname.view() ? " hostname" : "",
                            a.mount_cgroup != b.mount_cgroup ? " mount_cgroup" : "",
                            a.control_socket.view() != b.control_socket.view() ? " control_socket" : ""};
     for (const char* k : later) lists[4] += k;
     if (a.final_action != b.final_action) outcome_.action = b.final_action;
-    plan_ = std::move(next);
+    if (own_plan_) delete plan_;
+    plan_ = nextp;
+    own_plan_ = true;
+    nextp = nullptr;
     services_.resize(total);
     watch_.resize(total);
     Millis now = now_ms();
     for (size_t i = 0; i < total; i++) {
       Service& s = services_[i];
-      s.spec = &plan_.services[i];
+      s.spec = &plan_->services[i];
       // A health check the old spec had not: due one interval from now.
       Watch* w = watch_[i];
       if (w && s.state == State::Ready && w->due == kNoDeadline && !w->probe.busy() &&
@@ -161,6 +166,7 @@ bool Supervisor::reload(ReloadReport& r) {
       (lists[3] += ' ') += s.spec->name;
     }
   }
+  delete nextp;
   char b[40];
   format(b, sizeof b, "unchanged: %zu", unchanged);
   r.summary = b;
