@@ -59,6 +59,13 @@ def stop(i):
     return i.wait(30)
 
 
+def db_and_web():
+    """db, and web after it, both up."""
+    i, sock, d = started(loop_service("db", "{d}") + loop_service("web", "{d}", 'after = ["db"]'))
+    wait_until(lambda: os.path.exists(f"{d}/web.pid"), 10, what="web up")
+    return i, sock, d
+
+
 # ------------------------------------------------------------------ commands
 
 @test
@@ -98,9 +105,8 @@ restart_delay = "5s"
 
 @test
 def start_stop_restart_by_hand():
-    i, sock, d = started(loop_service("db", "{d}") + loop_service("web", "{d}", 'after = ["db"]'))
+    i, sock, d = db_and_web()
     with i:
-        wait_until(lambda: os.path.exists(f"{d}/web.pid"), 10, what="web up")
         code, out, err = ctl(sock, "stop", "web")
         assert code == 0 and out.startswith("web: "), (code, out, err)
         wait_until(lambda: state(sock, "web") == "stopped", 10, what="web stopped")
@@ -213,9 +219,8 @@ log = "null"
 
 @test
 def shutdown_stops_in_order():
-    i, sock, d = started(loop_service("db", "{d}") + loop_service("web", "{d}", 'after = ["db"]'))
+    i, sock, d = db_and_web()
     with i:
-        wait_until(lambda: os.path.exists(f"{d}/web.pid"), 10, what="web up")
         code, out, err = ctl(sock, "shutdown", "--reboot")
         assert code == 0 and out == "shutting down\n", (code, out, err)
         assert i.wait(30) == 0

@@ -141,14 +141,26 @@ TEST_CASE("oxinit's own lines share the queue, in order with service lines") {
   CHECK(read_all(out[0]).view() == "svc | first\n[WARN  oxinit (1)] second\nsvc | third\n");
 }
 
-TEST_CASE("each service's last lines stay in a bounded ring for `ctl logs` (issue 13)") {
-  int out[2];
-  REQUIRE(pipe2(out, O_NONBLOCK) == 0);
-  fcntl(out[1], F_SETPIPE_SZ, 1 << 20);
+namespace {
+// Logs writing to two pipes (oxinit's stdout and stderr) with a 1 MiB buffer.
+struct Outputs {
+  int out[2], err[2];
   Loop loop;
-  REQUIRE(loop.init().ok());
   Logs logs;
-  logs.init(&loop, 2ULL << 56, false, out[1], out[1]);
+  Outputs() {
+    REQUIRE(pipe2(out, O_NONBLOCK) == 0);
+    REQUIRE(pipe2(err, O_NONBLOCK) == 0);
+    fcntl(out[1], F_SETPIPE_SZ, 1 << 20);
+    REQUIRE(loop.init().ok());
+    logs.init(&loop, 2ULL << 56, false, out[1], err[1]);
+  }
+};
+}  // namespace
+
+TEST_CASE("each service's last lines stay in a bounded ring for `ctl logs` (issue 13)") {
+  Outputs o;
+  Loop& loop = o.loop;
+  Logs& logs = o.logs;
   logs.configure(false, false, 100);
   CHECK(logs.channel("web") == -1);
   auto w = logs.open_stream("web", false);
@@ -188,12 +200,9 @@ void tap_into(void* ctx, uint32_t channel, std::string_view line) {
 }  // namespace
 
 TEST_CASE("a tap sees every line (ctl logs -f)") {
-  int out[2];
-  REQUIRE(pipe2(out, O_NONBLOCK) == 0);
-  Loop loop;
-  REQUIRE(loop.init().ok());
-  Logs logs;
-  logs.init(&loop, 2ULL << 56, false, out[1], out[1]);
+  Outputs o;
+  Loop& loop = o.loop;
+  Logs& logs = o.logs;
   std::string seen;
   logs.set_tap(tap_into, &seen);
   auto w = logs.open_stream("a", false);
@@ -206,13 +215,11 @@ TEST_CASE("a tap sees every line (ctl logs -f)") {
 }
 
 TEST_CASE("log_format = json: one JSON object per line, oxinit's own lines too (issue 13)") {
-  int out[2], err[2];
-  REQUIRE(pipe2(out, O_NONBLOCK) == 0);
-  REQUIRE(pipe2(err, O_NONBLOCK) == 0);
-  Loop loop;
-  REQUIRE(loop.init().ok());
-  Logs logs;
-  logs.init(&loop, 2ULL << 56, false, out[1], err[1]);
+  Outputs io;
+  Loop& loop = io.loop;
+  Logs& logs = io.logs;
+  int* out = io.out;
+  int* err = io.err;
   logs.configure(false, true, 0);
   auto w = logs.open_stream("web", false);
   auto e = logs.open_stream("web", true);
@@ -247,12 +254,10 @@ TEST_CASE("log = file:PATH: lines go to the file, rotated past log_max_size (iss
   char dir[] = "/tmp/oxinit-logs-XXXXXX";
   REQUIRE(mkdtemp(dir));
   std::string path = std::string(dir) + "/web.log";
-  int out[2];
-  REQUIRE(pipe2(out, O_NONBLOCK) == 0);
-  Loop loop;
-  REQUIRE(loop.init().ok());
-  Logs logs;
-  logs.init(&loop, 2ULL << 56, false, out[1], out[1]);
+  Outputs io;
+  Loop& loop = io.loop;
+  Logs& logs = io.logs;
+  int* out = io.out;
   ServiceSpec spec;
   spec.name = "web";
   spec.log = LogMode::File;
