@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -15,6 +16,7 @@
 
 #include "sys/eintr.h"
 #include "sys/fd.h"
+#include "sys/str.h"
 
 namespace oxinit {
 
@@ -32,9 +34,14 @@ struct ChildFailure {
   int step;
 };
 
-const char* const kSteps[] = {"exec",   "setsid",  "tcsetpgrp", "dup2",   "setrlimit",
-                              "chdir",  "setgroups", "setgid",  "setuid", "sigprocmask"};
-enum Step { kExec, kSetsid, kTcsetpgrp, kDup2, kRlimit, kChdir, kSetgroups, kSetgid, kSetuid, kMask };
+const char* const kSteps[] = {"exec",   "setsid",    "tcsetpgrp", "dup2",   "setrlimit",     "chdir",
+                              "setgroups", "setgid", "setuid",    "sigprocmask", "oom_score_adj", "setpriority",
+                              "sched_setaffinity", "capabilities", "capset", "no_new_privs", "cgroup"};
+enum Step {
+  kExec, kSetsid, kTcsetpgrp, kDup2, kRlimit, kChdir, kSetgroups, kSetgid, kSetuid, kMask,
+  kOom, kNice, kAffinity, kBounding, kCapset, kNoNewPrivs, kCgroup, kNumSteps
+};
+static_assert(sizeof kSteps / sizeof kSteps[0] == kNumSteps);
 
 [[noreturn]] void child_fail(int fd, int step) {
   ChildFailure f{errno, step};
@@ -109,6 +116,59 @@ void exec_search(const SpawnRequest& r) {
   if (denied) errno = EACCES;
 }
 
+long sys_prctl(long op, long a, long b = 0) { return syscall(SYS_prctl, op, a, b, 0, 0); }
+
+// capset(2)'s version 3 structures (linux/capability.h): two 32-bit halves.
+struct CapHeader {
+  uint32_t version;
+  int pid;
+};
+struct CapData {
+  uint32_t effective, permitted, inheritable;
+};
+constexpr uint32_t kCapVersion3 = 0x20080522;
+
+// Every set but the bounding one reduced to s.caps, after the switch of
+// user (capabilities(7)): permitted survived it through PR_SET_KEEPCAPS;
+// the kernel cleared ambient, which is raised only now.
+void set_caps(const ServiceSpec& s, int report_fd) {
+  CapHeader h{kCapVersion3, 0};
+  auto lo = static_cast<uint32_t>(s.caps), hi = static_cast<uint32_t>(s.caps >> 32);
+  CapData d[2] = {{lo, lo, lo}, {hi, hi, hi}};
+  if (syscall(SYS_capset, &h, d) < 0) child_fail(report_fd, kCapset);
+  if (sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL) < 0) child_fail(report_fd, kCapset);
+  for (int c = 0; c < 64; c++) {
+    if ((s.caps >> c & 1) && sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c) < 0) child_fail(report_fd, kCapset);
+  }
+}
+
+// oom_score_adj, nice and CPUs: before the switch of user, which drops the
+// right to lower the first two (proc(5), setpriority(2)).
+void set_scheduling(const ServiceSpec& s, int report_fd) {
+  if (s.oom_score_adj != kUnset) {
+    char b[24];
+    size_t n = format_int(b, s.oom_score_adj);
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, b, n) != static_cast<ssize_t>(n)) child_fail(report_fd, kOom);
+    close(fd);
+  }
+  // The raw syscall takes the nice value itself (getpriority's is 20 - nice).
+  if (s.nice != kUnset && syscall(SYS_setpriority, PRIO_PROCESS, 0, s.nice) < 0) child_fail(report_fd, kNice);
+  if (!s.cpus.empty() &&
+      syscall(SYS_sched_setaffinity, 0, s.cpus.size(), s.cpus.c_str()) < 0)
+    child_fail(report_fd, kAffinity);
+  // The bounding set shrinks while CAP_SETPCAP is still there; the
+  // capabilities to keep stay permitted across setuid.
+  if (s.has_caps) {
+    for (int c = 0; c < 64; c++) {
+      long in = sys_prctl(PR_CAPBSET_READ, c);
+      if (in < 0) break;  // EINVAL: past the kernel's last capability
+      if (in == 1 && !(s.caps >> c & 1) && sys_prctl(PR_CAPBSET_DROP, c) < 0) child_fail(report_fd, kBounding);
+    }
+    if (s.has_user && s.uid != 0 && sys_prctl(PR_SET_KEEPCAPS, 1) < 0) child_fail(report_fd, kBounding);
+  }
+}
+
 // Runs in the child: async-signal-safe calls only (signal-safety(7)).
 [[noreturn]] void child(const SpawnRequest& r, int report_fd) {
   if (r.new_session) {
@@ -135,6 +195,7 @@ void exec_search(const SpawnRequest& r) {
     }
     if (s->umask >= 0) umask(static_cast<mode_t>(s->umask));
     if (!s->workdir.empty() && chdir(s->workdir.c_str()) < 0) child_fail(report_fd, kChdir);
+    set_scheduling(*s, report_fd);
     // Raw syscalls: libc's setuid family synchronises every thread of the
     // process (musl's __synccall, glibc's setxid), pointless in a child that
     // has one thread, and not async-signal-safe in every libc.
@@ -150,6 +211,8 @@ void exec_search(const SpawnRequest& r) {
       if (s->has_group && syscall(kSetgidNr, s->gid) < 0) child_fail(report_fd, kSetgid);
       if (s->has_user && syscall(kSetuidNr, s->uid) < 0) child_fail(report_fd, kSetuid);
     }
+    if (s->has_caps) set_caps(*s, report_fd);
+    if (s->no_new_privs && sys_prctl(PR_SET_NO_NEW_PRIVS, 1) < 0) child_fail(report_fd, kNoNewPrivs);
   }
   if (r.clean_signals) {
     // The raw syscall: libc wrappers refuse the signals they reserve (musl
@@ -229,7 +292,7 @@ ExecFailure read_exec_report(int report_fd) {
   ssize_t n = retry_eintr([&] { return read(report_fd, &f, sizeof f); });
   if (n == static_cast<ssize_t>(sizeof f)) {
     out.err = f.err;
-    out.step = f.step >= 0 && f.step <= kMask ? kSteps[f.step] : "spawn";
+    out.step = f.step >= 0 && f.step < kNumSteps ? kSteps[f.step] : "spawn";
   }
   return out;
 }

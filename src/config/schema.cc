@@ -79,12 +79,32 @@ constexpr Limit kLimits[] = {
     {"stack", RLIMIT_STACK},
 };
 
+// capabilities(7) without their CAP_, by number (CAP_CHOWN is 0).
+constexpr char kCapNames[][19] = {
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL",
+    "SETGID", "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE",
+    "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE",
+    "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT",
+    "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE",
+    "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
+    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+    "CHECKPOINT_RESTORE",
+};
+
+// Integer keys and their ranges (Key::choice indexes this for kInt).
+struct Range {
+  int32_t lo, hi;
+};
+constexpr Range kRanges[] = {{-1000, 1000}, {-20, 19}, {1, 10000}, {1, 4194304}};
+enum : uint8_t { kOomRange, kNiceRange, kWeightRange, kPidsRange };
+constexpr uint64_t kMaxCpu = 1024;  // CPU_SETSIZE
+
 // How a key's value is checked, and where it goes: an offset into the
 // ServiceSpec or InitSpec being filled. One table instead of code per key.
 enum Kind : uint8_t {
   kDuration, kTimeout, kLimitDuration, kBool, kChoice, kVm, kSignal, kSignalOrNone, kPath,
   kHostname, kCommand, kAfter, kMaxRestarts, kId, kEnv, kUmask, kRlimits, kInstances, kRetries,
-  kReady, kHealth,
+  kReady, kHealth, kInt, kCaps, kCpus, kSize, kCpuMax,
 };
 struct Key {
   char name[20];
@@ -95,6 +115,7 @@ struct Key {
 static_assert(std::is_standard_layout_v<ServiceSpec> && std::is_standard_layout_v<InitSpec>);
 #define S(name, kind, field) {name, kind, 0, offsetof(ServiceSpec, field)}
 #define C(name, choice, field) {name, kChoice, choice, offsetof(ServiceSpec, field)}
+#define R(name, range, field) {name, kInt, range, offsetof(ServiceSpec, field)}
 constexpr Key kServiceKeys[] = {
     C("type", kTypeChoice, type),
     S("command", kCommand, argv),
@@ -126,9 +147,22 @@ constexpr Key kServiceKeys[] = {
     S("health_start_period", kDuration, health_start_period),
     C("on_unhealthy", kUnhealthyChoice, on_unhealthy),
     S("watchdog", kDuration, watchdog),
+    S("no_new_privs", kBool, no_new_privs),
+    S("capabilities", kCaps, caps),
+    R("oom_score_adj", kOomRange, oom_score_adj),
+    R("nice", kNiceRange, nice),
+    S("cpu_affinity", kCpus, cpus),
+    S("memory_max", kSize, memory_max),
+    S("memory_high", kSize, memory_high),
+    S("memory_swap_max", kSize, memory_swap_max),
+    S("cpu_max", kCpuMax, cpu_quota),
+    R("cpu_weight", kWeightRange, cpu_weight),
+    R("io_weight", kWeightRange, io_weight),
+    R("pids_max", kPidsRange, pids_max),
 };
 #undef S
 #undef C
+#undef R
 #define I(name, kind, choice, field) {name, kind, choice, offsetof(InitSpec, field)}
 constexpr Key kInitKeys[] = {
     I("shutdown_timeout", kDuration, 0, shutdown_timeout),
@@ -138,6 +172,7 @@ constexpr Key kInitKeys[] = {
     I("final_action", kChoice, kFinalChoice, final_action),
     I("hostname", kHostname, 0, hostname),
     I("mount_cgroup", kBool, 0, mount_cgroup),
+    I("cgroups", kVm, kVmChoice, cgroups),
 };
 #undef I
 
@@ -239,6 +274,26 @@ bool parse_ipv6(std::string_view s, uint8_t* a) {
     a[2 * at] = static_cast<uint8_t>(w[k] >> 8);
     a[2 * at + 1] = static_cast<uint8_t>(w[k]);
   }
+  return true;
+}
+
+// "256M", "1G", "512MiB", "4096": K, M, G and T are powers of 1024.
+bool parse_size(std::string_view t, uint64_t& out) {
+  size_t k = 0;
+  while (k < t.size() && t[k] >= '0' && t[k] <= '9') k++;
+  std::string_view unit = t.substr(k);
+  int shift = 0;
+  if (!unit.empty()) {
+    static constexpr char kUnits[] = "KMGT";
+    const char* u = std::strchr(kUnits, unit[0] & ~0x20);
+    if (!u || !*u) return false;
+    shift = 10 * static_cast<int>(u - kUnits + 1);
+    unit.remove_prefix(1);
+    if (!unit.empty() && unit != "B" && unit != "iB") return false;
+  }
+  uint64_t n = 0;
+  if (!parse_uint(t.substr(0, k), ~uint64_t{0} >> shift, n)) return false;
+  out = n << shift;
   return true;
 }
 
@@ -483,6 +538,24 @@ class Schema {
         return umask(m, s->umask);
       case kRlimits:
         return rlimits(m, *s);
+      case kInt:
+        if (!integer(m, kRanges[slot.choice].lo, kRanges[slot.choice].hi, i)) return false;
+        *static_cast<int*>(p) = static_cast<int>(i);
+        return true;
+      case kCaps:
+        return caps(m, *s);
+      case kCpus:
+        return cpus(m, *s);
+      case kSize:
+        if (v.type == Type::Integer && v.integer >= 0) {
+          *static_cast<uint64_t*>(p) = static_cast<uint64_t>(v.integer);
+          return true;
+        }
+        if (v.type == Type::String && parse_size(v.str, *static_cast<uint64_t*>(p))) return true;
+        return fail(v.pos, "%s: expected a size (\"512K\", \"256M\", \"1G\", \"1GiB\" or an integer of bytes), got %s",
+                    m.key.c_str(), got(v).c_str());
+      case kCpuMax:
+        return cpu_max(m, *s);
     }
     return false;
   }
@@ -684,6 +757,80 @@ class Schema {
       }
     }
     s.rlimits = std::vector<RlimitSpec>(found, found + n);
+    return true;
+  }
+
+  // ["CAP_NET_BIND_SERVICE", ...] (or "net_bind_service"): the mask; [] is none.
+  bool caps(const Member& m, ServiceSpec& s) {
+    const Value* first = nullptr;
+    size_t n = 0;
+    if (!strings(m, first, n)) return false;
+    s.has_caps = true;
+    s.caps = 0;
+    for (size_t k = 0; k < n; k++) {
+      std::string_view w = first[k].str;
+      char up[28];
+      size_t at = 0;
+      for (; at < w.size() && at < sizeof up; at++) up[at] = w[at] >= 'a' && w[at] <= 'z' ? static_cast<char>(w[at] - 32) : w[at];
+      std::string_view name(up, at);
+      if (name.substr(0, 4) == "CAP_") name.remove_prefix(4);
+      int c = index_of(name, names(kCapNames));
+      if (c < 0)
+        return fail(first[k].pos, "capabilities: unknown capability %s%s", quote(w).c_str(),
+                    did_you_mean(name, names(kCapNames)).c_str());
+      s.caps |= uint64_t{1} << c;
+    }
+    return true;
+  }
+
+  // [0, "2-3"]: CPU numbers and ranges.
+  bool cpus(const Member& m, ServiceSpec& s) {
+    const Value& v = m.value;
+    const Value* first = v.type == Type::Array ? v.items.data() : &v;
+    size_t n = v.type == Type::Array ? v.items.size() : 1;
+    constexpr uint64_t kBits = 8 * sizeof(unsigned long);
+    unsigned long mask[kMaxCpu / kBits] = {};
+    uint64_t words = 0;
+    if (n == 0) return fail(v.pos, "cpu_affinity: empty list (leave the key out to keep every CPU)");
+    for (size_t k = 0; k < n; k++) {
+      const Value& it = first[k];
+      std::string_view t = it.str;
+      size_t dash = t.find('-');
+      uint64_t lo = static_cast<uint64_t>(it.integer), hi = lo;
+      bool ok = it.type == Type::Integer ? it.integer >= 0 && lo < kMaxCpu
+                : it.type == Type::String && parse_uint(t.substr(0, dash), kMaxCpu - 1, lo) &&
+                      (dash == std::string_view::npos ? (hi = lo, true)
+                                                      : parse_uint(t.substr(dash + 1), kMaxCpu - 1, hi)) &&
+                      lo <= hi;
+      if (!ok)
+        return fail(it.pos, "cpu_affinity: expected CPU numbers (0 to %d) or ranges such as \"0-3\", got %s",
+                    static_cast<int>(kMaxCpu - 1), got(it).c_str());
+      if (words <= hi / kBits) words = hi / kBits + 1;
+      for (uint64_t c = lo; c <= hi; c++) mask[c / kBits] |= 1UL << (c % kBits);
+    }
+    s.cpus = std::string_view(reinterpret_cast<const char*>(mask), words * sizeof mask[0]);
+    return true;
+  }
+
+  // "50%" of one CPU, or "QUOTA PERIOD" in microseconds as cpu.max takes it.
+  bool cpu_max(const Member& m, ServiceSpec& s) {
+    const Value& v = m.value;
+    std::string_view t = v.str;
+    uint64_t q = 0, p = 100000;
+    size_t sp = t.find(' ');
+    bool ok = v.type == Type::String;
+    if (ok && !t.empty() && t.back() == '%') {
+      ok = parse_uint(t.substr(0, t.size() - 1), 100000, q) && q > 0;
+      q *= 1000;
+    } else if (ok) {
+      ok = sp != std::string_view::npos && parse_uint(t.substr(0, sp), 1000000000, q) &&
+           parse_uint(t.substr(sp + 1), 1000000, p) && q >= 1000 && p >= 1000;
+    }
+    if (!ok)
+      return fail(v.pos, "cpu_max: expected a share of one CPU (\"50%%\", \"200%%\") or \"QUOTA PERIOD\" in "
+                  "microseconds (\"50000 100000\"), got %s", got(v).c_str());
+    s.cpu_quota = static_cast<uint32_t>(q);
+    s.cpu_period = static_cast<uint32_t>(p);
     return true;
   }
 
