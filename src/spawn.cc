@@ -170,7 +170,14 @@ void set_scheduling(const ServiceSpec& s, int report_fd) {
 }
 
 // Runs in the child: async-signal-safe calls only (signal-safety(7)).
-[[noreturn]] void child(const SpawnRequest& r, int report_fd) {
+// in_cgroup: clone3 started it in r.cgroup_fd's group already.
+[[noreturn]] void child(const SpawnRequest& r, int report_fd, bool in_cgroup) {
+  if (r.cgroup_fd >= 0 && !in_cgroup) {
+    // Writing 0 to cgroup.procs moves the writer, before it makes anything.
+    int fd = openat(r.cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "0", 1) != 1) child_fail(report_fd, kCgroup);
+    close(fd);
+  }
   if (r.new_session) {
     if (setsid() < 0) child_fail(report_fd, kSetsid);
   } else {
@@ -250,7 +257,23 @@ struct ChildArgs {
 
 int child_entry(void* arg) {
   auto* a = static_cast<ChildArgs*>(arg);
-  child(*a->req, a->report_fd);
+  child(*a->req, a->report_fd, false);
+}
+
+// clone3(2)'s arguments up to `cgroup` (CLONE_ARGS_SIZE_VER2), linux/sched.h.
+struct CloneArgs {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,
+      cgroup;
+};
+constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;
+
+// fork() straight into a cgroup; -1 with errno, 0 in the child.
+pid_t fork_into(int cgroup_fd) {
+  CloneArgs a{};
+  a.flags = kCloneIntoCgroup;
+  a.exit_signal = SIGCHLD;
+  a.cgroup = static_cast<uint64_t>(cgroup_fd);
+  return static_cast<pid_t>(syscall(SYS_clone3, &a, sizeof a));
 }
 
 }  // namespace
@@ -260,8 +283,9 @@ Result<SpawnResult> spawn(const SpawnRequest& req) {
   if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe2");
   UniqueFd rd(p[0]), wr(p[1]);
   ChildArgs args{&req, wr.get()};
-  pid_t pid;
-  if (req.share_memory && !kSanitized) {
+  pid_t pid = -1;
+  bool vfork_style = req.share_memory && !kSanitized && req.cgroup_fd < 0;
+  if (vfork_style) {
     // CLONE_VM|CLONE_VFORK, as posix_spawn does: no page tables to copy and
     // no copy-on-write faults afterwards, so a crash-looping service costs
     // oxinit little; oxinit is suspended until the child calls exec. The
@@ -269,14 +293,23 @@ Result<SpawnResult> spawn(const SpawnRequest& req) {
     alignas(16) char stack[16384];  // execvpe alone may take PATH_MAX + NAME_MAX
     pid = clone(child_entry, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
   } else {
-    pid = fork();
-    if (pid == 0) child(req, wr.get());
+    if (req.cgroup_fd >= 0 && !kSanitized) {
+      pid = fork_into(req.cgroup_fd);
+      if (pid == 0) child(req, wr.get(), true);
+      // Older kernels: ENOSYS (no clone3, < 5.3), E2BIG or EINVAL (no
+      // CLONE_INTO_CGROUP, < 5.7): the child moves itself instead.
+      if (pid < 0 && errno != ENOSYS && errno != E2BIG && errno != EINVAL) return errno_error("clone3");
+    }
+    if (pid < 0) {
+      pid = fork();
+      if (pid == 0) child(req, wr.get(), false);
+    }
   }
   if (pid < 0) return errno_error("fork");
   wr.reset();
   SpawnResult res;
   res.pid = pid;
-  if (req.share_memory && !kSanitized) {
+  if (vfork_style) {
     // The child has exec'd or failed (CLONE_VFORK), and setpgid is done.
     res.failure = read_exec_report(rd.get());
     return res;

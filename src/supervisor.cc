@@ -249,7 +249,16 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   // The start-up burst forks without waiting for each exec; a restart or the
   // main command alone is cheaper sharing memory until the exec.
   req.share_memory = spec.is_main || s.state != State::Waiting;
-  Result<SpawnResult> r = env_err ? Result<SpawnResult>(Error{env_err, "env_file"}) : spawn(req);
+  Error before{env_err, "env_file"};
+  UniqueFd cg;
+  if (!env_err && own_cgroup(s)) {
+    auto dir = cgroups_.prepare(spec);
+    if (dir) cg = std::move(dir.value());
+    else before = dir.error();
+    req.cgroup_fd = cg.get();
+  }
+  Result<SpawnResult> r = before.err ? Result<SpawnResult>(before) : spawn(req);
+  cg.reset();
   if (!r) {
     int err = r.error().err;  // before any other call can change errno
     if (spec.is_main) {
@@ -286,11 +295,74 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   }
 }
 
-// To the service's process group (its session, from setsid); to the process
-// alone if it has left that group, so nobody gets the signal twice.
+// To every process in the service's cgroup, which none can leave (SIGKILL:
+// cgroup.kill); without one, to its process group (its session, from
+// setsid), or to the process alone if it has left that group, so nobody gets
+// the signal twice.
 void Supervisor::signal_group(const Service& s, int sig) {
+  if (own_cgroup(s) && (sig == SIGKILL ? cgroups_.kill(s.spec->name) : cgroups_.signal(s.spec->name, sig))) return;
   if (s.pgid > 0 && kill(-s.pgid, sig) == 0) return;
   if (s.pid > 0) kill(s.pid, sig);
+}
+
+// Whether anything of the service is left once its leader exited: its
+// cgroup is populated (cgroup.events), else its process group has members.
+bool Supervisor::leftovers(const Service& s) {
+  int p = own_cgroup(s) ? cgroups_.populated(s.spec->name) : -1;
+  return p >= 0 ? p > 0 : group_alive(s.pgid);
+}
+
+// memory.events' oom_kill grew since the last exit: say so, and count it.
+void Supervisor::check_oom(Service& s) {
+  if (!own_cgroup(s) || !(cgroups_.enabled() & Cgroups::needs(*s.spec) & kCgMemory)) return;
+  uint64_t n = cgroups_.oom_kills(s.spec->name);
+  if (n <= s.oom_kills) return;
+  char b[24] = "";
+  if (s.spec->memory_max != kNoLimit) format_size(b, sizeof b, s.spec->memory_max);
+  OX_WARN("service %s: killed by the OOM killer%s%s%s", s.spec->name.c_str(), *b ? " (memory_max " : "", b,
+          *b ? ")" : "");
+  s.oom_kills = n;
+}
+
+// Service mode only: each service in a cgroup of its own when the machine
+// has cgroup v2 ([init] cgroups). A service whose limits the machine cannot
+// give never starts (it would run unlimited). False: oxinit must not run.
+bool Supervisor::start_cgroups(Millis now) {
+  unsigned want = 0;
+  bool any = false;
+  for (const Service& s : services_) {
+    any |= !s.spec->is_main;
+    want |= Cgroups::needs(*s.spec);
+  }
+  VmMode mode = plan_.init.cgroups;
+  if (!any) return true;  // exec mode: leave cgroups alone
+  Error why{0, "[init] cgroups = \"off\""};
+  if (mode != VmMode::Off) {
+    Result<void> r = cgroups_.setup(want);
+    if (!r) why = r.error();
+  }
+  if (!cgroups_.active()) {
+    if (mode == VmMode::On) {
+      OX_FATAL("[init] cgroups = \"on\", but cgroup v2 cannot be used: %s%s%s", why.what, why.err ? ": " : "",
+               why.err ? strerror(why.err) : "");
+      return false;
+    }
+    OX_DEBUG("cgroups not in use: %s", why.what);
+  }
+  for (Service& s : services_) {
+    unsigned missing = s.spec->is_main ? 0 : Cgroups::needs(*s.spec) & ~cgroups_.enabled();
+    if (!missing) continue;
+    const char* c = Cgroups::controller_name(missing);
+    if (cgroups_.active()) {
+      OX_WARN("service %s: not started: its limits need the %s controller, which this cgroup does not offer",
+              s.spec->name.c_str(), c);
+    } else {
+      OX_WARN("service %s: not started: its limits need cgroup v2 (%s), which is not in use: %s%s%s",
+              s.spec->name.c_str(), c, why.what, why.err ? ": " : "", why.err ? strerror(why.err) : "");
+    }
+    post(s, Event::DepFailed, now);
+  }
+  return true;
 }
 
 int Supervisor::dev_null(bool for_writing) {
@@ -362,7 +434,8 @@ void Supervisor::on_exit(Service& s, int status, Millis now) {
       OX_INFO("Main child exited normally (with status '%d')", code);
     }
   }
-  bool left = !spec.is_main && group_alive(s.pgid);
+  check_oom(s);
+  bool left = !spec.is_main && leftovers(s);
   post(s, Event::Exited, now, code, left);
   if (spec.is_main && !code_set_) {
     outcome_.exit_code = code;
@@ -374,7 +447,7 @@ void Supervisor::on_exit(Service& s, int status, Millis now) {
 // after each reaping pass, see whether that group is empty now.
 void Supervisor::check_groups(Millis now) {
   for (Service& s : services_) {
-    if (s.state == State::Stopping && s.exited && !group_alive(s.pgid)) post(s, Event::GroupEmpty, now);
+    if (s.state == State::Stopping && s.exited && !leftovers(s)) post(s, Event::GroupEmpty, now);
   }
 }
 
@@ -649,6 +722,10 @@ RunOutcome Supervisor::run() {
   loop_.set_signal_fd(signals_.fd.get(), kTokenSignal);
   wait_set_ = signals_.blocked;
   logs_.init(&loop_, kTokenLogs, plan_.init.log_timestamps);
+  if (!start_cgroups(now_ms())) {
+    outcome_.exit_code = 1;
+    return outcome_;
+  }
   // From here on oxinit's own lines share the services' non-blocking queues.
   logs_.take_own_messages();
 
@@ -698,6 +775,9 @@ RunOutcome Supervisor::run() {
   }
   logs_.drain(now_ms() + 1000);
   logs_.release_own_messages();
+  if (cgroups_.active()) {
+    for (const Service& s : services_) cgroups_.remove(s.spec->name);
+  }
   return outcome_;
 }
 

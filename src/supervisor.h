@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "cgroup.h"
 #include "logs.h"
 #include "loop.h"
 #include "plan.h"
@@ -57,6 +58,10 @@ class Supervisor {
   void begin_shutdown(const char* why, Millis now);
   void shutdown_limit_reached();
   void signal_group(const Service& s, int sig);
+  bool start_cgroups(Millis now);
+  bool own_cgroup(const Service& s) const { return cgroups_.active() && !s.spec->is_main; }
+  bool leftovers(const Service& s);
+  void check_oom(Service& s);
   int dev_null(bool for_writing);
   Millis next_deadline() const;
   bool deps_ready(size_t i) const;
@@ -72,6 +77,7 @@ class Supervisor {
   bool vm_;
   Loop loop_;
   Logs logs_;
+  Cgroups cgroups_;  // service mode, where cgroup v2 is usable
   std::vector<Service> services_;
   std::vector<std::vector<int>> dependents_;
   std::vector<std::pair<pid_t, int>> by_pid_;  // sorted: pid -> service index

@@ -239,3 +239,249 @@ restart = "never"
         else:
             assert i.wait(20) == 1, i.err
             assert "service precious: unable to start sleep: oom_score_adj failed: Permission denied" in i.err, i.err
+
+
+# ---- cgroup v2 in a private cgroup namespace -------------------------------
+
+def host_cgroup2():
+    """This process's cgroup directory in the host's cgroup2 tree (the whole
+    of /sys/fs/cgroup on a v2 host, /sys/fs/cgroup/unified on a hybrid one)."""
+    mnt = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            if post.split()[0] == "cgroup2" and pre.split()[3] == "/":
+                mnt = pre.split()[4]
+                break
+    assert mnt, "precondition: no cgroup2 mount of the tree's root in this mount namespace"
+    rel = [ln[3:].strip() for ln in read("/proc/self/cgroup").splitlines() if ln.startswith("0::")]
+    assert rel, "precondition: no cgroup v2 line in /proc/self/cgroup"
+    return os.path.join(mnt, rel[0].lstrip("/"))
+
+
+class CgroupNs:
+    """A fresh cgroup under this process's, for one test: oxinit runs in it as
+    the root of a private cgroup namespace, with cgroup2 mounted on
+    /sys/fs/cgroup in a private mount namespace (what a container engine
+    gives on a cgroup v2 host, without controllers on this host)."""
+
+    def __init__(self, d):
+        need_tool("unshare")
+        self.dir = os.path.join(host_cgroup2(), f"oxinit-test-{os.getpid()}-{os.path.basename(d)}")
+        os.mkdir(self.dir)
+        self.wrapper = wrapper(d, "cgns", f"echo 0 > {self.dir}/cgroup.procs || exit 98\n"
+                               f"exec unshare --cgroup --mount sh -c "
+                               f"'mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec \"$0\" \"$@\"' {OXINIT} \"$@\"")
+
+    def path(self, *rel):
+        return os.path.join(self.dir, *rel)
+
+    def groups(self):
+        return sorted(e for e in os.listdir(self.dir) if os.path.isdir(self.path(e)))
+
+    def cleanup(self):
+        """Every group below ours, then ours: empty once the namespace is gone."""
+        def gone():
+            for sub in self.groups():
+                if read(self.path(sub, "cgroup.events")).find("populated 1") >= 0:
+                    try:
+                        with open(self.path(sub, "cgroup.kill"), "w") as f:
+                            f.write("1")
+                    except OSError:
+                        pass
+                    return False
+                try:
+                    os.rmdir(self.path(sub))
+                except OSError:
+                    return False
+            try:
+                os.rmdir(self.dir)
+            except OSError:
+                return False
+            return True
+        wait_until(gone, 10, what=f"{self.dir} to be removed")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+def cgroup_of(pid):
+    """The v2 path of pid as this process sees it."""
+    v2 = [ln[3:] for ln in read(f"/proc/{pid}/cgroup").splitlines() if ln.startswith("0::")]
+    assert v2, f"pid {pid} is gone"
+    return v2[0]
+
+
+def host_pid(ox, nspid):
+    """The pid, as seen here, of the process that is nspid in oxinit's PID namespace."""
+    ns = os.readlink(f"/proc/{ox}/ns/pid")
+    for e in os.listdir("/proc"):
+        if not e.isdigit():
+            continue
+        try:
+            ids = proc_status(int(e)).get("NSpid", "").split()
+            if ids and ids[-1] == str(nspid) and os.readlink(f"/proc/{e}/ns/pid") == ns:
+                return int(e)
+        except OSError:
+            continue
+    raise AssertionError(f"no process {nspid} in the namespace of {ox}")
+
+
+def alive(pid):
+    st = read(f"/proc/{pid}/stat")
+    return bool(st) and st.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@test
+def each_service_in_its_own_cgroup_oxinit_and_main_command_in_init_scope():
+    d = tmpdir()
+    with CgroupNs(d) as cg:
+        cfg = write_config(d, f"""
+[service.one]
+command = ["sleep", "1001"]
+[service.many]
+command = ["sleep", "1002"]
+instances = 2
+[service.again]
+command = ["sh", "-c", "cat /proc/self/cgroup >> {d}/again; sleep 0.2"]
+restart_delay = "50ms"
+""")
+        with Init(["-c", cfg, "--", "sleep", "1003"], oxinit=cg.wrapper) as i:
+            pids = wait_for_children(i, ["sleep 1001", "sleep 1002", "sleep 1003"])
+            wait_until(lambda: read(f"{d}/again").count("0::") >= 3, 20, what="three runs of again")
+            base = cgroup_of(i.pid).rsplit("/", 1)[0]
+            got = {a: cgroup_of(p)[len(base):] for a, p in pids.items() if a.startswith("sleep")}
+            ox = cgroup_of(i.pid)[len(base):]
+            groups = cg.groups()
+            print(f"  oxinit {ox}; services {got}; groups {groups}")
+            i.kill(signal.SIGTERM)
+            assert i.wait(20) == 128 + signal.SIGTERM, i.err  # the main command's code
+        assert base == "/" + os.path.basename(cg.dir) or base.endswith("/" + os.path.basename(cg.dir)), base
+        assert ox == "/init.scope", ox
+        assert got["sleep 1001"] == "/one", got
+        assert got["sleep 1003"] == "/init.scope", got  # the main command stays with oxinit
+        assert got["sleep 1002"] in ("/many.0", "/many.1"), got
+        assert {"init.scope", "one", "many.0", "many.1", "again"} <= set(groups), groups
+        # The restarts (vfork-style for other services) start in the group too.
+        runs = [r for r in read(f"{d}/again").split() if r.startswith("0::")]
+        assert len(runs) >= 3 and all(r == "0::/again" for r in runs), runs
+        # At the end oxinit removes the services' groups.
+        assert cg.groups() == ["init.scope"], cg.groups()
+
+
+@test
+def setsid_grandchild_goes_with_its_service_after_leader_exit_and_at_stop():
+    d = tmpdir()
+    # A daemon that double-forks out of its process group and session: only
+    # its cgroup still holds it. It records the SIGTERMs it ignores.
+    escape = (f"setsid sh -c 'trap \\\"echo term >> {d}/$0\\\" TERM; echo $$ > {d}/$0.pid; "
+              f"while :; do sleep 0.1; done' {{name}} & ")
+    with CgroupNs(d) as cg:
+        cfg = write_config(d, f"""
+[init]
+shutdown_timeout = "30s"
+[service.leaver]
+command = ["sh", "-c", "{escape.format(name='leaver')} sleep 0.5; echo leader-exits"]
+restart = "never"
+stop_timeout = "1s"
+[service.stopped]
+command = ["sh", "-c", "{escape.format(name='stopped')} exec sleep 1000"]
+stop_timeout = "1s"
+""")
+        with Init(["-c", cfg], oxinit=cg.wrapper) as i:
+            wait_until(lambda: read(f"{d}/leaver.pid").strip() and read(f"{d}/stopped.pid").strip(), 20,
+                       what="the grandchildren")
+            leaver = host_pid(i.pid, int(read(f"{d}/leaver.pid")))
+            stopped = host_pid(i.pid, int(read(f"{d}/stopped.pid")))
+            assert alive(leaver) and alive(stopped)
+            assert os.getsid(leaver) == leaver and os.getsid(stopped) == stopped, "sessions of their own"
+            # The leader exits; what it left in its cgroup is stopped: TERM
+            # (ignored), then SIGKILL after stop_timeout.
+            wait_until(lambda: not alive(leaver), 15, what="the leaver's grandchild to be gone")
+            assert alive(stopped)
+            t0 = time.monotonic()
+            i.kill(signal.SIGTERM)
+            code = i.wait(25)
+            took = time.monotonic() - t0
+        print(f"  shutdown took {took:.2f}s (stop_timeout 1s, shutdown_timeout 30s)")
+        assert code == 0, (code, i.err)
+        assert read(f"{d}/leaver").split() == ["term"], read(f"{d}/leaver")
+        assert read(f"{d}/stopped").split() == ["term"], read(f"{d}/stopped")
+        assert "service leaver: exited with 0; stopping what it left" in i.err, i.err
+        assert "service stopped: still running 1s after its stop signal; sending SIGKILL" in i.err, i.err
+        # Gone with its service, not in the 30 s sweep of leftovers.
+        assert took < 15, took
+
+
+@test
+def limit_without_its_controller_fails_that_service_clearly():
+    d = tmpdir()
+    cfg = write_config(d, """
+[service.hog]
+command = ["sleep", "1000"]
+memory_max = "64M"
+[service.fine]
+command = ["sh", "-c", "echo fine-ran"]
+restart = "never"
+""")
+    # This host's cgroup2 tree has no controllers; outside a cgroup
+    # namespace /sys/fs/cgroup is not cgroup2 at all. Neither runs hog unlimited.
+    with CgroupNs(d) as cg:
+        assert "memory" not in read(os.path.join(os.path.dirname(cg.dir), "cgroup.subtree_control")), \
+            "precondition: this test needs a cgroup2 tree without the memory controller"
+        with Init(["-c", cfg], oxinit=cg.wrapper) as i:
+            code1 = i.wait(20)
+        err1 = i.err
+        out1 = i.out
+    with Init(["-c", cfg]) as i:
+        code2 = i.wait(20)
+    print(f"  {err1.strip()}\n  {i.err.strip()}")
+    assert code1 == 1 and code2 == 1, (code1, code2)
+    assert "service hog: not started: its limits need the memory controller, which this cgroup does not offer" \
+        in err1, err1
+    assert "service hog: not started: its limits need cgroup v2 (memory), which is not in use: " \
+           "/sys/fs/cgroup is not a cgroup2 mount" in i.err, i.err
+    assert "fine | fine-ran" in out1 and "fine | fine-ran" in i.out, (out1, i.out)
+
+
+@test
+def cgroups_on_without_cgroup2_stops_before_anything_runs():
+    d = tmpdir()
+    cfg = write_config(d, f"""
+[init]
+cgroups = "on"
+[service.app]
+command = ["touch", "{d}/ran"]
+""")
+    with Init(["-c", cfg]) as i:
+        code = i.wait(20)
+    assert code == 1, (code, i.err)
+    assert 'FATAL oxinit' in i.err and '[init] cgroups = "on", but cgroup v2 cannot be used: ' \
+        '/sys/fs/cgroup is not a cgroup2 mount' in i.err, i.err
+    assert not os.path.exists(f"{d}/ran")
+
+
+@test
+def exec_mode_and_cgroups_off_leave_cgroups_alone():
+    d = tmpdir()
+    with CgroupNs(d) as cg:
+        with Init(["--", "cat", "/proc/self/cgroup"], oxinit=cg.wrapper) as i:
+            code = i.wait(20)
+        assert code == 0, i.err
+        assert [ln for ln in i.out.split() if ln.startswith("0::")] == ["0::/"], i.out
+        assert cg.groups() == [], cg.groups()
+        cfg = write_config(d, """
+[init]
+cgroups = "off"
+[service.app]
+command = ["cat", "/proc/self/cgroup"]
+restart = "never"
+""")
+        with Init(["-c", cfg], oxinit=cg.wrapper) as i:
+            code = i.wait(20)
+        assert code == 0, i.err
+        assert [ln for ln in i.out.splitlines() if ln.startswith("app | 0::")] == ["app | 0::/"], i.out
+        assert cg.groups() == [], cg.groups()
