@@ -98,7 +98,7 @@ asan: $(ASAN_BUILD)/build.ninja
 	$(ASAN_ENV) $(ASAN_BUILD)/unit-tests; \
 	  rc=$$?; ls $(ASAN_REPORTS) | grep -q . && { cat $(ASAN_REPORTS)/*; echo "asan: sanitizer reports in the unit tests" >&2; exit 1; }; exit $$rc
 	$(ASAN_ENV) OXINIT=$(CURDIR)/$(ASAN_BUILD)/oxinit scripts/with-default-signals.py \
-	  $(PY) tests/integration/run.py -x binary_is_static -x binary_fits_the_size_budget; \
+	  $(PY) tests/integration/run.py -x binary_is_static -x binary_fits_the_size_budget -x exec_mode_stays_within; \
 	  rc=$$?; ls $(ASAN_REPORTS) | grep -q . && { cat $(ASAN_REPORTS)/*; echo "asan: sanitizer reports from build-asan/oxinit" >&2; exit 1; }; exit $$rc
 	@echo "asan: clean (unit + integration against $(ASAN_BUILD)/oxinit, no sanitizer reports)"
 

@@ -46,6 +46,8 @@ Str usage_text(std::string_view n) {
        "  -G SECONDS: Grace for leftover processes at exit (default 2).\n"
        "  -c FILE: Read a service list (repeatable).\n"
        "  --check: Validate the service list, print the start order and exit.\n"
+       "  --root DIR: With --check: users, groups, env files and the default\n"
+       "    config files from the unpacked image at DIR.\n"
        "  --vm / --no-vm: Force or forbid microVM mode (default: PID 1 of the host).\n\n"
        "Environment variables:\n\n"
        "  TINI_SUBREAPER: Register as a process subreaper (requires Linux >= 3.4).\n"
@@ -167,6 +169,12 @@ struct Parser {
         if (a == "--check") { out.action = CliAction::Check; continue; }
         if (a == "--vm") { out.options.vm = VmMode::On; continue; }
         if (a == "--no-vm") { out.options.vm = VmMode::Off; continue; }
+        if (a == "--root" || a.substr(0, 7) == "--root=") {
+          std::string_view dir = a.size() > 6 ? a.substr(7) : i + 1 < argc ? argv[++i] : "";
+          if (dir.empty()) return fail(CliAction::ValueError, "Not a valid value for --root: (an empty directory name)");
+          out.options.root = dir;
+          continue;
+        }
         // Like glibc getopt for an unknown long option in tini's optstring.
         return fail(CliAction::UsageError, Str(prog) + ": invalid option -- '-'");
       }
@@ -195,6 +203,9 @@ struct Parser {
       }
     }
     for (; i < argc; i++) out.options.command.push_back(argv[i]);
+    // An image's root serves a check; a run uses the real one.
+    if (!out.options.root.empty() && out.action == CliAction::Run)
+      return fail(CliAction::UsageError, Str(prog) + ": --root DIR works with --check only");
     return true;
   }
 

@@ -26,6 +26,8 @@ struct Options {
   std::vector<Str> config_files; // -c (repeatable), OXINIT_CONFIG
   bool config_given = false;
   VmMode vm = VmMode::Auto;      // --vm / --no-vm
+  Str root;                      // --check --root DIR: users, groups, env files and the
+                                 // default config files as the image at DIR sees them
   std::vector<Str> command;      // PROGRAM [ARGS...]
 
   bool remapped(int code) const {

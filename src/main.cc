@@ -34,10 +34,10 @@ std::string_view base_name(const char* a0) {
 
 // Loads the config files (given, or the defaults when they exist) into a plan.
 bool load_plan(const Options& o, Plan& plan) {
-  std::vector<Str> files = o.config_given ? o.config_files : default_config_files("");
+  std::vector<Str> files = o.config_given ? o.config_files : default_config_files(o.root);
   Config config;
   ConfigError err;
-  if (!files.empty() && !load_config(files, config, err)) {
+  if (!files.empty() && !load_config(files, config, err, o.root)) {
     OX_FATAL("%s", err.format().c_str());
     return false;
   }
@@ -121,6 +121,7 @@ int run(int argc, char** argv) {
     return 1;
   }
   if (cli.action == CliAction::Check) {
+    for (const Str& w : unreadable_env_files(plan.services, o.root)) OX_WARN("%s", w.c_str());
     print_order(plan);
     return 0;
   }

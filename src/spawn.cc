@@ -95,7 +95,17 @@ void exec_search(const SpawnRequest& r) {
     return;
   }
   const char* p = r.path ? r.path : "/usr/local/bin:/bin:/usr/bin";
-  char buf[PATH_MAX + NAME_MAX + 2];
+  // Sized to this PATH's longest entry, not PATH_MAX: in exec mode the child
+  // runs on oxinit's own stack, whose every touched page stays resident.
+  size_t longest = 0;
+  for (const char* q = p; *q;) {
+    const char* z = q;
+    while (*z && *z != ':') z++;
+    if (static_cast<size_t>(z - q) > longest) longest = static_cast<size_t>(z - q);
+    q = *z ? z + 1 : z;
+  }
+  if (longest >= PATH_MAX) longest = PATH_MAX - 1;
+  char* buf = static_cast<char*>(__builtin_alloca(longest + flen + 2));
   bool denied = false;
   for (;;) {
     const char* z = p;

@@ -92,7 +92,7 @@ struct ServiceSpec {
   int reload_signal = 0;            // 0: a SIGHUP to oxinit sends it nothing
 
   // Readiness and health (the engine acts on them; the parser only checks).
-  ProbeSpec ready{ProbeSpec::Started};
+  ProbeSpec ready{.kind = ProbeSpec::Started};
   Millis ready_timeout = 90000;     // not ready by then: a failed run
   ProbeSpec health;                 // None: no health check
   Millis health_interval = 10000;

@@ -676,8 +676,7 @@ class Schema {
     static constexpr const char* kForms[] = {
         "fd:N with N from 3 to 1023",
         "tcp://HOST:PORT, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535",
-        "http://HOST:PORT/PATH, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535, "
-        "no spaces in PATH",
+        "http://HOST:PORT/PATH, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535, no spaces in PATH",
         "exec:COMMAND", "file:/ABSOLUTE/PATH"};
     if (!ok) return fail(v.pos, "%s: expected %s, got %s", m.key.c_str(), kForms[out.kind - ProbeSpec::Fd], quote(t).c_str());
     return true;
@@ -914,28 +913,20 @@ bool load_config(const std::vector<Str>& files, Config& out, ConfigError& err,
   return true;
 }
 
-std::vector<Str> default_config_files(std::string_view root) {
-  while (!root.empty() && root.back() == '/') root.remove_suffix(1);
-  std::vector<Str> files;
-  struct stat st;
-  Str main = root + "/etc/oxinit.toml";
-  if (stat(main.c_str(), &st) == 0) files.push_back(std::move(main));
-  Str dir = root + "/etc/oxinit.d";
-  DIR* d = opendir(dir.c_str());
-  if (!d) return files;
-  size_t first = files.size();
-  while (dirent* e = readdir(d)) {
-    std::string_view name = e->d_name;
-    if (name.empty() || name[0] == '.' || name.size() <= 5 || name.substr(name.size() - 5) != ".toml") continue;
-    Str p = dir + "/";
-    p += name;
-    if (stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    // Insertion sort: a directory holds a handful of files.
-    files.push_back(std::move(p));
-    for (size_t k = files.size() - 1; k > first && files[k] < files[k - 1]; k--) std::swap(files[k], files[k - 1]);
+std::vector<Str> unreadable_env_files(const std::vector<ServiceSpec>& services, std::string_view root) {
+  std::vector<Str> out;
+  Str text;
+  for (size_t k = 0; k < services.size(); k++) {
+    const ServiceSpec& s = services[k];
+    // Instances of one service are one entry of the file: report it once.
+    if (s.env_file.empty() || (k && services[k - 1].line == s.line && services[k - 1].file == s.file)) continue;
+    int e = read_file((root + s.env_file).c_str(), toml::kMaxFileSize, text);
+    if (!e) continue;
+    out.push_back(fmt("%s:%d: service '%s': env_file %s: %s%s%.*s", s.file.c_str(), s.line, s.name.c_str(),
+                      s.env_file.c_str(), e == EFBIG ? "larger than 1 MiB" : strerror(e), root.empty() ? "" : " under ",
+                      static_cast<int>(root.size()), root.data()));
   }
-  closedir(d);
-  return files;
+  return out;
 }
 
 }  // namespace oxinit

@@ -7,6 +7,7 @@
 #include "config/error.h"
 #include "spec.h"
 #include "sys/str.h"
+#include "config/files.h"
 #include "users.h"
 
 namespace oxinit {
@@ -26,9 +27,12 @@ bool parse_config_text(std::string_view text, std::string_view file, Config& out
 bool load_config(const std::vector<Str>& files, Config& out, ConfigError& err,
                  std::string_view users_root = "");
 
-// root/etc/oxinit.toml if it exists, then root/etc/oxinit.d/*.toml in name
-// order (regular files, or symlinks to them; dot files skipped).
-std::vector<Str> default_config_files(std::string_view root);
+// For --check: each service's env_file as the image at root sees it ("" for
+// the real /), read as a start would read it. One line per file that cannot
+// be read: "FILE:LINE: service 'web': env_file PATH: reason". Warnings, not
+// errors: a file may be mounted only at run time (a secret).
+std::vector<Str> unreadable_env_files(const std::vector<ServiceSpec>& services, std::string_view root);
+
 
 // Levenshtein distance (for "did you mean" suggestions).
 size_t edit_distance(std::string_view a, std::string_view b);

@@ -6,12 +6,27 @@
 // 64 KiB mmap'd arenas and recycled through one free list per class; larger
 // requests get their own mapping. Each block carries a 16-byte header with
 // its class, so free() and realloc() need no lookup.
+//
+// The glibc test build compiles this file once more with OXINIT_ALLOC_PREFIX:
+// ox_malloc, ox_free, ... beside libc's, so the unit tests (and the ASan
+// build, which then also poisons freed blocks) exercise it.
+#include "sys/alloc.h"
+
 #include <sys/mman.h>
 
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+
+#if defined(OXINIT_ALLOC_PREFIX) && defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define OX_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define OX_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define OX_POISON(p, n) ((void)(p), (void)(n))
+#define OX_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
 namespace {
 
@@ -53,6 +68,7 @@ int class_for(size_t n) {
 void* take(int cls) {
   if (FreeBlock* b = g_free[cls]) {
     g_free[cls] = b->next;
+    OX_UNPOISON(b, size_t{1} << cls);
     return b;
   }
   size_t size = size_t{1} << cls;
@@ -80,7 +96,7 @@ void* take(int cls) {
 
 extern "C" {
 
-void* malloc(size_t n) {
+void* OX_ALLOC(malloc)(size_t n) {
   if (n > (size_t{1} << kMaxShift) - kHeader) {
     if (n > SIZE_MAX / 2) {
       errno = ENOMEM;
@@ -106,52 +122,54 @@ void* malloc(size_t n) {
   return reinterpret_cast<char*>(h) + kHeader;
 }
 
-void free(void* p) {
+void OX_ALLOC(free)(void* p) {
   if (!p) return;
   auto* h = reinterpret_cast<Header*>(static_cast<char*>(p) - kHeader);
   if (h->cls == kBigClass) {
     munmap(h, static_cast<size_t>(h->size));
     return;
   }
+  uint32_t cls = h->cls;
   auto* f = reinterpret_cast<FreeBlock*>(h);
-  f->next = g_free[h->cls];
-  g_free[h->cls] = f;
+  f->next = g_free[cls];
+  g_free[cls] = f;
+  OX_POISON(p, (size_t{1} << cls) - kHeader);  // a use after free is an ASan report
 }
 
-size_t malloc_usable_size(void* p) {
+size_t OX_ALLOC(malloc_usable_size)(void* p) {
   if (!p) return 0;
   auto* h = reinterpret_cast<Header*>(static_cast<char*>(p) - kHeader);
   return (h->cls == kBigClass ? static_cast<size_t>(h->size) : size_t{1} << h->cls) - kHeader;
 }
 
-void* realloc(void* p, size_t n) {
-  if (!p) return malloc(n);
-  size_t have = malloc_usable_size(p);
+void* OX_ALLOC(realloc)(void* p, size_t n) {
+  if (!p) return OX_ALLOC(malloc)(n);
+  size_t have = OX_ALLOC(malloc_usable_size)(p);
   if (n <= have && n >= have / 4) return p;
-  void* q = malloc(n);
+  void* q = OX_ALLOC(malloc)(n);
   if (!q) return nullptr;
   memcpy(q, p, n < have ? n : have);
-  free(p);
+  OX_ALLOC(free)(p);
   return q;
 }
 
-void* calloc(size_t a, size_t b) {
+void* OX_ALLOC(calloc)(size_t a, size_t b) {
   if (b && a > SIZE_MAX / b) {
     errno = ENOMEM;
     return nullptr;
   }
-  void* p = malloc(a * b);
+  void* p = OX_ALLOC(malloc)(a * b);
   if (p) memset(p, 0, a * b);
   return p;
 }
 
-void* aligned_alloc(size_t align, size_t n) {
+void* OX_ALLOC(aligned_alloc)(size_t align, size_t n) {
   // Every block is 16-byte aligned; oxinit asks for no more.
   if (align > 16) {
     errno = EINVAL;
     return nullptr;
   }
-  return malloc(n);
+  return OX_ALLOC(malloc)(n);
 }
 
 }  // extern "C"

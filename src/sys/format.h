@@ -1,7 +1,10 @@
 // A small printf subset for messages. musl's printf pulls in its floating-point
 // formatter (~9 KB); oxinit never prints floats.
-// Supports %s %.*s %c %d %i %u %x %ld %lu %lld %llu %zu %p-free, flags '0' and
-// '-', and a width: enough for every message in oxinit.
+// Prints %d %i %u %x %X %o %c %s %p %% with flags - 0 + space #, a width and
+// a precision (digits or *), and lengths hh h l ll L q j z t, as printf does
+// (tests/unit/test_format.cc compares it with glibc's). Floats print "?" and
+// %n writes nothing, but every conversion takes its argument, so none can
+// shift the arguments after it. Widths and precisions stop at 4096.
 #pragma once
 #include <cstdarg>
 #include <cstddef>

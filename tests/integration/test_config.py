@@ -44,3 +44,90 @@ def wrapped_numbers_on_the_command_line_are_refused():
         assert code == 1, (args, code, err)
         assert "Not a valid option for -" + args[0][1] in err, (args, err)
         assert not os.path.exists(f"{d}/started"), args
+
+
+def fake_image(d):
+    """An unpacked image root: a user and groups the host does not have, an env file, a default config."""
+    import pwd
+    import grp
+    for name in ("oxt-imgonly",):
+        try:
+            pwd.getpwnam(name)
+            raise AssertionError(f"the host has a user {name}; the test needs one it does not have")
+        except KeyError:
+            pass
+    try:
+        grp.getgrnam("oxt-imgteam")
+        raise AssertionError("the host has a group oxt-imgteam; the test needs one it does not have")
+    except KeyError:
+        pass
+    root = os.path.join(d, "rootfs")
+    os.makedirs(f"{root}/etc/oxinit.d")
+    with open(f"{root}/etc/passwd", "w") as f:
+        f.write("root:x:0:0:root:/root:/bin/sh\noxt-imgonly:x:4321:4322::/srv:/bin/sh\n")
+    with open(f"{root}/etc/group", "w") as f:
+        f.write("root:x:0:\noxt-imgonly:x:4322:\noxt-imgteam:x:4400:oxt-imgonly\n")
+    with open(f"{root}/etc/app.env", "w") as f:
+        f.write("MODE=prod\n")
+    return root
+
+
+@test
+def check_root_resolves_users_groups_and_env_files_in_an_image():
+    d = tmpdir()
+    root = fake_image(d)
+    cfg = write_config(d, """
+[service.app]
+command = ["/srv/app"]
+user = "oxt-imgonly"
+group = "oxt-imgteam"
+env_file = "/etc/app.env"
+
+[service.web]
+command = ["/srv/web"]
+after = ["app"]
+user = "oxt-imgonly"
+""")
+    code, out, err = run(["--check", "--root", root, "-c", cfg], pidns=False)
+    assert code == 0, err
+    assert [l.split()[0] for l in out.splitlines()] == ["app", "web"], out
+    assert err == "", err  # /etc/app.env is there, under the root
+    # Without --root the same file is checked against the host, which lacks the user.
+    code, out, err = run(["--check", "-c", cfg], pidns=False)
+    assert code == 1, (code, out, err)
+    assert re.search(re.escape(cfg) + r':4:8: user: unknown user "oxt-imgonly" \(/etc/passwd\)', err), err
+    # A group only the image has, with a numeric user.
+    cfg2 = write_config(d, '[service.g]\ncommand = "x"\nuser = 1\ngroup = "oxt-imgteam"\n', "g.toml")
+    code, out, err = run(["--check", "--root", root, "-c", cfg2], pidns=False)
+    assert code == 0, err
+    code, out, err = run(["--check", "-c", cfg2], pidns=False)
+    assert code == 1 and 'unknown group "oxt-imgteam"' in err, err
+
+
+@test
+def check_root_warns_about_env_files_missing_from_the_image():
+    d = tmpdir()
+    root = fake_image(d)
+    cfg = write_config(d, '[service.s]\ncommand = "x"\nenv_file = "/run/secrets/s.env"\n')
+    code, out, err = run(["--check", "--root", root, "-c", cfg], pidns=False)
+    assert code == 0, err  # a secret may be mounted only at run time: a warning
+    assert re.search(r"^\[WARN +oxinit.*\] " + re.escape(cfg) +
+                     r":1: service 's': env_file /run/secrets/s\.env: No such file or directory under " +
+                     re.escape(root) + "$", err, re.M), err
+
+
+@test
+def check_root_reads_the_images_default_config():
+    d = tmpdir()
+    root = fake_image(d)
+    with open(f"{root}/etc/oxinit.toml", "w") as f:
+        f.write('[service.a]\ncommand = "x"\nuser = "oxt-imgonly"\n')
+    with open(f"{root}/etc/oxinit.d/10-b.toml", "w") as f:
+        f.write('[service.b]\ncommand = "x"\nafter = "a"\n')
+    code, out, err = run(["--check", "--root", root], pidns=False)
+    assert code == 0, err
+    assert out.splitlines() == ["a", "b after a"], out
+    # --root is for checks: a run refuses it (and starts nothing).
+    code, out, err = run(["--root", root, "--", "touch", f"{d}/started"], timeout=20)
+    assert code == 1 and "--root DIR works with --check only" in err, err
+    assert not os.path.exists(f"{d}/started")

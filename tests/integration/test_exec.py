@@ -421,3 +421,26 @@ def license_flag_prints_the_license_file():
     code, out, err = run(["-l"], pidns=False)
     assert code == 0
     assert out == read(os.path.join(ROOT, "LICENSE"))
+
+
+@test
+def exec_mode_stays_within_its_memory_budget_and_leaves_features_unmapped():
+    # Budget: VmHWM <= 128 KB with the child sleeping. The features' code
+    # (config parser, microVM, ctl, probes) is a mapping of its own
+    # (build-aux/layout.ld): exec mode must not fault in any of it.
+    with Init(["--", "sleep", "30"]) as i:
+        time.sleep(0.5)
+        hwm = int(proc_status(i.pid)["VmHWM"].split()[0])
+        text_maps = []
+        with open(f"/proc/{i.pid}/smaps") as f:
+            name, rss = None, {}
+            for line in f:
+                parts = line.split()
+                if "-" in parts[0] and len(parts) >= 5:
+                    name = (parts[0], parts[1], parts[-1] if len(parts) >= 6 else "")
+                elif parts[0] == "Rss:" and name and name[1].startswith("r-x") and name[2].endswith("oxinit"):
+                    text_maps.append((name[0], int(parts[1])))
+    print(f"  exec mode: VmHWM {hwm} kB; code mappings (range, resident kB): {text_maps}")
+    assert hwm <= 128, hwm
+    assert len(text_maps) == 2, text_maps  # the engine's, and the features'
+    assert text_maps[1][1] == 0, text_maps  # nothing of the features resident

@@ -214,8 +214,9 @@ after = ["second"]
 
 @test
 def oneshot_failure_aborts_startup():
+    """A failed oneshot stops what already runs (early gets its TERM), starts nothing after it, and says so."""
     d = tmpdir()
-    cfg = write_config(d, loop_service(d, "early") + f"""
+    cfg = write_config(d, loop_service(d, "early", on_term=f"touch {d}/early.stopped; exit 0") + f"""
 [service.migrate]
 type = "oneshot"
 command = "while [ ! -e {d}/early.up ]; do sleep 0.05; done; exit 4"
@@ -227,7 +228,9 @@ after = ["migrate"]
     code, out, err = run(["-c", cfg])
     assert code == 4, (code, err)
     assert not os.path.exists(f"{d}/app.started")
-    assert "early" in err or True
+    assert os.path.exists(f"{d}/early.stopped"), err
+    # At the default verbosity: a WARN naming the oneshot and its code.
+    assert re.search(r"^\[WARN +oxinit.*\bmigrate\b.*\b4\b", err, re.M), err
 
 
 @test

@@ -118,3 +118,23 @@ TEST_CASE("durations") {
   CHECK((parse_duration("0", m) && m == 0));
   for (const char* bad : {"", "s", "-1", "5 s", "1.2.3", "5d", "abc"}) CHECK_FALSE(parse_duration(bad, m));
 }
+
+TEST_CASE("--root DIR goes with --check") {
+  auto o = parse({"--check", "--root", "/img", "-c", "x.toml"});
+  REQUIRE(o.action == CliAction::Check);
+  CHECK(o.options.root == std::string_view("/img"));
+  CHECK(o.options.config_files.size() == 1);
+  o = parse({"--root=rootfs", "--check"});
+  REQUIRE(o.action == CliAction::Check);
+  CHECK(o.options.root == std::string_view("rootfs"));
+  CHECK(parse({"--check", "--root"}).action == CliAction::ValueError);
+  CHECK(parse({"--check", "--root="}).action == CliAction::ValueError);
+  auto run = parse({"--root", "/img", "--", "true"});
+  CHECK(run.action == CliAction::UsageError);
+  CHECK(run.message == std::string_view("oxinit: --root DIR works with --check only"));
+  CHECK(parse({"--rootx", "--check"}).action == CliAction::UsageError);
+  // tini's options are untouched by it.
+  o = parse({"--check", "--root", "/img", "-g", "-e", "3"});
+  CHECK(o.options.kill_group);
+  CHECK(o.options.remapped(3));
+}

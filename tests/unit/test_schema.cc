@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "config/schema.h"
+#include "plan.h"
 #include "users.h"
 
 using namespace oxinit;
@@ -862,6 +863,31 @@ TEST_CASE("load_config: files, errors, empty files") {
   Config c6;
   REQUIRE(load_config({Str(u.c_str())}, c6, err, d.path));
   CHECK(c6.services[0].uid == 1000);
+}
+
+TEST_CASE("unreadable_env_files: env files as the image at root sees them") {
+  TempDir d;
+  d.write("img/etc/app.env", "A=1\n");
+  d.write("img/etc/big.env", std::string((1 << 20) + 1, '#'));
+  std::string cfg = d.write("c.toml",
+                            "[service.ok]\ncommand = 'x'\nenv_file = '/etc/app.env'\n"
+                            "[service.gone]\ncommand = 'x'\nenv_file = '/etc/missing.env'\ninstances = 3\n"
+                            "[service.big]\ncommand = 'x'\nenv_file = '/etc/big.env'\n"
+                            "[service.none]\ncommand = 'x'\n");
+  Config c;
+  ConfigError err;
+  REQUIRE(load_config({Str(cfg.c_str())}, c, err));
+  Plan plan;
+  REQUIRE(make_plan(c, plan, err));
+  std::string root = d.path + "/img";
+  std::vector<Str> w = unreadable_env_files(plan.services, root);
+  REQUIRE(w.size() == 2);  // gone once, not once per instance
+  CHECK(str(w[0]) == cfg + ":4: service 'gone.0': env_file /etc/missing.env: No such file or directory under " + root);
+  CHECK(str(w[1]) == cfg + ":8: service 'big': env_file /etc/big.env: larger than 1 MiB under " + root);
+  // Without a root, the real / (where /etc/app.env is most likely absent).
+  std::vector<Str> host = unreadable_env_files(plan.services, "");
+  CHECK(host.size() >= 2);
+  CHECK(str(host[0]).find("under") == std::string::npos);
 }
 
 TEST_CASE("default_config_files: oxinit.toml then oxinit.d/*.toml by name") {

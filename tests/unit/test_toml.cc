@@ -315,9 +315,51 @@ TEST_CASE("toml: nesting and size limits") {
   CHECK(bad(big) == "t.toml: file too large (the limit is 1 MiB)");
 }
 
-TEST_CASE("toml: garbage never crashes") {
+namespace {
+
+// Line k (1-based) of text, without its newline.
+std::string_view line_of(std::string_view text, int k) {
+  for (; k > 1; k--) {
+    size_t nl = text.find('\n');
+    if (nl == std::string_view::npos) return {};
+    text.remove_prefix(nl + 1);
+  }
+  return text.substr(0, text.find('\n'));
+}
+
+int count_lines(std::string_view text) {
+  int n = 1;
+  for (char c : text) n += c == '\n';
+  return n;
+}
+
+// Every position in the tree points into text, at the first byte of what
+// it names (a key's first character, or a value's).
+void positions_inside(const Value& v, std::string_view text, int& checked) {
+  auto inside = [&](SrcPos p) {
+    REQUIRE(p.line >= 1);
+    REQUIRE(p.line <= count_lines(text));
+    REQUIRE(p.col >= 1);
+    REQUIRE(static_cast<size_t>(p.col) <= line_of(text, p.line).size());
+    checked++;
+  };
+  for (const toml::Member& m : v.members) {
+    inside(m.pos);
+    if (m.value.type != Type::Table || m.value.pos.line) inside(m.value.pos);
+    positions_inside(m.value, text, checked);
+  }
+  for (const Value& i : v.items) {
+    inside(i.pos);
+    positions_inside(i, text, checked);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("toml: garbage never crashes, and every answer points into the text") {
   // A deterministic pseudo-random byte soup, plus mutations of a valid file:
-  // each must parse or fail with a positioned message.
+  // each must parse with positions inside the text, or fail with a message
+  // at a line:col that exists (the end of the file at the latest).
   const char* seed_doc =
       "[init]\nshutdown_timeout = \"5s\"\n[service.web]\ncommand = [\"a\", 'b']\nenv = { A = \"\\u00e9\" }\n"
       "x = \"\"\"m\nl\"\"\"\ny = 0x1F\n";
@@ -326,7 +368,7 @@ TEST_CASE("toml: garbage never crashes") {
     st = st * 1103515245 + 12345;
     return st >> 16;
   };
-  int parsed = 0, failed = 0;
+  int parsed = 0, failed = 0, positions = 0;
   for (int round = 0; round < 3000; round++) {
     std::string text;
     if (round % 2) {
@@ -340,37 +382,56 @@ TEST_CASE("toml: garbage never crashes") {
         text[p] = pool[rnd() % (sizeof pool - 1)];
       }
     }
+    CAPTURE(text);
     Value root;
     ConfigError err;
     if (toml::parse(text, "f", root, err)) {
       parsed++;
+      positions_inside(root, text, positions);
+      Value again;  // the same text, the same tree
+      REQUIRE(toml::parse(text, "f", again, err));
+      CHECK(again.members.size() == root.members.size());
     } else {
       failed++;
-      CHECK(err.line >= 1);
+      CHECK(std::string(err.file.c_str()) == "f");
+      REQUIRE(err.line >= 1);
+      REQUIRE(err.line <= count_lines(text));
       CHECK(err.col >= 1);
+      CHECK(static_cast<size_t>(err.col) <= line_of(text, err.line).size() + 1);
       CHECK(!err.message.empty());
+      CHECK(root.members.empty());  // a failed parse leaves nothing half-built
     }
   }
-  CHECK(parsed + failed == 3000);
-  CHECK(failed > 0);
+  // Both outcomes happen (the mutations keep some files valid), so both
+  // branches above ran.
+  CHECK(parsed > 10);
+  CHECK(failed > 1000);
+  CHECK(positions > 200);
 }
 
-TEST_CASE("toml: a large valid file parses") {
+TEST_CASE("toml: a large valid file parses, every table and value in place") {
+  // Tables g0.s0 ... under groups of 900 (the per-table key limit is 1000).
   std::string text;
   int n = 0;
-  while (text.size() < 900000) {
-    text += "[s" + std::to_string(n) + "]\nk = \"" + std::string(40, 'x') + "\"\nv = [1, 2, 3]\n";
-    n++;
+  for (; text.size() < 900000; n++) {
+    text += "[g" + std::to_string(n / 900) + ".s" + std::to_string(n) + "]\nk = \"" + std::to_string(n) +
+            std::string(40, 'x') + "\"\nv = [1, 2, " + std::to_string(n) + "]\n";
   }
-  // Over the per-table key limit at the root: split across tables of 900.
-  std::string nested;
-  for (int i = 0; i < n; i++) {
-    nested += "[g" + std::to_string(i / 900) + ".s" + std::to_string(i) + "]\nk = \"" + std::string(40, 'x') +
-              "\"\nv = [1, 2, 3]\n";
-    if (nested.size() > 900000) break;
+  Value r = ok(text);
+  REQUIRE(r.members.size() == static_cast<size_t>((n + 899) / 900));
+  int seen = 0;
+  for (const toml::Member& g : r.members) {
+    for (const toml::Member& t : g.value.members) {
+      REQUIRE(std::string(t.key.view()) == "s" + std::to_string(seen));
+      CHECK(s(at(t.value, "k")) == std::to_string(seen) + std::string(40, 'x'));
+      const Value& v = at(t.value, "v");
+      REQUIRE(v.items.size() == 3);
+      CHECK(v.items[2].integer == seen);
+      CHECK(t.pos.line == 1 + 3 * seen);
+      seen++;
+    }
   }
-  Value r = ok(nested);
-  CHECK(r.members.size() > 5);
+  CHECK(seen == n);
 }
 
 TEST_CASE("toml: quote() escapes and truncates") {
