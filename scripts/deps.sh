@@ -3,7 +3,7 @@
 # testing oxinit need. `make` and `make test` call it; .ci/run calls --install.
 set -eu
 BUILD_PKGS="meson ninja-build g++ musl-tools doctest-dev python3"
-TEST_PKGS="util-linux procps busybox-static podman runc uidmap slirp4netns fuse-overlayfs qemu-system-x86 cpio tini dumb-init catatonit clang libclang-rt-14-dev clang-tidy cppcheck groff-base"
+TEST_PKGS="util-linux procps kmod e2fsprogs busybox-static podman runc uidmap slirp4netns fuse-overlayfs qemu-system-x86 cpio tini dumb-init catatonit clang libclang-rt-14-dev clang-tidy cppcheck groff-base"
 case "${1:-}" in
   --build) pkgs="$BUILD_PKGS" ;;
   *) pkgs="$BUILD_PKGS $TEST_PKGS" ;;

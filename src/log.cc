@@ -16,7 +16,7 @@ namespace {
 LogSink g_sink = nullptr;
 void* g_sink_ctx = nullptr;
 int g_pid = 0;
-const char* const kNames[] = {"FATAL", "WARN ", "INFO ", "DEBUG", "TRACE"};
+const char* const kNames[] = {"FATAL", "WARN ", "INFO ", "DEBUG", "TRACE", "ERROR"};
 }  // namespace
 
 void set_verbosity(int v) { g_verbosity = v; }
@@ -37,7 +37,7 @@ void log(Level l, const char* fmt, ...) {
   size_t len = n + vformat(buf + n, sizeof buf - n - 1, fmt, ap);
   va_end(ap);
   buf[len++] = '\n';
-  bool to_stderr = l <= Level::Warn;
+  bool to_stderr = l <= Level::Warn || l == Level::Error;
   if (g_sink) {
     g_sink(g_sink_ctx, to_stderr, std::string_view(buf, len));
   } else {

@@ -5,14 +5,18 @@
 
 namespace oxinit {
 
-enum class Level { Fatal = 0, Warn = 1, Info = 2, Debug = 3, Trace = 4 };
+// Error: a failure oxinit carries on after (a module that did not load),
+// printed whatever the verbosity, as Fatal.
+enum class Level { Fatal = 0, Warn = 1, Info = 2, Debug = 3, Trace = 4, Error = 5 };
 
-// A message of level L is printed when L == Fatal or verbosity >= L.
+// A message of level L is printed when L is Fatal or Error, or verbosity >= L.
 void set_verbosity(int v);
 namespace detail {
 extern int g_verbosity;
 }
-inline bool log_enabled(Level l) { return l == Level::Fatal || detail::g_verbosity >= static_cast<int>(l); }
+inline bool log_enabled(Level l) {
+  return l == Level::Fatal || l == Level::Error || detail::g_verbosity >= static_cast<int>(l);
+}
 
 // Where messages go once the loop runs: the same bounded, non-blocking
 // queues as the services' lines (logs.h), so a stdout nobody reads cannot
@@ -30,6 +34,7 @@ void log(Level l, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 #define OX_LOG_AT(level, ...) \
   (::oxinit::log_enabled(level) ? ::oxinit::log(level, __VA_ARGS__) : void())
 #define OX_FATAL(...) ::oxinit::log(::oxinit::Level::Fatal, __VA_ARGS__)
+#define OX_ERROR(...) ::oxinit::log(::oxinit::Level::Error, __VA_ARGS__)
 #define OX_WARN(...) OX_LOG_AT(::oxinit::Level::Warn, __VA_ARGS__)
 #define OX_INFO(...) OX_LOG_AT(::oxinit::Level::Info, __VA_ARGS__)
 #define OX_DEBUG(...) OX_LOG_AT(::oxinit::Level::Debug, __VA_ARGS__)

@@ -12,7 +12,7 @@
 #include "plan.h"
 #include "signals.h"
 #include "supervisor.h"
-#include "vm.h"
+#include "vm/boot.h"
 
 namespace oxinit {
 namespace {
@@ -133,11 +133,9 @@ int run(int argc, char** argv) {
              static_cast<int>(getpid()));
     return 1;
   }
-  if (o.command.empty() && plan.services.empty()) {
-    if (vm_mode) {
-      OX_FATAL("nothing to run: no command and no services in /etc/oxinit.toml");
-      vm::finish(FinalAction::Poweroff);
-    }
+  // A VM's initramfs may have nothing to run but a root to switch to: it is
+  // checked after the boot.
+  if (o.command.empty() && plan.services.empty() && !vm_mode) {
     write_all(STDERR_FILENO, usage_text(name));
     return 1;
   }
@@ -163,7 +161,11 @@ int run(int argc, char** argv) {
     OX_WARN("unable to register as a child subreaper: %s; orphans will not be reaped",
             strerror(errno));
   }
-  if (vm_mode) vm::boot(plan.init);
+  if (vm_mode) {
+    bool booted = vm::boot(plan.init, argv, signals.original_mask);  // may exec the disk's init
+    if (booted && plan.services.empty()) OX_FATAL("nothing to run: no command and no services in /etc/oxinit.toml");
+    if (!booted || plan.services.empty()) vm::finish(FinalAction::Poweroff);
+  }
 
   Supervisor sup(plan, signals, vm_mode);
   RunOutcome out = sup.run();

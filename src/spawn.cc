@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -190,6 +191,7 @@ void set_scheduling(const ServiceSpec& s, int report_fd) {
   }
   if (r.new_session) {
     if (setsid() < 0) child_fail(report_fd, kSetsid);
+    if (r.controlling_tty) (void)ioctl(STDIN_FILENO, TIOCSCTTY, 0);  // best effort: not a tty, no job control
   } else {
     setpgid(0, 0);  // also done by the parent, so kill(-pid) cannot race
     // Make the new group the terminal's foreground group, so ^C reaches it

@@ -24,6 +24,9 @@ struct SpawnRequest {
   int stderr_fd = -1;
   bool new_session = false;     // services: setsid(); main: setpgid(0, 0)
   bool take_terminal = false;   // main: tcsetpgrp(stdin) when it is a tty
+  // With new_session: stdin (a VM's console) becomes the session's
+  // controlling terminal (TIOCSCTTY), so a shell gets job control and ^C.
+  bool controlling_tty = false;
   const sigset_t* mask = nullptr;  // restored in the child (oxinit's original)
   // Services start clean: no signal blocked or ignored, whatever oxinit
   // inherited (a shell's `&` ignores SIGINT and SIGQUIT, and a service must

@@ -25,6 +25,7 @@ enum class RestartPolicy { Never, OnFailure, Always };
 enum class LogMode { Prefix, Inherit, Null };
 enum class VmMode { Auto, On, Off };
 enum class FinalAction { Poweroff, Reboot, Halt };
+enum class TmpMode { None, Tmpfs };
 enum class OnUnhealthy { Restart, Stop, Ignore };
 
 // Where something was written in a config file, for error messages.
@@ -125,6 +126,23 @@ struct ServiceSpec {
   bool is_main = false;
 };
 
+// [mount.NAME]: mounted at boot in file order (microVM mode).
+struct MountSpec {
+  Str name;
+  Str source;   // "/dev/vdb", "UUID=...", "LABEL=...", or a name ("tmpfs")
+  Str target;   // absolute; created when missing
+  Str type;     // "ext4", "tmpfs", ...
+  Str options;  // "noatime,size=64m": flags the kernel knows, the rest as data
+};
+
+// [init] network: the same as the kernel's ip= without the command line.
+struct NetworkSpec {
+  Str interface;         // empty: the first one that is not lo
+  Str address;           // CIDR: "10.0.2.15/24" or "fd00::2/64"
+  Str gateway;
+  std::vector<Str> dns;  // written to /etc/resolv.conf when /etc is writable
+};
+
 struct InitSpec {
   Millis shutdown_timeout = 2000;  // grace for leftovers after the services stopped
   Millis shutdown_limit = -1;      // bound on the whole shutdown; -1 (or 0 in the file): computed
@@ -136,6 +154,14 @@ struct InitSpec {
   // cgroup v2 per service: auto (when /sys/fs/cgroup is a writable cgroup2),
   // on (an error at start when it is not), off. The words of `vm`.
   VmMode cgroups = VmMode::Auto;
+  // microVM mode only (vm/*):
+  std::vector<Str> modules;     // loaded at boot, with their dependencies
+  NetworkSpec network;
+  std::vector<Str> sysctl;      // "net.ipv4.ip_forward=1": written under /proc/sys
+  TmpMode tmp = TmpMode::None;  // "tmpfs": a tmpfs on /tmp
+  Str random_seed;              // mixed into the pool at boot, replaced at shutdown
+  bool random_seed_credit = false;
+  std::vector<MountSpec> mounts;
 };
 
 struct Config {

@@ -21,6 +21,7 @@ namespace {
 constexpr uint64_t kTokenSignal = 1ULL << 56;
 constexpr uint64_t kTokenLogs = 2ULL << 56;
 constexpr uint64_t kTokenExec = 3ULL << 56;  // low bits: the service index
+constexpr uint64_t kTokenPower = 4ULL << 56;  // low bits: the fd (vm::Power)
 constexpr uint64_t kTokenKindMask = 0xffULL << 56;
 constexpr Millis kReapBatch = 1;          // on_child_exits: the batch window in a flood
 constexpr Millis kLimitMargin = 5000;     // default_shutdown_limit's margin
@@ -222,7 +223,10 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   req.sigchld_was_ignored = signals_.sigchld_was_ignored;
   UniqueFd out_w, err_w;
   if (spec.is_main) {
-    req.take_terminal = true;
+    // A VM's console is nobody's controlling tty until the main command
+    // takes it (vm/boot.cc, console_fds).
+    if (vm_ && isatty(STDIN_FILENO)) req.new_session = req.controlling_tty = true;
+    else req.take_terminal = true;
   } else {
     req.new_session = true;
     req.clean_signals = true;
@@ -728,6 +732,7 @@ RunOutcome Supervisor::run() {
   }
   // From here on oxinit's own lines share the services' non-blocking queues.
   logs_.take_own_messages();
+  if (vm_) power_.attach(loop_, kTokenPower);
 
   epoll_event events[64];
   Millis now = now_ms();
@@ -760,6 +765,9 @@ RunOutcome Supervisor::run() {
       } else if (kind == kTokenExec) {
         size_t idx = static_cast<size_t>(events[k].data.u64 & 0xffffffffu);
         if (idx < services_.size()) finish_exec(services_[idx]);
+      } else if (kind == kTokenPower && power_.on_readable(static_cast<int>(events[k].data.u64 & 0xffffffffu))) {
+        OX_INFO("power button pressed: shutting down");
+        begin_shutdown("power button", now_ms());
       }
     }
     // Signals after the pipes: a service's last lines are read before its

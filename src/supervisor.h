@@ -17,6 +17,7 @@
 #include "signals.h"
 #include "spawn.h"
 #include "sys/fd.h"
+#include "vm/power.h"
 
 namespace oxinit {
 
@@ -78,6 +79,7 @@ class Supervisor {
   Loop loop_;
   Logs logs_;
   Cgroups cgroups_;  // service mode, where cgroup v2 is usable
+  vm::Power power_;  // microVM mode: the power button
   std::vector<Service> services_;
   std::vector<std::vector<int>> dependents_;
   std::vector<std::pair<pid_t, int>> by_pid_;  // sorted: pid -> service index

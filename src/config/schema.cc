@@ -14,6 +14,7 @@
 #include "signals.h"
 #include "sys/format.h"
 #include "sys/text.h"
+#include "vm/net.h"
 
 namespace oxinit {
 
@@ -54,17 +55,23 @@ constexpr char kLogNames[][8] = {"prefix", "inherit", "null"};
 constexpr char kVmNames[][5] = {"auto", "on", "off"};
 constexpr char kFinalNames[][9] = {"poweroff", "reboot", "halt"};
 constexpr char kUnhealthyNames[][8] = {"restart", "stop", "ignore"};
-constexpr Names kChoices[] = {names(kTypeNames), names(kRestartNames), names(kLogNames),
-                              names(kVmNames),   names(kFinalNames),   names(kUnhealthyNames)};
-enum Choice : uint8_t { kTypeChoice, kRestartChoice, kLogChoice, kVmChoice, kFinalChoice, kUnhealthyChoice };
+constexpr char kTmpNames[][6] = {"none", "tmpfs"};
+constexpr Names kChoices[] = {names(kTypeNames),  names(kRestartNames),   names(kLogNames), names(kVmNames),
+                              names(kFinalNames), names(kUnhealthyNames), names(kTmpNames)};
+enum Choice : uint8_t {
+  kTypeChoice, kRestartChoice, kLogChoice, kVmChoice, kFinalChoice, kUnhealthyChoice, kTmpChoice,
+};
 static_assert(static_cast<int>(RestartPolicy::Always) == 2 && static_cast<int>(RestartPolicy::Never) == 0);
 static_assert(static_cast<int>(VmMode::On) == 1 && static_cast<int>(VmMode::Off) == 2);
 static_assert(static_cast<int>(OnUnhealthy::Stop) == 1 && static_cast<int>(OnUnhealthy::Ignore) == 2);
 static_assert(sizeof(ServiceType) == sizeof(int) && sizeof(RestartPolicy) == sizeof(int) &&
               sizeof(LogMode) == sizeof(int) && sizeof(VmMode) == sizeof(int) &&
-              sizeof(FinalAction) == sizeof(int) && sizeof(OnUnhealthy) == sizeof(int));
+              sizeof(FinalAction) == sizeof(int) && sizeof(OnUnhealthy) == sizeof(int) &&
+              sizeof(TmpMode) == sizeof(int));
 
-constexpr char kRootKeys[][8] = {"init", "service"};
+constexpr char kRootKeys[][8] = {"init", "service", "mount"};
+constexpr char kNetworkKeys[][10] = {"interface", "address", "gateway", "dns"};
+constexpr char kMountKeys[][8] = {"source", "target", "type", "options"};
 
 struct Limit {
   char name[11];
@@ -104,7 +111,7 @@ constexpr uint64_t kMaxCpu = 1024;  // CPU_SETSIZE
 enum Kind : uint8_t {
   kDuration, kTimeout, kLimitDuration, kBool, kChoice, kVm, kSignal, kSignalOrNone, kPath,
   kHostname, kCommand, kAfter, kMaxRestarts, kId, kEnv, kUmask, kRlimits, kInstances, kRetries,
-  kReady, kHealth, kInt, kCaps, kCpus, kSize, kCpuMax,
+  kReady, kHealth, kInt, kCaps, kCpus, kSize, kCpuMax, kStrings, kNetwork, kSysctl,
 };
 struct Key {
   char name[20];
@@ -173,6 +180,12 @@ constexpr Key kInitKeys[] = {
     I("hostname", kHostname, 0, hostname),
     I("mount_cgroup", kBool, 0, mount_cgroup),
     I("cgroups", kVm, kVmChoice, cgroups),
+    I("modules", kStrings, 0, modules),
+    I("network", kNetwork, 0, network),
+    I("sysctl", kSysctl, 0, sysctl),
+    I("tmp", kChoice, kTmpChoice, tmp),
+    I("random_seed", kPath, 0, random_seed),
+    I("random_seed_credit", kBool, 0, random_seed_credit),
 };
 #undef I
 
@@ -220,20 +233,6 @@ Str did_you_mean(std::string_view word, Names names) {
     }
   }
   return best ? Str("; did you mean '") + best + "'?" : Str();
-}
-
-// A dotted quad into a[0..3] (no leading zeros: "010" is octal to inet_aton).
-bool parse_ipv4(std::string_view s, uint8_t* a) {
-  for (int k = 0; k < 4; k++) {
-    size_t dot = s.find('.');
-    std::string_view part = s.substr(0, dot);
-    uint64_t n = 0;
-    if ((k < 3) == (dot == std::string_view::npos) || !parse_uint(part, 255, n) || (part.size() > 1 && part[0] == '0'))
-      return false;
-    a[k] = static_cast<uint8_t>(n);
-    s.remove_prefix(k < 3 ? dot + 1 : s.size());
-  }
-  return true;
 }
 
 int hex_digit(char c) {
@@ -326,6 +325,8 @@ class Schema {
         if (k == 0) {
           int i = pick(e, names(kInitKeys), "[init]");
           if (i < 0 || !set(e, kInitKeys[i], reinterpret_cast<char*>(&cfg.init))) return false;
+        } else if (k == 2) {
+          if (!mount(e, cfg.init)) return false;
         } else if (!service(e, cfg)) {
           return false;
         }
@@ -556,6 +557,19 @@ class Schema {
                     m.key.c_str(), got(v).c_str());
       case kCpuMax:
         return cpu_max(m, *s);
+      case kStrings: {  // [init] modules
+        if (!strings(m, first, n)) return false;
+        auto* out = static_cast<std::vector<Str>*>(p);
+        for (size_t k = 0; k < n; k++) {
+          if (first[k].str.empty()) return fail(first[k].pos, "%s: must not be empty", m.key.c_str());
+          out->push_back(first[k].str);
+        }
+        return true;
+      }
+      case kNetwork:
+        return network(m, *static_cast<NetworkSpec*>(p));
+      case kSysctl:
+        return sysctl(m, *static_cast<std::vector<Str>*>(p));
     }
     return false;
   }
@@ -679,6 +693,80 @@ class Schema {
         "http://HOST:PORT/PATH, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535, no spaces in PATH",
         "exec:COMMAND", "file:/ABSOLUTE/PATH"};
     if (!ok) return fail(v.pos, "%s: expected %s, got %s", m.key.c_str(), kForms[out.kind - ProbeSpec::Fd], quote(t).c_str());
+    return true;
+  }
+
+  // [init] network = { interface = "eth0", address = "10.0.2.15/24",
+  // gateway = "10.0.2.2", dns = ["10.0.2.3"] }: what ip= says, in the file.
+  bool network(const Member& m, NetworkSpec& net) {
+    if (!expect(m, m.value, Type::Table, "a table")) return false;
+    uint8_t a[4];
+    int prefix;
+    Str* fields[] = {&net.interface, &net.address, &net.gateway};
+    for (const Member& e : m.value.members) {
+      int k = pick(e, names(kNetworkKeys), "network");
+      const Value* first = nullptr;
+      size_t n = 0;
+      if (k < 0 || !(k == 3 ? strings(e, first, n) : text(e, e.value))) return false;
+      const Value& v = e.value;
+      if (k == 1 && !vm::parse_cidr(v.str, a, prefix))
+        return fail(v.pos, "address: expected an IPv4 address and prefix length such as \"10.0.2.15/24\", got %s",
+                    quote(v.str).c_str());
+      if (k == 2 && !parse_ipv4(v.str, a))
+        return fail(v.pos, "gateway: expected an IPv4 address, got %s", quote(v.str).c_str());
+      if (k < 3) *fields[k] = v.str;
+      for (size_t j = 0; j < n; j++) {
+        if (!parse_ipv4(first[j].str, a))
+          return fail(first[j].pos, "dns: expected an IPv4 address, got %s", quote(first[j].str).c_str());
+        net.dns.push_back(first[j].str);
+      }
+    }
+    return true;
+  }
+
+  // [init] sysctl = { "net.ipv4.ip_forward" = 1 }: a string, an integer or
+  // a boolean (1 or 0) per name; the name is a path under /proc/sys.
+  bool sysctl(const Member& m, std::vector<Str>& out) {
+    if (!expect(m, m.value, Type::Table, "a table such as { \"net.ipv4.ip_forward\" = 1 }")) return false;
+    for (const Member& e : m.value.members) {
+      const Value& v = e.value;
+      std::string_view k = e.key;
+      if (k.empty() || k[0] == '/' || k[0] == '.' || k.find('=') != std::string_view::npos ||
+          k.find("..") != std::string_view::npos)
+        return fail(e.pos, "sysctl: invalid name %s", quote(k).c_str());
+      if (v.type != Type::String && v.type != Type::Integer && v.type != Type::Boolean)
+        return fail(v.pos, "sysctl: %s: expected a string or an integer, got %s", quote(k).c_str(),
+                    toml::type_name(v.type));
+      Str kv = k;
+      kv += '=';
+      kv += v.type == Type::Boolean ? std::string_view(v.boolean ? "1" : "0") : v.str.view();
+      out.push_back(std::move(kv));
+    }
+    return true;
+  }
+
+  // [mount.NAME]: source, target (absolute), type, options; mounted at boot
+  // in file order.
+  bool mount(const Member& mm, InitSpec& init) {
+    if (!valid_name(mm.key))
+      return fail(mm.pos, "invalid mount name %s (use 1 to 64 letters, digits, '_' or '-')", quote(mm.key).c_str());
+    if (!expect(mm, mm.value, Type::Table, "a table")) return false;
+    for (const MountSpec& o : init.mounts)
+      if (o.name.view() == mm.key.view()) return fail(mm.pos, "mount '%s' is already defined", mm.key.c_str());
+    format(section_, sizeof section_, "[mount.%s]", mm.key.c_str());
+    MountSpec ms;
+    ms.name = mm.key;
+    Str* fields[] = {&ms.source, &ms.target, &ms.type, &ms.options};
+    for (const Member& e : mm.value.members) {
+      int k = pick(e, names(kMountKeys), section_);
+      if (k < 0 || !text(e, e.value)) return false;
+      if (k == 1 && e.value.str[0] != '/')
+        return fail(e.value.pos, "target: must be an absolute path, got %s", quote(e.value.str).c_str());
+      *fields[k] = e.value.str;
+    }
+    if (ms.source.empty() || ms.target.empty())
+      return fail(mm.pos, "mount '%s' needs a source and a target", mm.key.c_str());
+    init.mounts.push_back(std::move(ms));
     return true;
   }
 

@@ -70,14 +70,17 @@ def every_option_and_variable_has_an_entry_in_oxinit_8():
 
 def schema_keys():
     """The key lists of src/config/schema.cc, {list name: [keys]}: every
-    `k...Keys[] = ...;` definition, whether a packed string ("a\\0b\\0") or a
-    table whose entries start with the name ({"a", ...} or X("a", ...))."""
+    `k...Keys[] = ...;` definition, whether a packed string ("a\\0b\\0"), a
+    plain list ({"a", "b"}) or a table whose entries start with the name
+    ({"a", ...} or X("a", ...))."""
     src = read("src/config/schema.cc")
     lists = {}
     for name, body in re.findall(r"constexpr\s+\w+\s+(k\w*Keys)\[\][^=]*=(.*?);\n", src, re.S):
         lits = re.findall(r'"([^"]*)"', body)
         if len(lits) == 1 or "\\0" in "".join(lits):
             lists[name] = [k for k in "".join(lits).split("\\0") if k]
+        elif body.count("{") == 1 and "(" not in body:  # a plain list: {"a", "b"}
+            lists[name] = lits
         else:
             lists[name] = re.findall(r'[{(]\s*"([a-z_0-9]+)"', body)
     return lists

@@ -602,6 +602,69 @@ TEST_CASE("schema: [init] shutdown_limit") {
         "c.toml:2:1: unknown key \"shutdown_limt\" in [init]; did you mean 'shutdown_limit'?");
 }
 
+TEST_CASE("schema: [init] microVM keys") {
+  Config c = ok("[init]\nmodules = [\"virtio_blk\", \"ext4\"]\ntmp = \"tmpfs\"\nrandom_seed = \"/var/lib/seed\"\n"
+                "random_seed_credit = true\nsysctl = { \"net.ipv4.ip_forward\" = 1, \"kernel.x\" = true, "
+                "\"a/b.c\" = \"v w\" }\n");
+  REQUIRE(c.init.modules.size() == 2);
+  CHECK(str(c.init.modules[1]) == "ext4");
+  CHECK(c.init.tmp == TmpMode::Tmpfs);
+  CHECK(str(c.init.random_seed) == "/var/lib/seed");
+  CHECK(c.init.random_seed_credit);
+  REQUIRE(c.init.sysctl.size() == 3);
+  CHECK(str(c.init.sysctl[0]) == "net.ipv4.ip_forward=1");
+  CHECK(str(c.init.sysctl[1]) == "kernel.x=1");
+  CHECK(str(c.init.sysctl[2]) == "a/b.c=v w");
+  CHECK(ok("[init]\nmodules = \"ext4\"").init.modules.size() == 1);
+  CHECK(ok("").init.tmp == TmpMode::None);
+  CHECK(bad("[init]\nmodules = [\"\"]") == "c.toml:2:12: modules: must not be empty");
+  CHECK(bad("[init]\nmodules = [1]") == "c.toml:2:12: modules: expected a string, got an integer");
+  CHECK(bad("[init]\ntmp = \"ramfs\"") == "c.toml:2:7: tmp: expected \"none\" or \"tmpfs\", got \"ramfs\"");
+  CHECK(bad("[init]\nrandom_seed = \"seed\"") == "c.toml:2:15: random_seed: must be an absolute path, got \"seed\"");
+  CHECK(bad("[init]\nsysctl = { \"/etc/x\" = 1 }") == "c.toml:2:12: sysctl: invalid name \"/etc/x\"");
+  CHECK(bad("[init]\nsysctl = { \"a/../b\" = 1 }") == "c.toml:2:12: sysctl: invalid name \"a/../b\"");
+  CHECK(bad("[init]\nsysctl = { a = [1] }") == "c.toml:2:16: sysctl: \"a\": expected a string or an integer, got an array");
+  CHECK(bad("[init]\nsysctl = 1") == "c.toml:2:10: sysctl: expected a table such as { \"net.ipv4.ip_forward\" = 1 }, got an integer");
+}
+
+TEST_CASE("schema: [init] network") {
+  Config c = ok("[init.network]\ninterface = \"eth1\"\naddress = \"10.0.2.15/24\"\ngateway = \"10.0.2.2\"\n"
+                "dns = [\"10.0.2.3\", \"1.1.1.1\"]\n");
+  CHECK(str(c.init.network.interface) == "eth1");
+  CHECK(str(c.init.network.address) == "10.0.2.15/24");
+  CHECK(str(c.init.network.gateway) == "10.0.2.2");
+  REQUIRE(c.init.network.dns.size() == 2);
+  CHECK(str(c.init.network.dns[1]) == "1.1.1.1");
+  CHECK(ok("[init]\nnetwork = { address = \"10.0.0.2/8\", dns = \"10.0.0.1\" }").init.network.dns.size() == 1);
+  CHECK(bad("[init.network]\naddress = \"10.0.2.15\"") ==
+        "c.toml:2:11: address: expected an IPv4 address and prefix length such as \"10.0.2.15/24\", got \"10.0.2.15\"");
+  CHECK(bad("[init.network]\naddress = \"10.0.2.15/33\"").find("address: expected") != std::string::npos);
+  CHECK(bad("[init.network]\ngateway = \"10.0.2\"") == "c.toml:2:11: gateway: expected an IPv4 address, got \"10.0.2\"");
+  CHECK(bad("[init.network]\ndns = [\"10.0.2.3\", \"x\"]") == "c.toml:2:20: dns: expected an IPv4 address, got \"x\"");
+  CHECK(bad("[init.network]\nmtu = 1500") == "c.toml:2:1: unknown key \"mtu\" in network");
+  CHECK(bad("[init.network]\ninterfce = \"eth0\"") ==
+        "c.toml:2:1: unknown key \"interfce\" in network; did you mean 'interface'?");
+}
+
+TEST_CASE("schema: [mount.NAME]") {
+  Config c = ok("[mount.data]\nsource = \"LABEL=data\"\ntarget = \"/data\"\ntype = \"ext4\"\noptions = \"noatime\"\n"
+                "[mount.scratch]\nsource = \"tmpfs\"\ntarget = \"/scratch\"\ntype = \"tmpfs\"\n");
+  REQUIRE(c.init.mounts.size() == 2);
+  CHECK(str(c.init.mounts[0].name) == "data");
+  CHECK(str(c.init.mounts[0].source) == "LABEL=data");
+  CHECK(str(c.init.mounts[0].target) == "/data");
+  CHECK(str(c.init.mounts[0].type) == "ext4");
+  CHECK(str(c.init.mounts[0].options) == "noatime");
+  CHECK(str(c.init.mounts[1].name) == "scratch");
+  CHECK(c.init.mounts[1].options.empty());
+  CHECK(bad("[mount.d]\nsource = \"a\"\ntarget = \"rel\"") == "c.toml:3:10: target: must be an absolute path, got \"rel\"");
+  CHECK(bad("[mount.d]\nsource = \"a\"") == "c.toml:1:8: mount 'd' needs a source and a target");
+  CHECK(bad("[mount.d]\nsource = \"a\"\ntarget = \"/a\"\nfstype = \"x\"") ==
+        "c.toml:4:1: unknown key \"fstype\" in [mount.d]; did you mean 'type'?");
+  CHECK(bad("[mount.\"a b\"]\nsource = \"a\"").find("invalid mount name") != std::string::npos);
+  CHECK(bad("[mount]\nd = 1") == "c.toml:2:5: d: expected a table, got an integer");
+}
+
 TEST_CASE("schema: ready probes") {
   ServiceSpec s = with("ready = \"notify\"");
   CHECK(s.ready.kind == ProbeSpec::Notify);

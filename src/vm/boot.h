@@ -1,0 +1,37 @@
+// microVM mode: oxinit is the kernel's PID 1. The boot steps it owes its
+// services, in order, and the end (seed, unmounts, sync, reboot). Only vm/*
+// mounts, loads modules or reboots.
+#pragma once
+#include <signal.h>
+#include <unistd.h>
+
+#include "spec.h"
+
+namespace oxinit::vm {
+
+// PID 1 of the initial PID namespace (mounts /proc to look, and keeps it then).
+bool initial_pid1();
+
+// True when oxinit should act as a VM init: forced by `mode`, else when it is
+// PID 1 of the initial PID namespace. Inline, so exec mode (not PID 1) never
+// touches the VM code.
+inline bool detect(VmMode mode) {
+  if (mode != VmMode::Auto) return mode == VmMode::On;
+  return ::getpid() == 1 && initial_pid1();
+}
+
+// The boot, each step skipped when already done, none fatal but the root
+// switch (a failure is a WARN or ERROR line): the API mounts; fds 0/1/2 on
+// /dev/console; PATH; [init] modules; the switch to root= (execs the new
+// root's init with argv[1..] and `mask`); [init] tmp and [mount.NAME];
+// lo, ip= or [init] network; hostname; sysctl; the random seed;
+// Ctrl-Alt-Del as SIGINT. Keeps `init` for finish(). A forced --vm inside a
+// PID namespace (tests) loads no module and switches no root. Returns false
+// when the root switch failed: the caller powers off.
+bool boot(const InitSpec& init, char** argv, const sigset_t& mask);
+
+// The end: the random seed replaced, swap off, every mount unmounted or
+// remounted read-only, sync(), reboot() with `action`. Never returns.
+[[noreturn]] void finish(FinalAction action);
+
+}  // namespace oxinit::vm

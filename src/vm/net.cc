@@ -1,0 +1,212 @@
+#include "vm/net.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "log.h"
+#include "sys/eintr.h"
+#include "sys/fd.h"
+#include "sys/format.h"
+#include "sys/text.h"
+#include "vm/kernel.h"
+
+namespace oxinit::vm {
+
+bool parse_cidr(std::string_view s, uint8_t* addr, int& prefix) {
+  size_t slash = s.find('/');
+  uint64_t p = 0;
+  prefix = 0;
+  if (slash == std::string_view::npos || !parse_uint(s.substr(slash + 1), 32, p)) return false;
+  prefix = static_cast<int>(p);
+  return parse_ipv4(s.substr(0, slash), addr);
+}
+
+namespace {
+
+void add_nameserver(Str& resolv, std::string_view ip) {
+  uint8_t a[4];
+  if (!parse_ipv4(ip, a)) return;
+  resolv += "nameserver ";
+  resolv += ip;
+  resolv += '\n';
+}
+
+}  // namespace
+
+bool parse_ip_arg(std::string_view arg, NetConfig& out, const char** why) {
+  std::string_view f[10];
+  size_t n = 0;
+  for (std::string_view s = arg; n < 10;) {
+    size_t c = s.find(':');
+    f[n++] = s.substr(0, c);
+    if (c == std::string_view::npos) break;
+    s.remove_prefix(c + 1);
+  }
+  // A lone word is the autoconf method ("ip=off", "ip=dhcp").
+  std::string_view autoconf = n > 6 ? f[6] : n == 1 && !parse_ipv4(f[0], out.addr) ? f[0] : "";
+  bool off = autoconf == "off" || autoconf == "none";
+  *why = off ? "off" : "needs a DHCP client, which oxinit does not have: use a static ip= or [init] network";
+  if ((off && n == 1) || (!off && !autoconf.empty())) return false;
+  *why = "no client address";
+  if (!parse_ipv4(f[0], out.addr)) return false;
+  uint8_t mask[4];
+  if (n > 3 && parse_ipv4(f[3], mask)) {
+    out.prefix = __builtin_popcount(mask[0] | mask[1] << 8 | mask[2] << 16 | static_cast<unsigned>(mask[3]) << 24);
+  } else {  // classful, as the kernel's ipconfig does without a netmask
+    out.prefix = out.addr[0] < 128 ? 8 : out.addr[0] < 192 ? 16 : 24;
+  }
+  if (n > 2) parse_ipv4(f[2], out.gateway);
+  if (n > 4) out.hostname = f[4];
+  if (n > 5) out.device = f[5];
+  for (size_t k = 7; k < n && k < 9; k++) add_nameserver(out.resolv, f[k]);
+  return true;
+}
+
+namespace {
+
+// One rtnetlink request and its acknowledgement (rtnetlink(7), netlink(7)).
+class Request {
+ public:
+  Request(uint16_t type, uint16_t flags) {
+    memset(buf_, 0, sizeof buf_);
+    h()->nlmsg_len = sizeof(k::nlmsghdr);
+    h()->nlmsg_type = type;
+    h()->nlmsg_flags = static_cast<uint16_t>(flags | k::NLM_F_REQUEST | k::NLM_F_ACK);
+    h()->nlmsg_seq = 1;
+  }
+  // Zeroed room for the request's fixed part (ifinfomsg, ifaddrmsg, rtmsg).
+  void* body(size_t n) {
+    void* p = buf_ + h()->nlmsg_len;
+    h()->nlmsg_len += k::nl_align(static_cast<uint32_t>(n));
+    return p;
+  }
+  void attr(uint16_t type, const void* data, size_t n) {
+    uint16_t len = static_cast<uint16_t>(sizeof(k::rtattr) + n);
+    auto* a = static_cast<k::rtattr*>(body(len));
+    a->rta_type = type;
+    a->rta_len = len;
+    memcpy(a + 1, data, n);
+  }
+  // 0, or the kernel's errno.
+  int send(int fd) {
+    k::sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (::sendto(fd, buf_, h()->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
+      return errno;
+    alignas(k::nlmsghdr) char ack[512];
+    ssize_t n = retry_eintr([&] { return ::recv(fd, ack, sizeof ack, 0); });
+    if (n < 0) return errno;
+    auto* r = reinterpret_cast<k::nlmsghdr*>(ack);
+    if (n < static_cast<ssize_t>(sizeof(k::nlmsghdr) + sizeof(k::nlmsgerr)) || r->nlmsg_type != k::NLMSG_ERROR)
+      return EPROTO;
+    return -reinterpret_cast<k::nlmsgerr*>(r + 1)->error;
+  }
+
+ private:
+  k::nlmsghdr* h() { return reinterpret_cast<k::nlmsghdr*>(buf_); }
+  alignas(k::nlmsghdr) char buf_[128];
+};
+
+int link_up(int nl, unsigned idx) {
+  Request r(k::RTM_NEWLINK, 0);
+  auto* ifi = static_cast<k::ifinfomsg*>(r.body(sizeof(k::ifinfomsg)));
+  ifi->ifi_index = static_cast<int>(idx);
+  ifi->ifi_flags = ifi->ifi_change = IFF_UP;
+  return r.send(nl);
+}
+
+// An interface's index, from /sys/class/net/NAME/ifindex (0: none). With an
+// empty name, the first interface by name that is not lo ("eth0"), which
+// then goes into name.
+unsigned if_index(Str& name) {
+  if (name.empty()) {
+    DIR* d = ::opendir("/sys/class/net");
+    while (dirent* e = d ? ::readdir(d) : nullptr) {
+      std::string_view n = e->d_name;
+      if (n[0] != '.' && n != "lo" && (name.empty() || n < name.view())) name = n;
+    }
+    if (d) ::closedir(d);
+  }
+  char path[300];
+  Str text;
+  uint64_t idx = 0;
+  format(path, sizeof path, "/sys/class/net/%s/ifindex", name.c_str());
+  bool ok = name.view().find('/') == std::string_view::npos && read_file(path, 32, text) == 0 && text.size() > 1 &&
+            parse_uint(text.view().substr(0, text.size() - 1), UINT32_MAX, idx);
+  return ok ? static_cast<unsigned>(idx) : 0;
+}
+
+void apply(int nl, NetConfig& c) {
+  unsigned idx = if_index(c.device);
+  int e = ENODEV;
+  const char* step = "no such interface";
+  if (idx && !(e = link_up(nl, idx))) {
+    Request r(k::RTM_NEWADDR, k::NLM_F_CREATE | k::NLM_F_REPLACE);
+    auto* ifa = static_cast<k::ifaddrmsg*>(r.body(sizeof(k::ifaddrmsg)));
+    ifa->ifa_family = AF_INET;
+    ifa->ifa_prefixlen = static_cast<uint8_t>(c.prefix);
+    ifa->ifa_index = idx;
+    r.attr(k::IFA_LOCAL, c.addr, 4);
+    r.attr(k::IFA_ADDRESS, c.addr, 4);
+    step = "address";
+    e = c.addr[0] ? r.send(nl) : 0;
+  }
+  if (!e && c.gateway[0]) {
+    Request r(k::RTM_NEWROUTE, k::NLM_F_CREATE | k::NLM_F_REPLACE);
+    auto* rt = static_cast<k::rtmsg*>(r.body(sizeof(k::rtmsg)));
+    rt->rtm_family = AF_INET;
+    rt->rtm_table = k::RT_TABLE_MAIN;
+    rt->rtm_protocol = k::RTPROT_BOOT;
+    rt->rtm_type = k::RTN_UNICAST;
+    r.attr(k::RTA_GATEWAY, c.gateway, 4);
+    r.attr(k::RTA_OIF, &idx, sizeof idx);
+    step = "default route";
+    e = r.send(nl);
+  }
+  if (e) OX_WARN("vm: network: %s: %s: %s", c.device.c_str(), step, strerror(e));
+  if (c.resolv.empty()) return;
+  // Only when /etc is writable (a read-only root keeps its own file).
+  UniqueFd fd(::open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if ((fd.valid() || errno != EROFS) &&
+      (!fd.valid() || ::write(fd.get(), c.resolv.c_str(), c.resolv.size()) != static_cast<ssize_t>(c.resolv.size())))
+    OX_WARN("vm: network: unable to write /etc/resolv.conf: %s", strerror(errno));
+}
+
+}  // namespace
+
+Str configure_network(const NetworkSpec& spec) {
+  UniqueFd nl(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, k::kNetlinkRoute));
+  Str lo = "lo";
+  // The kernel gives lo 127.0.0.1/8 and ::1 when it comes up.
+  if (int e = nl.valid() ? link_up(nl.get(), if_index(lo)) : errno) {
+    OX_WARN("vm: unable to bring lo up: %s", strerror(e));
+    return {};
+  }
+  NetConfig c;
+  const char* why = nullptr;
+  if (const char* ip = ::getenv("ip")) {
+    // With CONFIG_IP_PNP the kernel has done it and init never sees ip=.
+    if (!parse_ip_arg(ip, c, &why)) {
+      if (strcmp(why, "off") != 0) OX_WARN("vm: network: ip=%s: %s", ip, why);
+      return {};
+    }
+  } else if (!spec.address.empty() || !spec.interface.empty()) {
+    c.device = spec.interface;
+    parse_cidr(spec.address, c.addr, c.prefix);  // checked by the schema
+    parse_ipv4(spec.gateway, c.gateway);
+    for (const Str& d : spec.dns) add_nameserver(c.resolv, d);
+  } else {
+    return {};
+  }
+  apply(nl.get(), c);
+  return c.hostname;
+}
+
+}  // namespace oxinit::vm
