@@ -189,8 +189,9 @@ void Supervisor::log_step(const Service& s, const Step& st) {
       break;
     case Next::StopLeftovers: {
       char b[16];
-      OX_WARN("service %s: %s; stopping what it left in its process group first (%s, then SIGKILL after %s)",
-              name, how, signal_name(spec.stop_signal, b), format_duration(d, spec.stop_timeout));
+      OX_WARN("service %s: %s; stopping what it left in its %s first (%s, then SIGKILL after %s)", name, how,
+              own_cgroup(s) ? "cgroup" : "process group", signal_name(spec.stop_signal, b),
+              format_duration(d, spec.stop_timeout));
       break;
     }
     case Next::Stopped:
