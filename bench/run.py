@@ -489,6 +489,73 @@ def m_services(inits, cfg, helper, res, scratch):
         add(res, "crash_cpu", "oxinit", (c1 - c0) / 1e9 / (t1 - t0) * 100)
 
 
+def host_cgroup2():
+    """This process's directory in the host's cgroup2 tree, or None."""
+    try:
+        with open("/proc/self/mountinfo") as f:
+            mnt = next((ln.split(" - ")[0].split()[4] for ln in f
+                        if ln.split(" - ")[1].split()[0] == "cgroup2" and ln.split()[3] == "/"), None)
+        with open("/proc/self/cgroup") as f:
+            rel = next((ln[3:].strip() for ln in f if ln.startswith("0::")), None)
+    except (OSError, IndexError):
+        return None
+    return os.path.join(mnt, rel.lstrip("/")) if mnt and rel else None
+
+
+def m_cgroups(inits, cfg, helper, res, scratch):
+    """The services row again with each service in a cgroup of its own: oxinit
+    as the root of a private cgroup namespace over a fresh group of the host's
+    cgroup2 tree (what an engine gives a container on a cgroup v2 host), with
+    cgroups = "on", against the same wrapper with cgroups = "off"."""
+    names = [i[0] for i in inits]
+    base = host_cgroup2()
+    if "oxinit" not in names or not base:
+        return
+    oxinit = dict((i[0], i[1]) for i in inits)["oxinit"]
+    n = cfg["services"]
+    confs = {}
+    for mode in ("on", "off"):
+        confs[mode] = os.path.join(scratch, f"cg-{mode}.toml")
+        with open(confs[mode], "w") as f:
+            f.write(f'[init]\ncgroups = "{mode}"\n')
+        with open(confs[mode], "a") as f:
+            for i in range(n):
+                f.write(f'[service.s{i}]\ncommand = ["sleep", "1000"]\n')
+
+    def run(mode, rnd):
+        d = os.path.join(base, f"oxbench-{os.getpid()}-{mode}-{rnd}")
+        os.mkdir(d)
+        wrapper = os.path.join(scratch, f"cgns-{mode}-{rnd}")
+        with open(wrapper, "w") as f:
+            f.write(f"#!/bin/sh\necho 0 > {d}/cgroup.procs || exit 98\n"
+                    f"exec unshare --cgroup --mount sh -c "
+                    f"'mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec \"$0\" \"$@\"' {oxinit} \"$@\"\n")
+        os.chmod(wrapper, 0o755)
+        try:
+            with Launched(helper, [wrapper, "-c", confs[mode]], nofile=True) as l:
+                return wait_children(l, "sleep", n)
+        finally:
+            deadline = time.monotonic() + 20
+            while os.path.isdir(d) and time.monotonic() < deadline:
+                for e in os.listdir(d):
+                    if os.path.isdir(os.path.join(d, e)):
+                        try:
+                            os.rmdir(os.path.join(d, e))
+                        except OSError:
+                            pass
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    time.sleep(0.05)
+
+    for rnd in range(cfg["svc_rounds"]):
+        t_off = run("off", rnd)
+        t_on = run("on", rnd)
+        add(res, "cg_up_ms", "oxinit", t_on * 1000)
+        add(res, "cg_off_ms", "oxinit", t_off * 1000)
+        add(res, "cg_per_us", "oxinit", (t_on - t_off) / n * 1e6)
+
+
 # ---------------------------------------------------------------- the table
 
 def best_peer(res, key, inits):
@@ -618,6 +685,11 @@ def metrics(cfg):
          "{:.0f}", "≤ 2048 B", goal_le(("svc_per", 2048))),
         ("svc_idle", f"{cfg['services']:,} services: idle wake-ups in {cfg['svc_idle_s']:g} s",
          "{:.0f}", "0", goal_le(("svc_idle", 0))),
+        ("cg_up_ms", f"{cfg['services']:,} `sleep` services, each in its own cgroup: all running (ms; "
+         "cgroup v2 in a cgroup namespace, no controllers)", "{:.0f}", "< 1500 ms", goal_le(("cg_up_ms", 1499.999))),
+        ("cg_off_ms", f"{cfg['services']:,} services, the same wrapper with cgroups = \"off\" (ms)", "{:.0f}",
+         "", None),
+        ("cg_per_us", "added cost of a start in its own cgroup (µs per service, same round)", "{:.0f}", "", None),
         ("crash_cpu", f"{cfg['crash_services']} crash-looping services for {cfg['crash_s']:g} s:"
          " CPU (% of a core)", "{:.2f}", "< 1 %", goal_le(("crash_cpu", 0.999))),
     ]
@@ -753,7 +825,8 @@ def main():
         helper = build_helper(scratch)
         groups = [("size", m_size), ("startup", m_startup), ("memory", m_memory_idle),
                   ("reaping", m_reaping), ("signals", m_signals), ("stop", m_stop),
-                  ("services", lambda *a: m_services(*a, scratch))]
+                  ("services", lambda *a: m_services(*a, scratch)),
+                  ("cgroups", lambda *a: m_cgroups(*a, scratch))]
         only = [g for g in args.only.split(",") if g]
         for gname, fn in groups:
             if only and gname not in only:

@@ -6,6 +6,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstring>
 
 #include "sys/eintr.h"
@@ -22,10 +23,26 @@ constexpr char kRoot[] = "/sys/fs/cgroup";
 constexpr char kLeaf[] = "init.scope";
 
 struct Controller {
-  char name[7];
+  char plus_name[8];  // as cgroup.subtree_control takes it
   unsigned bit;
 };
-constexpr Controller kControllers[] = {{"memory", kCgMemory}, {"cpu", kCgCpu}, {"io", kCgIo}, {"pids", kCgPids}};
+constexpr Controller kControllers[] = {{"+memory", kCgMemory}, {"+cpu", kCgCpu}, {"+io", kCgIo}, {"+pids", kCgPids}};
+
+// The limit keys and their files; a field at its "not set" value is skipped.
+enum LimitKind : uint8_t { kSize, kInt, kWeight, kQuota };
+struct LimitFile {
+  char file[16];
+  uint8_t kind;
+  uint16_t offset;  // into ServiceSpec
+};
+#define L(file, kind, field) {file, kind, offsetof(ServiceSpec, field)}
+constexpr LimitFile kLimitFiles[] = {
+    L("memory.max", kSize, memory_max),      L("memory.high", kSize, memory_high),
+    L("memory.swap.max", kSize, memory_swap_max), L("cpu.max", kQuota, cpu_quota),
+    L("cpu.weight", kInt, cpu_weight),        L("io.weight", kWeight, io_weight),
+    L("pids.max", kInt, pids_max),
+};
+#undef L
 
 // "NAME/FILE" into buf.
 const char* at(char (&buf)[128], std::string_view name, const char* file) {
@@ -42,21 +59,18 @@ int write_at(int dir, const char* path, std::string_view text) {
   return 0;
 }
 
-// The number after "key " at the start of a line of dir/path (cgroup.events,
-// memory.events); false when the file or the key is not there.
-bool read_key(int dir, const char* path, std::string_view key, uint64_t& out) {
+// The number after `key` ("\noom_kill ": at the start of a line) in
+// dir/path (cgroup.events, memory.events); false when either is missing.
+bool read_key(int dir, const char* path, const char* key, uint64_t& out) {
   UniqueFd fd(retry_eintr([&] { return openat(dir, path, O_RDONLY | O_CLOEXEC); }));
-  char buf[512];
-  ssize_t n = fd.valid() ? retry_eintr([&] { return read(fd.get(), buf, sizeof buf); }) : -1;
-  std::string_view text(buf, n > 0 ? static_cast<size_t>(n) : 0);
-  while (!text.empty()) {
-    size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    if (line.size() > key.size() && line.substr(0, key.size()) == key && line[key.size()] == ' ')
-      return parse_uint(line.substr(key.size() + 1), ~uint64_t{0}, out);
-  }
-  return false;
+  char buf[512] = "\n";
+  ssize_t n = fd.valid() ? retry_eintr([&] { return read(fd.get(), buf + 1, sizeof buf - 2); }) : -1;
+  buf[n > 0 ? n + 1 : 1] = 0;
+  std::string_view text(buf), k(key);
+  size_t at = text.find(k);  // not strstr: musl's two-way search is 1 KB of code
+  if (at == std::string_view::npos) return false;
+  text.remove_prefix(at + k.size());
+  return parse_uint(text.substr(0, text.find('\n')), ~uint64_t{0}, out);
 }
 
 }  // namespace
@@ -83,7 +97,7 @@ unsigned Cgroups::needs(const ServiceSpec& s) {
 
 const char* Cgroups::controller_name(unsigned bits) {
   for (const Controller& c : kControllers) {
-    if (bits & c.bit) return c.name;
+    if (bits & c.bit) return c.plus_name + 1;
   }
   return "?";
 }
@@ -95,19 +109,16 @@ Result<void> Cgroups::setup(unsigned want) {
   // The v2 line of /proc/self/cgroup is "0::/PATH" (cgroups(7)), relative to
   // the cgroup namespace's root, which is the mount's root in a container
   // with a private cgroup namespace and in a VM.
-  char buf[4096];
+  char buf[4096] = "\n";
   ssize_t n = 0;
   if (UniqueFd fd(open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC)); fd.valid())
-    n = retry_eintr([&] { return read(fd.get(), buf, sizeof buf - 1); });
-  buf[n > 0 ? n : 0] = 0;
-  const char* line = buf;
-  while (line && strncmp(line, "0::/", 4) != 0) {
-    line = strchr(line, '\n');
-    if (line) line++;
-  }
-  if (!line) return Error{0, "no cgroup v2 line in /proc/self/cgroup"};
+    n = retry_eintr([&] { return read(fd.get(), buf + 1, sizeof buf - 1); });
+  std::string_view text(buf, n > 0 ? static_cast<size_t>(n) + 1 : 1);
+  size_t at = text.find("\n0::/");
+  if (at == std::string_view::npos) return Error{0, "no cgroup v2 line in /proc/self/cgroup"};
+  text.remove_prefix(at + 4);
   Str path = kRoot;
-  path += std::string_view(line + 3, strcspn(line + 3, "\n"));
+  path += text.substr(0, text.find('\n'));
   UniqueFd base(open(path.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC));
   if (!base.valid()) return errno_error("unable to open oxinit's cgroup under /sys/fs/cgroup");
   // cgroup v2's "no internal processes" rule: a group that gives its
@@ -118,9 +129,7 @@ Result<void> Cgroups::setup(unsigned want) {
   // One controller at a time: one the group does not offer (or cannot give
   // away, EBUSY) leaves the others enabled.
   for (const Controller& c : kControllers) {
-    char plus[8] = "+";
-    strcpy(plus + 1, c.name);
-    if ((want & c.bit) && write_at(base.get(), "cgroup.subtree_control", plus) == 0) enabled_ |= c.bit;
+    if ((want & c.bit) && write_at(base.get(), "cgroup.subtree_control", c.plus_name) == 0) enabled_ |= c.bit;
   }
   base_ = std::move(base);
   return {};
@@ -133,26 +142,19 @@ Result<UniqueFd> Cgroups::prepare(const ServiceSpec& s) {
   if (!dir.valid()) return errno_error("cgroup open");
   // Written at every start: the kernel keeps them, but the group may have
   // been made by someone else (or by an earlier oxinit) with other values.
-  const char* bad = nullptr;
-  int err = 0;
-  auto put = [&](const char* file, std::string_view prefix, uint64_t v, uint64_t v2 = 0) {
-    char text[64];
-    size_t k = prefix.copy(text, 16);
+  for (const LimitFile& l : kLimitFiles) {
+    const char* f = reinterpret_cast<const char*>(&s) + l.offset;
+    uint64_t v = l.kind == kSize ? *reinterpret_cast<const uint64_t*>(f)
+                 : l.kind == kQuota ? *reinterpret_cast<const uint32_t*>(f)
+                                    : static_cast<uint64_t>(*reinterpret_cast<const int*>(f));
+    if (l.kind == kSize ? v == kNoLimit : l.kind == kQuota ? v == 0 : v == static_cast<uint64_t>(kUnset)) continue;
+    char text[48];
+    size_t k = 0;
+    if (l.kind == kWeight) k = format(text, sizeof text, "default ");
     k += format_int(text + k, static_cast<int64_t>(v));
-    if (v2) {
-      text[k++] = ' ';
-      k += format_int(text + k, static_cast<int64_t>(v2));
-    }
-    if (!bad && (err = write_at(dir.get(), file, std::string_view(text, k))) != 0) bad = file;
-  };
-  if (s.memory_max != kNoLimit) put("memory.max", "", s.memory_max);
-  if (s.memory_high != kNoLimit) put("memory.high", "", s.memory_high);
-  if (s.memory_swap_max != kNoLimit) put("memory.swap.max", "", s.memory_swap_max);
-  if (s.cpu_quota) put("cpu.max", "", s.cpu_quota, s.cpu_period);
-  if (s.cpu_weight != kUnset) put("cpu.weight", "", static_cast<uint64_t>(s.cpu_weight));
-  if (s.io_weight != kUnset) put("io.weight", "default ", static_cast<uint64_t>(s.io_weight));
-  if (s.pids_max != kUnset) put("pids.max", "", static_cast<uint64_t>(s.pids_max));
-  if (bad) return Error{err, bad};
+    if (l.kind == kQuota) k += format(text + k, sizeof text - k, " %u", s.cpu_period);
+    if (int e = write_at(dir.get(), l.file, std::string_view(text, k))) return Error{e, l.file};
+  }
   return dir;
 }
 
@@ -197,13 +199,13 @@ bool Cgroups::kill(std::string_view name) {
 int Cgroups::populated(std::string_view name) {
   char p[128];
   uint64_t v = 0;
-  return read_key(base_.get(), at(p, name, "cgroup.events"), "populated", v) ? v != 0 : -1;
+  return read_key(base_.get(), at(p, name, "cgroup.events"), "\npopulated ", v) ? v != 0 : -1;
 }
 
 uint64_t Cgroups::oom_kills(std::string_view name) {
   char p[128];
   uint64_t v = 0;
-  return read_key(base_.get(), at(p, name, "memory.events"), "oom_kill", v) ? v : 0;
+  return read_key(base_.get(), at(p, name, "memory.events"), "\noom_kill ", v) ? v : 0;
 }
 
 void Cgroups::remove(std::string_view name) {

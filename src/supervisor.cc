@@ -357,14 +357,11 @@ bool Supervisor::start_cgroups(Millis now) {
   for (Service& s : services_) {
     unsigned missing = s.spec->is_main ? 0 : Cgroups::needs(*s.spec) & ~cgroups_.enabled();
     if (!missing) continue;
-    const char* c = Cgroups::controller_name(missing);
-    if (cgroups_.active()) {
-      OX_WARN("service %s: not started: its limits need the %s controller, which this cgroup does not offer",
-              s.spec->name.c_str(), c);
-    } else {
-      OX_WARN("service %s: not started: its limits need cgroup v2 (%s), which is not in use: %s%s%s",
-              s.spec->name.c_str(), c, why.what, why.err ? ": " : "", why.err ? strerror(why.err) : "");
-    }
+    bool on = cgroups_.active();
+    bool err = !on && why.err;
+    OX_WARN("service %s: not started: its limits need the %s controller of cgroup v2, %s%s%s%s", s.spec->name.c_str(),
+            Cgroups::controller_name(missing), on ? "which this cgroup does not offer" : "not in use: ",
+            on ? "" : why.what, err ? ": " : "", err ? strerror(why.err) : "");
     post(s, Event::DepFailed, now);
   }
   return true;

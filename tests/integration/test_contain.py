@@ -440,9 +440,9 @@ restart = "never"
         code2 = i.wait(20)
     print(f"  {err1.strip()}\n  {i.err.strip()}")
     assert code1 == 1 and code2 == 1, (code1, code2)
-    assert "service hog: not started: its limits need the memory controller, which this cgroup does not offer" \
-        in err1, err1
-    assert "service hog: not started: its limits need cgroup v2 (memory), which is not in use: " \
+    assert "service hog: not started: its limits need the memory controller of cgroup v2, " \
+           "which this cgroup does not offer" in err1, err1
+    assert "service hog: not started: its limits need the memory controller of cgroup v2, not in use: " \
            "/sys/fs/cgroup is not a cgroup2 mount" in i.err, i.err
     assert "fine | fine-ran" in out1 and "fine | fine-ran" in i.out, (out1, i.out)
 
