@@ -4,6 +4,8 @@
 #   make demo       oxinit as PID 1 over examples/demo.sh
 #   make install    $(DESTDIR)/sbin/oxinit and the man pages under $(DESTDIR)$(MANDIR)
 #   make man        man/*.[58] from docs/*.[58].md (scripts/mkman.py)
+#   make dist       dist/oxinit-VERSION-linux-ARCH for every arch, SHA256SUMS
+#   make deb        dist/oxinit_VERSION_ARCH.deb for every arch of make dist
 BUILD      ?= build
 TEST_BUILD ?= build-test
 ASAN_BUILD ?= build-asan
@@ -11,7 +13,7 @@ PREFIX     ?= /usr
 MANDIR     ?= $(PREFIX)/share/man
 PY         ?= /usr/bin/python3
 
-.PHONY: lint all deps demo-services test unit integration container vm bench bench-smoke demo install clean check-all asan man docs
+.PHONY: lint all deps demo-services test unit integration container vm bench bench-smoke demo install clean check-all asan man docs dist deb dist-test
 all: $(BUILD)/build.ninja man
 	ninja -C $(BUILD)
 	@size=$$(stat -c %s $(BUILD)/oxinit); echo "build/oxinit: $$size bytes"
@@ -19,8 +21,10 @@ all: $(BUILD)/build.ninja man
 deps:
 	@scripts/deps.sh --build
 
+# The musl machine file names the host's paths, so it is generated.
 $(BUILD)/build.ninja: | deps
-	meson setup $(BUILD) --native-file build-aux/musl.ini -Dmusl=true -Dunit_tests=false
+	@mkdir -p $(BUILD) && $(PY) build-aux/musl-machine.py --native > $(BUILD)/musl-native.ini
+	meson setup $(BUILD) --native-file $(BUILD)/musl-native.ini -Dmusl=true -Dunit_tests=false
 
 $(TEST_BUILD)/build.ninja: | deps
 	meson setup $(TEST_BUILD) -Dbuildtype=debug -Dwerror=true
@@ -70,8 +74,22 @@ install: all
 	install -D -m 0644 man/oxinit.8 $(DESTDIR)$(MANDIR)/man8/oxinit.8
 	install -D -m 0644 man/oxinit.toml.5 $(DESTDIR)$(MANDIR)/man5/oxinit.toml.5
 
+# Every arch Debian 12's cross compilers and musl-dev:ARCH allow
+# (build-aux/musl-machine.py); DIST_ARCHES="amd64 arm64" for fewer.
+DIST_ARCHES ?=
+dist: man
+	@DIST_ARCHES="$(DIST_ARCHES)" scripts/deps.sh --dist
+	$(PY) scripts/dist.py $(DIST_ARCHES)
+
+deb: dist
+	$(PY) scripts/mkdeb.py $(DIST_ARCHES)
+
+# The binaries under qemu-user, the .deb, the Dockerfile, Kubernetes (podman).
+dist-test: all deb
+	$(PY) tests/dist/run.py
+
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(ASAN_BUILD) build-dist dist
 
 # Hardening checks (issue 7): sanitizers, fuzzing, static analysis.
 check-all: asan fuzz lint

@@ -42,11 +42,11 @@ INITS = [
 FULL = dict(startup_pairs=300, idle_s=10.0, mem_rounds=3, orphans=50000, orphan_rounds=5,
             burst=10000, burst_rounds=9, sig_n=200, sig_rounds=9, storm=10000, storm_rounds=3,
             stop_rounds=3, stop_bound_ms=3000, services=1000, svc_rounds=3, svc_idle_s=10.0,
-            crash_services=100, crash_s=30.0)
+            crash_services=100, crash_s=30.0, probe_services=100, probe_s=60.0, ready_rounds=10)
 QUICK = dict(startup_pairs=40, idle_s=2.0, mem_rounds=1, orphans=3000, orphan_rounds=1,
              burst=2000, burst_rounds=2, sig_n=50, sig_rounds=1, storm=10000, storm_rounds=1,
              stop_rounds=1, stop_bound_ms=1500, services=1000, svc_rounds=1, svc_idle_s=2.0,
-             crash_services=100, crash_s=3.0)
+             crash_services=100, crash_s=3.0, probe_services=100, probe_s=5.0, ready_rounds=3)
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -556,6 +556,103 @@ def m_cgroups(inits, cfg, helper, res, scratch):
         add(res, "cg_per_us", "oxinit", (t_on - t_off) / n * 1e6)
 
 
+class Acceptor:
+    """A listening socket on 127.0.0.1 whose connections a thread accepts and
+    closes at once: the target of the TCP health checks."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4096)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        import socket
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+                c.close()
+            except (socket.timeout, OSError):
+                pass
+
+    def close(self):
+        self.stop = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+def children_cpu_ns(pid):
+    """CPU of the reaped children of pid (cutime + cstime)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) * 1_000_000_000 // CLK_TCK
+
+
+def m_probes(inits, cfg, helper, res, scratch):
+    """Issue 12: n services with a TCP health check every second, checked in
+    oxinit's loop, beside the same checks Docker-style (a forked `sh -c`
+    checker per check, busybox nc here); then a port opening to its
+    dependent running."""
+    names = [i[0] for i in inits]
+    if "oxinit" not in names:
+        return
+    oxinit = dict((i[0], i[1]) for i in inits)["oxinit"]
+    n, secs = cfg["probe_services"], cfg["probe_s"]
+    acc = Acceptor()
+    try:
+        for key, health in (("probe_loop", f"tcp://127.0.0.1:{acc.port}"),
+                            ("probe_fork", f"exec:busybox nc 127.0.0.1 {acc.port} </dev/null")):
+            conf = os.path.join(scratch, f"{key}.toml")
+            body = (f'command = ["sleep", "1000"]\nhealth = "{health}"\nhealth_interval = "1s"\n'
+                    'health_timeout = "1s"\non_unhealthy = "ignore"')
+            write_config(conf, [(f"p{i}", body) for i in range(n)])
+            with Launched(helper, [oxinit, "-c", conf], nofile=True) as l:
+                wait_children(l, "sleep", n)
+                time.sleep(1.5)  # every service has had a first check
+                c0, k0, t0 = cpu_ns(l.pid), children_cpu_ns(l.pid), time.monotonic()
+                time.sleep(secs)
+                c1, k1, t1 = cpu_ns(l.pid), children_cpu_ns(l.pid), time.monotonic()
+                if not l.alive():
+                    raise RuntimeError(f"oxinit exited during {key}")
+                add(res, key + "_cpu", "oxinit", (c1 - c0) / 1e9 / (t1 - t0) * 100)
+                add(res, key + "_all", "oxinit", ((c1 - c0) + (k1 - k0)) / 1e9 / (t1 - t0) * 100)
+    finally:
+        acc.close()
+    # A port opening to its dependent running: srv listens after 0.5 s (and
+    # writes the time), dep writes the time as its first act.
+    ready = os.path.join(scratch, "ready.toml")
+    opened, started = os.path.join(scratch, "opened"), os.path.join(scratch, "started")
+    port = Acceptor()
+    p = port.port
+    port.close()  # a free port, opened again by srv below
+    listen = (f"import socket,time; time.sleep(0.5); s=socket.socket(); "
+              f"s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', {p})); "
+              f"s.listen(8); open('{opened}', 'w').write(repr(time.time())); time.sleep(1000)")
+    write_config(ready, [("srv", f'command = ["{sys.executable}", "-c", "{listen}"]\n'
+                                 f'ready = "tcp://127.0.0.1:{p}"'),
+                         ("dep", f'command = ["sh", "-c", "date +%s.%N > {started}; exec sleep 1000"]\n'
+                                 'after = ["srv"]')])
+    for _ in range(cfg["ready_rounds"]):
+        for f in (opened, started):
+            if os.path.exists(f):
+                os.unlink(f)
+        with Launched(helper, [oxinit, "-c", ready], nofile=True) as l:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not (os.path.exists(started) and os.path.getsize(started)):
+                time.sleep(0.02)
+            with open(opened) as f:
+                t_open = float(f.read())
+            with open(started) as f:
+                t_dep = float(f.read())
+            add(res, "ready_gap", "oxinit", (t_dep - t_open) * 1000)
+
+
 # ---------------------------------------------------------------- the table
 
 def best_peer(res, key, inits):
@@ -690,6 +787,15 @@ def metrics(cfg):
         ("cg_off_ms", f"{cfg['services']:,} services, the same wrapper with cgroups = \"off\" (ms)", "{:.0f}",
          "", None),
         ("cg_per_us", "added cost of a start in its own cgroup (µs per service, same round)", "{:.0f}", "", None),
+        ("probe_loop_cpu", f"{cfg['probe_services']} services, a TCP health check each per second, "
+         f"in the loop: oxinit CPU over {cfg['probe_s']:g} s (% of a core)", "{:.2f}", "< 0.5 %",
+         goal_le(("probe_loop_cpu", 0.4999))),
+        ("probe_fork_cpu", f"the same checks Docker-style (a forked `sh -c` + busybox nc each): "
+         "oxinit CPU (%)", "{:.2f}", "", None),
+        ("probe_fork_all", "the same Docker-style: oxinit + its checkers' CPU (%)", "{:.2f}", "", None),
+        ("probe_loop_all", "in the loop: oxinit + children CPU (%)", "{:.2f}", "", None),
+        ("ready_gap", "a port opening -> its dependent running (ms; readiness interval 100 ms)",
+         "{:.1f}", "≤ 105 ms", goal_le(("ready_gap", 105))),
         ("crash_cpu", f"{cfg['crash_services']} crash-looping services for {cfg['crash_s']:g} s:"
          " CPU (% of a core)", "{:.2f}", "< 1 %", goal_le(("crash_cpu", 0.999))),
     ]
@@ -804,7 +910,7 @@ def main():
     ap.add_argument("--inits", default=",".join(i[0] for i in INITS),
                     help="comma-separated subset of " + ",".join(i[0] for i in INITS))
     ap.add_argument("--only", default="", help="comma-separated measurement groups: "
-                    "size,startup,memory,reaping,signals,stop,services")
+                    "size,startup,memory,reaping,signals,stop,services,probes")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
@@ -826,6 +932,7 @@ def main():
         groups = [("size", m_size), ("startup", m_startup), ("memory", m_memory_idle),
                   ("reaping", m_reaping), ("signals", m_signals), ("stop", m_stop),
                   ("services", lambda *a: m_services(*a, scratch)),
+                  ("probes", lambda *a: m_probes(*a, scratch)),
                   ("cgroups", lambda *a: m_cgroups(*a, scratch))]
         only = [g for g in args.only.split(",") if g]
         for gname, fn in groups:

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "cli.h"
@@ -36,13 +37,11 @@ std::string_view base_name(const char* a0) {
 bool load_plan(const Options& o, Plan& plan) {
   std::vector<Str> files = o.config_given ? o.config_files : default_config_files(o.root);
   Config config;
-  ConfigError err;
-  if (!files.empty() && !load_config(files, config, err, o.root)) {
-    OX_FATAL("%s", err.format().c_str());
-    return false;
-  }
-  if (!make_plan(config, plan, err)) {
-    OX_FATAL("%s", err.format().c_str());
+  Result<void, ConfigError> r;
+  if (!files.empty()) r = load_config(files, config, o.root);
+  if (r) r = make_plan(config, plan);
+  if (!r) {
+    OX_FATAL("%s", r.error().format().c_str());
     return false;
   }
   // -G (or OXINIT_GRACE) overrides the config's shutdown_timeout.
@@ -138,6 +137,15 @@ int run(int argc, char** argv) {
   if (o.command.empty() && plan.services.empty() && !vm_mode) {
     write_all(STDERR_FILENO, usage_text(name));
     return 1;
+  }
+  // Service mode: oxinit's own NOTIFY_SOCKET is for oxinit (READY=1 once
+  // its services are), never for a service, which would say "ready" for the
+  // whole container too early. Exec mode passes it through, as tini does.
+  if (!plan.services.empty()) {
+    if (const char* ns = getenv("NOTIFY_SOCKET")) {
+      plan.run.notify_socket = ns;
+      unsetenv("NOTIFY_SOCKET");
+    }
   }
   if (!o.command.empty()) add_main_command(plan, o.command);
 

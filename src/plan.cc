@@ -70,7 +70,8 @@ struct Expand {
 
 }  // namespace
 
-bool make_plan(const Config& config, Plan& out, ConfigError& err) {
+// make_plan's work; false with err filled on an error.
+static bool plan_into(const Config& config, Plan& out, ConfigError& err) {
   out = Plan();
   size_t total = 0;
   for (const ServiceSpec& s : config.services) {
@@ -132,9 +133,12 @@ bool make_plan(const Config& config, Plan& out, ConfigError& err) {
       }
       if (!found) {
         SrcPos at = a < s.after_pos.size() ? s.after_pos[a] : SrcPos{s.line, 0};
+        Suggestion near{name};
+        for (const ServiceSpec& o : config.services) near.consider(o.name);
+        for (const ServiceSpec& o : out.services) near.consider(o.name);  // "web.1" for "web.l"
         return plan_error(out, err, s.file, at,
-                          fmt("service '%s': after names an unknown service %s", s.name.c_str(),
-                                    quote(s.after[a]).c_str()));
+                          fmt("service '%s': after names an unknown service %s%s", s.name.c_str(),
+                              quote(s.after[a]).c_str(), near.text().c_str()));
       }
     }
     // In index order: a scan of the marked range (at most n per service).
@@ -206,6 +210,12 @@ bool make_plan(const Config& config, Plan& out, ConfigError& err) {
     }
   }
   return plan_error(out, err, s.file, pos, static_cast<Str&&>(names));
+}
+
+Result<void, ConfigError> make_plan(const Config& config, Plan& out) {
+  ConfigError err;
+  if (!plan_into(config, out, err)) return err;
+  return {};
 }
 
 void add_main_command(Plan& plan, const std::vector<Str>& argv) {

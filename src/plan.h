@@ -6,6 +6,7 @@
 #include "config/error.h"
 #include "signals.h"
 #include "spec.h"
+#include "sys/result.h"
 #include "sys/str.h"
 
 namespace oxinit {
@@ -17,6 +18,9 @@ struct RunSpec {
   bool kill_group = false;   // -g: forward to the main command's process group
   bool warn_reap = false;    // -w: a WARN line per reaped orphan
   SignalRewrite rewrite;     // -r SRC:DST
+  // Service mode: oxinit's own $NOTIFY_SOCKET, taken out of the environment
+  // so no service inherits it; READY=1 and STOPPING=1 go there.
+  Str notify_socket;
 };
 
 struct Plan {
@@ -34,7 +38,7 @@ struct Plan {
 };
 
 // Expands instances, resolves `after`, detects unknown names and cycles.
-bool make_plan(const Config& config, Plan& out, ConfigError& err);
+Result<void, ConfigError> make_plan(const Config& config, Plan& out);
 
 // Appends the main command (exec mode / `-- CMD` with a config) to the plan.
 void add_main_command(Plan& plan, const std::vector<Str>& argv);

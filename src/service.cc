@@ -30,6 +30,10 @@ const char* event_name(Event e) {
     case Event::Deadline: return "deadline";
     case Event::Stop: return "stop";
     case Event::Start: return "start";
+    case Event::Ready: return "ready";
+    case Event::HealthOk: return "health-ok";
+    case Event::HealthFailed: return "health-failed";
+    case Event::WatchdogLate: return "watchdog-late";
   }
   return "?";
 }
@@ -70,7 +74,7 @@ Step invalid(const Service& s) {
 // Only failures grow the backoff; a clean exit waits restart_delay.
 Step after_exit(Service& s, const Facts& f) {
   const ServiceSpec& spec = *s.spec;
-  int code = s.last_code;
+  int code = run_code(s);
   s.kill_sent = false;
   s.stop_reason = StopReason::None;
   if (f.shutting_down && !spec.is_main) return to(State::Stopped, kActClearDeadline, 0, Next::Stopped);
@@ -83,7 +87,8 @@ Step after_exit(Service& s, const Facts& f) {
   if (code == 0) {
     s.failures = 0;
   } else {
-    if (f.now - s.started_at >= kHealthyRun) s.failures = 0;
+    // A long run resets the backoff, unless it never became ready.
+    if (f.now - s.started_at >= kHealthyRun && s.ready_now) s.failures = 0;
     s.failures++;
   }
   // max_restarts within restart_window: the next exit past it is final.
@@ -101,8 +106,12 @@ Step after_exit(Service& s, const Facts& f) {
 // The group of a stopping service is empty (or given up on).
 Step finish_stop(Service& s, const Facts& f) {
   s.kill_sent = false;
-  if (s.stop_reason == StopReason::Leftovers && !f.shutting_down) return after_exit(s, f);
+  StopReason why = s.stop_reason;
+  if ((why == StopReason::Leftovers || why == StopReason::Probe) && !f.shutting_down) return after_exit(s, f);
   s.stop_reason = StopReason::None;
+  if (why == StopReason::ProbeStop && !f.shutting_down) {
+    return to(State::Failed, kActClearDeadline | kActEndForGood, 0, Next::FailedForGood);
+  }
   return to(State::Stopped, kActClearDeadline, 0, Next::Stopped);
 }
 
@@ -110,6 +119,15 @@ Step stop_now(Service& s, const ServiceSpec& spec, StopReason why) {
   s.stop_reason = why;
   s.kill_sent = false;
   return to(State::Stopping, kActSignalStop | kActSetDeadline, spec.stop_timeout);
+}
+
+// health_retries failed checks in a row, or the watchdog ran out.
+Step unhealthy(Service& s, const ServiceSpec& spec) {
+  if (spec.on_unhealthy == OnUnhealthy::Ignore) return to(State::Unhealthy, 0, 0, Next::Unhealthy);
+  s.probe_failed = true;
+  Step st = stop_now(s, spec, spec.on_unhealthy == OnUnhealthy::Stop ? StopReason::ProbeStop : StopReason::Probe);
+  st.next = Next::Unhealthy;
+  return st;
 }
 
 }  // namespace
@@ -144,8 +162,13 @@ static Step decide(Service& s, Event e, const Facts& f) {
           s.exited = false;
           s.kill_sent = false;
           s.stop_reason = StopReason::None;
+          s.health_fails = 0;
+          s.probe_failed = false;
+          s.ready_now = !has_ready_probe(spec);
+          // Not ready until it says so (or its probe passes), within ready_timeout.
+          if (has_ready_probe(spec)) return to(State::Starting, kActSetDeadline | kActProbeReady, spec.ready_timeout);
           s.ready_once = true;
-          return to(State::Ready, kActClearDeadline);
+          return to(State::Ready, kActClearDeadline | kActProbeHealth);
         default:
           return invalid(s);
       }
@@ -198,7 +221,16 @@ static Step decide(Service& s, Event e, const Facts& f) {
             st.actions |= kActGiveUp;
             return st;
           }
-        case State::Starting: case State::Ready: case State::Unhealthy:
+        case State::Starting:
+          if (!spec.is_main) {
+            // ready_timeout: stopped, and the run counts as a failure.
+            s.probe_failed = true;
+            Step st = stop_now(s, spec, StopReason::Probe);
+            st.next = Next::NotReady;
+            return st;
+          }
+          [[fallthrough]];
+        case State::Ready: case State::Unhealthy:
           // The main command's -t: SIGKILL this long after a stop signal.
           if (!spec.is_main) return invalid(s);
           return to(s.state, kActKillGroup | kActClearDeadline);
@@ -219,6 +251,28 @@ static Step decide(Service& s, Event e, const Facts& f) {
           return to(s.state);
       }
       return invalid(s);
+
+    case Event::Ready:
+      if (s.state != State::Starting) return invalid(s);
+      s.ready_once = s.ready_now = true;
+      return to(State::Ready, kActClearDeadline | kActProbeHealth, 0, Next::Ready);
+
+    case Event::HealthOk:
+      if (s.state != State::Ready && s.state != State::Unhealthy) return invalid(s);
+      s.health_fails = 0;
+      return s.state == State::Unhealthy ? to(State::Ready, 0, 0, Next::Healthy) : to(State::Ready);
+
+    case Event::HealthFailed:
+      if (s.state != State::Ready && s.state != State::Unhealthy) return invalid(s);
+      // Docker's --start-period: failures this early do not count.
+      if (f.now - s.started_at < spec.health_start_period || s.state == State::Unhealthy) return to(s.state);
+      if (++s.health_fails < spec.health_retries) return to(State::Ready);
+      return unhealthy(s, spec);
+
+    case Event::WatchdogLate:
+      if (s.state == State::Unhealthy) return to(State::Unhealthy);
+      if (s.state != State::Ready) return invalid(s);
+      return unhealthy(s, spec);
   }
   return invalid(s);
 }

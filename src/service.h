@@ -36,6 +36,11 @@ enum class Event : uint8_t {
   Deadline,     // the service's own deadline passed
   Stop,         // stop it: shutdown (Facts::shutting_down) or by hand
   Start,        // start it by hand, at once
+  // Readiness and health (probe.h, notify.h; the supervisor runs the checks).
+  Ready,        // the readiness probe passed, READY=1 came, or a newline on fd:N
+  HealthOk,     // a health check passed (or WATCHDOG=1 while unhealthy)
+  HealthFailed, // a health check failed
+  WatchdogLate, // no WATCHDOG=1 within `watchdog` (or WATCHDOG=trigger)
 };
 const char* event_name(Event e);
 
@@ -44,6 +49,8 @@ enum class StopReason : uint8_t {
   None,
   Requested,  // shutdown or by hand: ends Stopped
   Leftovers,  // the leader exited, its group did not: then the exit policy
+  Probe,      // not ready in time, or unhealthy: then the exit policy, as a failure
+  ProbeStop,  // unhealthy with on_unhealthy = "stop": then failed for good
 };
 
 // What the supervisor does for a step, in this order.
@@ -56,10 +63,20 @@ enum Action : uint16_t {
   kActEndForGood = 1 << 5,   // ended for good: main/critical/oneshot rules apply
   kActLogExit = 1 << 6,      // a WARN/INFO line: how it ended and what is next
   kActGiveUp = 1 << 7,       // it survived SIGKILL: log, stop waiting for it
+  kActProbeReady = 1 << 8,   // begin readiness checks (the deadline is ready_timeout)
+  kActProbeHealth = 1 << 9,  // begin health checks and the watchdog
+  // Any step into a state other than starting, ready or unhealthy ends
+  // every check of the service (the supervisor sees to it).
 };
 
 // What a step decided, for the message the supervisor prints.
-enum class Next : uint8_t { None, Restart, FailedForGood, DoneForGood, LimitHit, StopLeftovers, Stopped };
+enum class Next : uint8_t {
+  None, Restart, FailedForGood, DoneForGood, LimitHit, StopLeftovers, Stopped,
+  Ready,      // starting -> ready (INFO, with what said so)
+  Healthy,    // unhealthy -> ready
+  NotReady,   // ready_timeout passed: stopping (WARN, with the last probe's error)
+  Unhealthy,  // health_retries failed checks in a row, or the watchdog: what on_unhealthy says
+};
 
 struct Step {
   State to;
@@ -93,6 +110,9 @@ struct Service {
   bool exited = false;          // the leader of the current run has exited
   bool kill_sent = false;
   bool ready_once = false;      // has been ready at least once
+  bool ready_now = false;       // the current run has been ready
+  int health_fails = 0;         // failed health checks in a row (after health_start_period)
+  bool probe_failed = false;    // this run is being ended for a probe: a failure, whatever the exit
   uint64_t log_refs[2] = {0, 0};  // its stdout/stderr streams in Logs (0: none)
   uint64_t oom_kills = 0;        // processes of its cgroup the OOM killer ended
   UniqueFd exec_report;          // open until the child has exec'd (spawn.h)
@@ -107,6 +127,16 @@ Step step(Service& s, Event e, const Facts& f);
 // Backoff: restart_delay doubled per consecutive failure, capped at
 // restart_delay_max. `failures` counts the failure just seen (>= 1).
 Millis backoff_delay(const ServiceSpec& s, int failures);
+
+// Whether a service waits for a readiness signal after its start.
+inline bool has_ready_probe(const ServiceSpec& s) {
+  return s.ready.kind != ProbeSpec::Started && s.ready.kind != ProbeSpec::None;
+}
+
+// The code a run ended with, as far as policy and the exit code go: a run
+// oxinit ended for a probe (not ready in time, unhealthy) is a failure with
+// code 1, whatever its process did with the stop signal.
+inline int run_code(const Service& s) { return s.probe_failed ? 1 : s.last_code; }
 
 // Whether policy asks for another run after an exit with `code`.
 bool wants_restart(const ServiceSpec& s, int code);

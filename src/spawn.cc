@@ -205,6 +205,12 @@ void set_scheduling(const ServiceSpec& s, int report_fd) {
   if (move_to(r.stdin_fd, 0) < 0 || move_to(r.stdout_fd, 1) < 0 || move_to(r.stderr_fd, 2) < 0) {
     child_fail(report_fd, kDup2);
   }
+  if (int n = r.ready_fd_target; r.ready_fd >= 0 && n >= 3) {
+    // The report pipe moves off fd N first; dup2 onto itself would keep
+    // FD_CLOEXEC (dup2(2)), so then the flag is cleared instead.
+    if (report_fd == n) report_fd = fcntl(report_fd, F_DUPFD_CLOEXEC, 3);
+    if ((r.ready_fd == n ? fcntl(n, F_SETFD, 0) : dup2(r.ready_fd, n)) < 0) child_fail(report_fd, kDup2);
+  }
   if (const ServiceSpec* s = r.spec) {
     for (const RlimitSpec& l : s->rlimits) {
       // prlimit64 directly: musl's setrlimit applies the limit to every

@@ -41,6 +41,10 @@ struct SpawnRequest {
   // before anything else). Such a child is never vfork-style: a move takes a
   // lock that may wait for an RCU grace period, and oxinit would wait too.
   int cgroup_fd = -1;
+  // The s6 notification fd (notify.h ReadyPipe): ready_fd becomes fd
+  // ready_fd_target (>= 3) in the child.
+  int ready_fd = -1;
+  int ready_fd_target = -1;
   // Credentials and limits (services only; the main command gets none).
   const ServiceSpec* spec = nullptr;
 };

@@ -21,10 +21,16 @@ namespace {
 constexpr uint64_t kTokenSignal = 1ULL << 56;
 constexpr uint64_t kTokenLogs = 2ULL << 56;
 constexpr uint64_t kTokenExec = 3ULL << 56;  // low bits: the service index
-constexpr uint64_t kTokenPower = 4ULL << 56;  // low bits: the fd (vm::Power)
+constexpr uint64_t kTokenProbe = 4ULL << 56;    // low bits: the service index
+constexpr uint64_t kTokenNotify = 5ULL << 56;
+constexpr uint64_t kTokenReadyFd = 6ULL << 56;  // low bits: the service index
+constexpr uint64_t kTokenPower = 7ULL << 56;   // low bits: the fd (vm::Power)
 constexpr uint64_t kTokenKindMask = 0xffULL << 56;
 constexpr Millis kReapBatch = 1;          // on_child_exits: the batch window in a flood
 constexpr Millis kLimitMargin = 5000;     // default_shutdown_limit's margin
+// A readiness probe that failed is tried again this much later, until it
+// passes or ready_timeout ends the run (documented with `ready`).
+constexpr Millis kReadyInterval = 100;
 
 // "exited with 3", "killed by SIGKILL".
 const char* how_it_ended(const Service& s, char* buf, size_t cap) {
@@ -69,6 +75,19 @@ Supervisor::Supervisor(Plan& plan, SignalSetup& signals, bool vm_mode)
   }
   am_pid1_ = getpid() == 1;
   outcome_.action = plan_.init.final_action;
+  watch_.resize(services_.size());
+  for (size_t i = 0; i < services_.size(); i++) {
+    const ServiceSpec& sp = plan_.services[i];
+    if (has_ready_probe(sp) || sp.health.kind != ProbeSpec::None) {
+      watch_[i] = new Watch;
+      any_watch_ = true;
+    }
+  }
+}
+
+Supervisor::~Supervisor() {
+  for (Watch* w : watch_) delete w;
+  delete notify_;
 }
 
 // The service whose current process is pid; an index entry left by an
@@ -102,13 +121,17 @@ bool Supervisor::deps_ready(size_t i) const {
   return true;
 }
 
-bool Supervisor::dep_failed(size_t i) const {
-  if (i >= plan_.deps.size()) return false;
+// The first `after` service that failed for good, or ended without ever
+// having been ready: i will never start. nullptr when there is none.
+const Service* Supervisor::dep_failed(size_t i) const {
+  if (i >= plan_.deps.size()) return nullptr;
   for (int d : plan_.deps[i]) {
-    State st = services_[static_cast<size_t>(d)].state;
-    if (st == State::Failed || st == State::Stopped) return true;
+    const Service& s = services_[static_cast<size_t>(d)];
+    if (s.state == State::Failed || s.state == State::Stopped || (s.state == State::Done && !s.ready_once)) {
+      return &s;
+    }
   }
-  return false;
+  return nullptr;
 }
 
 // Reverse dependency order: a service stops once nothing that depends on it runs.
@@ -136,7 +159,9 @@ void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left
     OX_DEBUG("service %s: %s -> %s (%s)", s.spec->name.c_str(), state_name(from), state_name(st.to),
              event_name(e));
   }
-  if (st.actions & (kActLogExit | kActGiveUp)) {
+  if (st.next >= Next::Ready) {
+    log_probe_step(s, e, st);
+  } else if (st.actions & (kActLogExit | kActGiveUp)) {
     log_step(s, st);
   } else if (e == Event::Exited && !s.spec->is_main) {
     char how[48];
@@ -144,6 +169,7 @@ void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left
   }
   if (st.actions & kActClearDeadline) s.deadline = kNoDeadline;
   if (st.actions & kActSetDeadline) s.deadline = now + st.delay;
+  if (any_watch_) watch_after_step(s, st, now);
   if (st.actions & kActKillGroup) {
     char d[24];
     OX_WARN("service %s: still running %s after its stop signal; sending SIGKILL", s.spec->name.c_str(),
@@ -156,7 +182,7 @@ void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left
     if (s.spec->stop_signal != SIGCONT) signal_group(s, SIGCONT);
     OX_INFO("service %s: stopping (pid %d)", s.spec->name.c_str(), s.pid > 0 ? s.pid : s.pgid);
   }
-  if (st.actions & kActEndForGood) end_for_good(s, st.to == State::Done, s.last_code);
+  if (st.actions & kActEndForGood) end_for_good(s, st.to == State::Done, run_code(s));
   if (st.actions & kActSpawn) spawn_service(s, now);
 }
 
@@ -194,10 +220,203 @@ void Supervisor::log_step(const Service& s, const Step& st) {
               format_duration(d, spec.stop_timeout));
       break;
     }
-    case Next::Stopped:
-    case Next::None:
+    default:  // Stopped, None; readiness: log_probe_step
       break;
   }
+}
+
+// Changes into and out of ready and unhealthy, with what the last check said.
+void Supervisor::log_probe_step(const Service& s, Event e, const Step& st) {
+  const ServiceSpec& spec = *s.spec;
+  const char* name = spec.name.c_str();
+  const Watch* w = watch(s);
+  const char* why = w ? w->last : "";
+  char d[24];
+  switch (st.next) {
+    case Next::Ready:
+      OX_INFO("service %s: ready (%s)", name, why);
+      break;
+    case Next::Healthy:
+      OX_INFO("service %s: healthy again (%s)", name, why);
+      break;
+    case Next::NotReady:
+      OX_WARN("service %s: not ready after %s (%s); stopping", name, format_duration(d, spec.ready_timeout), why);
+      break;
+    case Next::Unhealthy: {
+      const char* then = spec.on_unhealthy == OnUnhealthy::Restart ? "restarting"
+                         : spec.on_unhealthy == OnUnhealthy::Stop  ? "stopping for good"
+                                                                   : "ignored";
+      if (e == Event::WatchdogLate) {
+        OX_WARN("service %s: unhealthy (%s); %s", name, why, then);
+      } else {
+        OX_WARN("service %s: unhealthy (%s, %d check%s in a row); %s", name, why, s.health_fails,
+                s.health_fails == 1 ? "" : "s", then);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// What a step means for the service's checks: readiness probing from its
+// start, health checks and the watchdog once ready, nothing once it is no
+// longer up.
+void Supervisor::watch_after_step(Service& s, const Step& st, Millis now) {
+  Watch* w = watch(s);
+  if (!w) return;
+  const ServiceSpec& spec = *s.spec;
+  bool up = st.to == State::Starting || st.to == State::Ready || st.to == State::Unhealthy;
+  if (!up || (st.actions & (kActProbeReady | kActProbeHealth))) {
+    w->probe.cancel();
+    w->due = w->watchdog = kNoDeadline;
+  }
+  if (!up || (st.actions & kActProbeHealth)) {
+    if (w->ready_fd.valid()) loop_.remove(w->ready_fd.get());
+    w->ready_fd.reset();
+  }
+  if (!up) return;
+  if (st.actions & kActProbeReady) {
+    ProbeSpec::Kind k = spec.ready.kind;
+    if (k >= ProbeSpec::Tcp) w->due = now;
+    if (k == ProbeSpec::Notify) format(w->last, sizeof w->last, "no READY=1");
+    else if (k == ProbeSpec::Fd) format(w->last, sizeof w->last, "no newline on fd %d", spec.ready.fd);
+    else format(w->last, sizeof w->last, "no check has ended");
+  }
+  if (st.actions & kActProbeHealth) {
+    if (spec.health.kind != ProbeSpec::None) w->due = now + spec.health_interval;
+    if (spec.watchdog > 0) w->watchdog = now + spec.watchdog;
+  }
+}
+
+// One check: `ready` while starting, `health` once ready. TCP and HTTP run
+// in the loop; exec forks /bin/sh -c under the service's user, env, workdir.
+void Supervisor::run_check(Service& s, Watch& w, Millis now) {
+  const ServiceSpec& spec = *s.spec;
+  const ProbeSpec& p = s.state == State::Starting ? spec.ready : spec.health;
+  uint64_t idx = static_cast<uint64_t>(&s - services_.data());
+  bool done = false;
+  if (p.kind == ProbeSpec::Tcp || p.kind == ProbeSpec::Http) {
+    done = w.probe.start_net(p, loop_, kTokenProbe | idx, now, spec.health_timeout);
+  } else if (p.kind == ProbeSpec::File) {
+    done = w.probe.check_file(p.path_or_cmd.c_str());
+  } else if (p.kind == ProbeSpec::Exec) {
+    std::vector<Str> env;
+    std::vector<char*> envp;
+    child_env(spec, env, envp);  // an unreadable env_file: the rest still applies
+    const char* argv[] = {"/bin/sh", "-c", p.path_or_cmd.c_str(), nullptr};
+    SpawnRequest req;
+    req.argv = const_cast<char* const*>(argv);
+    req.envp = envp.data();
+    req.mask = &signals_.original_mask;
+    req.spec = &spec;
+    req.stdin_fd = dev_null(false);
+    req.stdout_fd = req.stderr_fd = dev_null(true);
+    done = w.probe.start_exec(req, now, spec.health_timeout);
+  }
+  if (done) check_done(s, w, now);
+}
+
+void Supervisor::check_done(Service& s, Watch& w, Millis now) {
+  const ProbeResult& r = w.probe.result();
+  memcpy(w.last, r.reason, sizeof w.last);
+  if (s.state == State::Starting) {
+    if (r.ok) post(s, Event::Ready, now);
+    else w.due = now + kReadyInterval;
+    return;
+  }
+  if (s.state != State::Ready && s.state != State::Unhealthy) return;
+  post(s, r.ok ? Event::HealthOk : Event::HealthFailed, now);
+  if (s.state == State::Ready || s.state == State::Unhealthy) w.due = now + s.spec->health_interval;
+}
+
+// Checks whose deadline passed, checks that are due, watchdogs run out.
+void Supervisor::probe_timers(Millis now) {
+  for (size_t i = 0; i < watch_.size(); i++) {
+    Watch* w = watch_[i];
+    if (!w) continue;
+    Service& s = services_[i];
+    if (w->probe.busy() && w->probe.deadline() <= now && w->probe.on_deadline(now)) check_done(s, *w, now);
+    if (!w->probe.busy() && w->due != kNoDeadline && w->due <= now) {
+      w->due = kNoDeadline;
+      run_check(s, *w, now);
+    }
+    if (w->watchdog != kNoDeadline && w->watchdog <= now) {
+      char d[24];
+      w->watchdog = kNoDeadline;
+      format(w->last, sizeof w->last, "no WATCHDOG=1 within %s", format_duration(d, s.spec->watchdog));
+      post(s, Event::WatchdogLate, now);
+    }
+  }
+}
+
+// The service a datagram came from: its main process, or any process in its
+// session or process group (a helper that calls systemd-notify), or one of
+// its descendants that left both.
+Service* Supervisor::notify_sender(pid_t pid) {
+  for (int depth = 0; depth < 8 && pid > 1; depth++) {
+    if (Service* s = find(pid)) return s;
+    ProcIds ids;
+    if (!read_proc_ids(pid, ids)) return nullptr;
+    if (Service* s = find(ids.session)) return s;
+    if (Service* s = find(ids.pgrp)) return s;
+    pid = ids.ppid;
+  }
+  return nullptr;
+}
+
+void Supervisor::on_notify(Millis now) {
+  pid_t pid;
+  NotifyMessage m;
+  for (int k = 0; k < 64 && notify_->receive(pid, m); k++) {
+    Service* s = notify_sender(pid);
+    Watch* w = s ? watch(*s) : nullptr;
+    if (!w || s->spec->ready.kind != ProbeSpec::Notify) {
+      OX_DEBUG("notify: a datagram from pid %d, which is no ready = \"notify\" service's", pid);
+      continue;
+    }
+    const char* name = s->spec->name.c_str();
+    if (m.has_status) {
+      w->status = m.status.substr(0, 200);
+      OX_DEBUG("service %s: STATUS=%s", name, w->status.c_str());
+    }
+    if ((m.flags & NotifyMessage::kReady) && s->state == State::Starting) {
+      format(w->last, sizeof w->last, "READY=1");
+      post(*s, Event::Ready, now);
+    }
+    bool up = s->state == State::Ready || s->state == State::Unhealthy;
+    if ((m.flags & NotifyMessage::kWatchdog) && up && s->spec->watchdog > 0) {
+      w->watchdog = now + s->spec->watchdog;
+      if (s->state == State::Unhealthy && s->spec->health.kind == ProbeSpec::None) {
+        format(w->last, sizeof w->last, "WATCHDOG=1");
+        post(*s, Event::HealthOk, now);
+      }
+    }
+    if ((m.flags & NotifyMessage::kWatchdogTrigger) && up) {
+      format(w->last, sizeof w->last, "WATCHDOG=trigger");
+      post(*s, Event::WatchdogLate, now);
+    }
+  }
+}
+
+void Supervisor::notify_upwards(const char* msg) {
+  if (plan_.run.notify_socket.empty()) return;
+  if (auto r = notify_send(plan_.run.notify_socket.c_str(), msg); !r) {
+    OX_WARN("unable to send %s to NOTIFY_SOCKET %s: %s", msg, plan_.run.notify_socket.c_str(),
+            strerror(r.error().err));
+  } else {
+    OX_DEBUG("sent %s to NOTIFY_SOCKET", msg);
+  }
+}
+
+// The environment of a service's process or of its exec probe, as envp
+// (views of env). 0, or the errno value of an unreadable env_file.
+int Supervisor::child_env(const ServiceSpec& spec, std::vector<Str>& env, std::vector<char*>& envp) {
+  int err = build_env(spec, environ, env);
+  if (spec.ready.kind == ProbeSpec::Notify && notify_) set_env(env, Str("NOTIFY_SOCKET=") + notify_->address());
+  for (Str& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  return err;
 }
 
 void Supervisor::spawn_service(Service& s, Millis now) {
@@ -205,11 +424,9 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   int idx = static_cast<int>(&s - services_.data());
   // Everything the child needs is built here, before fork.
   std::vector<Str> env;
-  int env_err = build_env(spec, environ, env);
   std::vector<char*> envp, argv;
+  int env_err = child_env(spec, env, envp);
   std::vector<const char*> sh_argv = {"/bin/sh", nullptr};
-  for (Str& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
   for (const Str& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   for (size_t k = 1; k < spec.argv.size(); k++) sh_argv.push_back(spec.argv[k].c_str());
@@ -251,6 +468,17 @@ void Supervisor::spawn_service(Service& s, Millis now) {
       }
     }
   }
+  // ready = "fd:N": the write end becomes the child's fd N, ours closes
+  // with `ready` below (s6's notification-fd).
+  UniqueFd ready_rd, ready_wr;
+  if (spec.ready.kind == ProbeSpec::Fd) {
+    if (int err = ready_pipe(ready_rd, ready_wr)) {
+      OX_WARN("service %s: unable to make its fd:%d pipe: %s", spec.name.c_str(), spec.ready.fd, strerror(err));
+      ready_rd.reset();
+    }
+    req.ready_fd = ready_wr.get();
+    req.ready_fd_target = spec.ready.fd;
+  }
   // The start-up burst forks without waiting for each exec; a restart or the
   // main command alone is cheaper sharing memory until the exec.
   req.share_memory = spec.is_main || s.state != State::Waiting;
@@ -286,6 +514,11 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   }
   s.pid = s.pgid = r->pid;
   index_pid(s.pid, idx);
+  if (ready_rd.valid() && watch(s)) {
+    Watch& w = *watch(s);
+    w.ready_fd = std::move(ready_rd);
+    if (!loop_.add(w.ready_fd.get(), EPOLLIN, kTokenReadyFd | static_cast<uint64_t>(idx))) w.ready_fd.reset();
+  }
   post(s, Event::Started, now);
   s.exec_report = std::move(r->report);
   if (!s.exec_report.valid()) {
@@ -461,6 +694,13 @@ int Supervisor::reap() {
       on_exit(*s, e.status, now);
       return;
     }
+    for (size_t k = 0; any_watch_ && k < watch_.size(); k++) {
+      Watch* w = watch_[k];
+      if (w && w->probe.pid() == e.pid) {
+        if (w->probe.on_exit(e.status)) check_done(services_[k], *w, now);
+        return;
+      }
+    }
     if (plan_.run.warn_reap) OX_WARN("Reaped zombie process with pid=%d", e.pid);
   });
   if (n > 0) check_groups(now);
@@ -595,6 +835,7 @@ void Supervisor::begin_shutdown(const char* why, Millis now) {
   if (phase_ != Phase::Running) return;
   OX_DEBUG("shutting down: %s", why);
   phase_ = Phase::StoppingServices;
+  notify_upwards("STOPPING=1");
   Millis limit = plan_.init.shutdown_limit >= 0 ? plan_.init.shutdown_limit : default_shutdown_limit(plan_);
   limit_deadline_ = now + limit;
   // What has not started never will; what waits for a restart gets none.
@@ -628,6 +869,7 @@ void Supervisor::on_timers(Millis now) {
     s.deadline = kNoDeadline;
     post(s, Event::Deadline, now);
   }
+  if (any_watch_) probe_timers(now);
   if (limit_deadline_ != kNoDeadline && limit_deadline_ <= now && phase_ != Phase::Done) {
     limit_deadline_ = kNoDeadline;
     shutdown_limit_reached();
@@ -658,8 +900,9 @@ void Supervisor::advance(Millis now) {
       size_t i = static_cast<size_t>(idx);
       Service& s = services_[i];
       if (s.state == State::Waiting) {
-        if (dep_failed(i)) {
-          OX_WARN("service %s: not started: a service it comes after failed", s.spec->name.c_str());
+        if (const Service* dep = dep_failed(i)) {
+          OX_WARN("%s%s: not started: dependency %s failed", s.spec->is_main ? "" : "service ",
+                  s.spec->is_main ? "main command" : s.spec->name.c_str(), dep->spec->name.c_str());
           post(s, Event::DepFailed, now);
           if (phase_ != Phase::Running) break;
           continue;
@@ -668,6 +911,19 @@ void Supervisor::advance(Millis now) {
         if (phase_ != Phase::Running) break;
       }
       if (is_running(s.state) || s.state == State::Backoff || s.state == State::Waiting) live = true;
+    }
+    if (phase_ == Phase::Running && !sent_ready_ && !plan_.run.notify_socket.empty()) {
+      // READY=1 upwards once every service is ready (or has ended for good)
+      // and the main command, if any, has started.
+      bool settled = true;
+      for (const Service& s : services_) {
+        bool ended = s.state == State::Done || s.state == State::Failed || s.state == State::Stopped;
+        settled &= ended || (s.ready_once && s.spec->type != ServiceType::Oneshot);
+      }
+      if (settled) {
+        sent_ready_ = true;
+        notify_upwards("READY=1");
+      }
     }
     if (phase_ == Phase::Running && !live) {
       // Everything ended on its own: nothing left to supervise.
@@ -712,6 +968,13 @@ Millis Supervisor::next_deadline() const {
   earlier(reap_batch_until_);
   earlier(limit_deadline_);
   for (const Service& s : services_) earlier(s.deadline);
+  for (size_t i = 0; any_watch_ && i < watch_.size(); i++) {
+    if (const Watch* w = watch_[i]) {
+      earlier(w->due);
+      earlier(w->probe.deadline());
+      earlier(w->watchdog);
+    }
+  }
   return d;
 }
 
@@ -730,6 +993,19 @@ RunOutcome Supervisor::run() {
   }
   // From here on oxinit's own lines share the services' non-blocking queues.
   logs_.take_own_messages();
+  for (const ServiceSpec& sp : plan_.services) {
+    if (sp.ready.kind != ProbeSpec::Notify || notify_) continue;
+    notify_ = new NotifySocket;
+    auto r = notify_->open();
+    if (r) r = loop_.add(notify_->fd(), EPOLLIN, kTokenNotify);
+    if (!r) {
+      OX_WARN("unable to open the notify socket: %s: %s; no ready = \"notify\" service can become ready",
+              r.error().what, strerror(r.error().err));
+      delete notify_;
+      notify_ = nullptr;
+      break;
+    }
+  }
   if (vm_) power_.attach(loop_, kTokenPower);
 
   epoll_event events[64];
@@ -760,12 +1036,36 @@ RunOutcome Supervisor::run() {
         signalled = true;
       } else if (kind == kTokenLogs) {
         logs_.on_event(events[k].data.u64, events[k].events);
-      } else if (kind == kTokenExec) {
+      } else if (kind == kTokenNotify) {
+        if (notify_) on_notify(now_ms());
+      } else {
         size_t idx = static_cast<size_t>(events[k].data.u64 & 0xffffffffu);
-        if (idx < services_.size()) finish_exec(services_[idx]);
-      } else if (kind == kTokenPower && power_.on_readable(static_cast<int>(events[k].data.u64 & 0xffffffffu))) {
-        OX_INFO("power button pressed: shutting down");
-        begin_shutdown("power button", now_ms());
+        if (kind == kTokenPower) {
+          if (power_.on_readable(static_cast<int>(idx))) {
+            OX_INFO("power button pressed: shutting down");
+            begin_shutdown("power button", now_ms());
+          }
+          continue;
+        }
+        if (idx >= services_.size()) continue;
+        Service& s = services_[idx];
+        Watch* w = watch_[idx];
+        if (kind == kTokenExec) {
+          finish_exec(s);
+        } else if (kind == kTokenProbe && w) {
+          if (w->probe.on_io(events[k].events)) check_done(s, *w, now_ms());
+        } else if (kind == kTokenReadyFd && w && w->ready_fd.valid()) {
+          FdReady r = read_ready_fd(w->ready_fd.get());
+          if (r == FdReady::Pending) continue;
+          loop_.remove(w->ready_fd.get());
+          w->ready_fd.reset();
+          if (r == FdReady::Ready && s.state == State::Starting) {
+            format(w->last, sizeof w->last, "fd %d", s.spec->ready.fd);
+            post(s, Event::Ready, now_ms());
+          } else {
+            format(w->last, sizeof w->last, "fd %d closed without a newline", s.spec->ready.fd);
+          }
+        }
       }
     }
     // Signals after the pipes: a service's last lines are read before its

@@ -12,7 +12,9 @@
 #include "cgroup.h"
 #include "logs.h"
 #include "loop.h"
+#include "notify.h"
 #include "plan.h"
+#include "probe.h"
 #include "service.h"
 #include "signals.h"
 #include "spawn.h"
@@ -35,11 +37,25 @@ Millis default_shutdown_limit(const Plan& plan);
 class Supervisor {
  public:
   Supervisor(Plan& plan, SignalSetup& signals, bool vm_mode);
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
   // Runs until everything has stopped. Never exits the process itself.
   RunOutcome run();
 
  private:
   enum class Phase { Running, StoppingServices, Sweeping, Killing, Done };
+
+  // Readiness and health checks of one service: made only for a service
+  // with a ready probe or a health check.
+  struct Watch {
+    Probe probe;
+    Millis due = kNoDeadline;       // the next check starts then
+    Millis watchdog = kNoDeadline;  // WATCHDOG=1 is due by then
+    UniqueFd ready_fd;              // ready = "fd:N": the pipe's read end
+    char last[64] = "";             // the last check's result, for messages
+    Str status;                     // the last STATUS= (sd_notify)
+  };
 
   void handle_signals();
   void handle_signal(int sig);
@@ -52,6 +68,7 @@ class Supervisor {
   void advance(Millis now);
   void post(Service& s, Event e, Millis now, int code = 0, bool group_left = false);
   void log_step(const Service& s, const Step& st);
+  int child_env(const ServiceSpec& spec, std::vector<Str>& env, std::vector<char*>& envp);
   void spawn_service(Service& s, Millis now);
   void finish_exec(Service& s);
   void report_exec_failure(const Service& s, const ExecFailure& f);
@@ -66,9 +83,18 @@ class Supervisor {
   int dev_null(bool for_writing);
   Millis next_deadline() const;
   bool deps_ready(size_t i) const;
-  bool dep_failed(size_t i) const;
+  const Service* dep_failed(size_t i) const;
   bool dependents_down(size_t i) const;
   void forward_to_main(int sig);
+  Watch* watch(const Service& s) const { return watch_[static_cast<size_t>(&s - services_.data())]; }
+  void watch_after_step(Service& s, const Step& st, Millis now);
+  void run_check(Service& s, Watch& w, Millis now);
+  void check_done(Service& s, Watch& w, Millis now);
+  void probe_timers(Millis now);
+  void on_notify(Millis now);
+  Service* notify_sender(pid_t pid);
+  void log_probe_step(const Service& s, Event e, const Step& st);
+  void notify_upwards(const char* msg);
   Service* find(pid_t pid);
   void index_pid(pid_t pid, int idx);
   void unindex_pid(pid_t pid);
@@ -91,6 +117,11 @@ class Supervisor {
   bool code_set_ = false;
   RunOutcome outcome_;
   bool am_pid1_ = false;
+  std::vector<Watch*> watch_;     // per service, owned; null without checks
+  // (<memory> would pull in iostream, which the musl build cannot link.)
+  bool any_watch_ = false;
+  NotifySocket* notify_ = nullptr;  // owned; made when a service has ready = "notify"
+  bool sent_ready_ = false;       // READY=1 sent to oxinit's own $NOTIFY_SOCKET
   // Exit floods (see on_child_exits): while reap_batch_until_ is set, SIGCHLD
   // is left out of what oxinit waits for and reaping runs at that deadline.
   Millis last_reaped_at_ = kNoDeadline;

@@ -58,14 +58,11 @@ void UserDb::load() {
   group_err_ = read_file((root_ + "/etc/group").c_str(), kMaxDbSize, group_);
 }
 
-bool UserDb::user(std::string_view name, User& out, Str& why) {
-  out = User();
+Result<UserDb::User, Str> UserDb::user(std::string_view name) {
+  User out;
   bool numeric = is_number(name);
   uint32_t id = 0;
-  if (numeric && !parse_id(name, id)) {
-    why = fmt("invalid user id %s", quote(name).c_str());
-    return false;
-  }
+  if (numeric && !parse_id(name, id)) return fmt("invalid user id %s", quote(name).c_str());
   load();
   std::string_view login;
   bool found = each_line(passwd_, [&](std::string_view line) {
@@ -81,15 +78,12 @@ bool UserDb::user(std::string_view name, User& out, Str& why) {
     return true;
   });
   if (!found) {
-    if (!numeric) {
-      why = unknown("user", name, "/etc/passwd", passwd_err_);
-      return false;
-    }
+    if (!numeric) return unknown("user", name, "/etc/passwd", passwd_err_);
     out.uid = id;
     out.gid = 0;
   }
   out.groups.push_back(out.gid);
-  if (login.empty()) return true;
+  if (login.empty()) return out;
   each_line(group_, [&](std::string_view line) {
     uint32_t gid = 0;
     if (!parse_id(field(line, 2), gid)) return false;
@@ -106,30 +100,22 @@ bool UserDb::user(std::string_view name, User& out, Str& why) {
     }
     return false;
   });
-  return true;
+  return out;
 }
 
-bool UserDb::group(std::string_view name, gid_t& out, Str& why) {
+Result<gid_t, Str> UserDb::group(std::string_view name) {
   bool numeric = is_number(name);
   uint32_t id = 0;
   if (numeric) {
-    if (!parse_id(name, id)) {
-      why = fmt("invalid group id %s", quote(name).c_str());
-      return false;
-    }
-    out = id;
-    return true;
+    if (!parse_id(name, id)) return fmt("invalid group id %s", quote(name).c_str());
+    return static_cast<gid_t>(id);
   }
   load();
   bool found = each_line(group_, [&](std::string_view line) {
     return field(line, 0) == name && parse_id(field(line, 2), id);
   });
-  if (!found) {
-    why = unknown("group", name, "/etc/group", group_err_);
-    return false;
-  }
-  out = id;
-  return true;
+  if (!found) return unknown("group", name, "/etc/group", group_err_);
+  return static_cast<gid_t>(id);
 }
 
 }  // namespace oxinit

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sys/result.h"
 #include "sys/str.h"
 
 namespace oxinit {
@@ -26,10 +27,10 @@ class UserDb {
   };
 
   // Name or decimal number. A number not in passwd is still accepted (as
-  // `docker run --user 1000` does) with primary group 0. False with a reason
-  // in why for an unknown name or a bad number.
-  bool user(std::string_view name, User& out, Str& why);
-  bool group(std::string_view name, gid_t& out, Str& why);
+  // `docker run --user 1000` does) with primary group 0. The error is the
+  // reason: an unknown name or a bad number.
+  Result<User, Str> user(std::string_view name);
+  Result<gid_t, Str> group(std::string_view name);
 
  private:
   void load();

@@ -23,6 +23,7 @@ SUITES = [
     ("integration", ["make", "-s", "integration"], 900),
     ("container", ["make", "-s", "container"], 900),
     ("vm", ["make", "-s", "vm"], 900),
+    ("dist", ["make", "-s", "dist-test"], 3600),
     ("bench", ["make", "-s", "bench-smoke"], 600),
     ("check-all", ["make", "-s", "check-all"], 900),
 ]

@@ -61,6 +61,10 @@ constexpr Names kChoices[] = {names(kTypeNames),  names(kRestartNames),   names(
 enum Choice : uint8_t {
   kTypeChoice, kRestartChoice, kLogChoice, kVmChoice, kFinalChoice, kUnhealthyChoice, kTmpChoice,
 };
+static_assert(kChoices[kTypeChoice].first == kTypeNames[0] && kChoices[kRestartChoice].first == kRestartNames[0] &&
+              kChoices[kLogChoice].first == kLogNames[0] && kChoices[kVmChoice].first == kVmNames[0] &&
+              kChoices[kFinalChoice].first == kFinalNames[0] &&
+              kChoices[kUnhealthyChoice].first == kUnhealthyNames[0] && kChoices[kTmpChoice].first == kTmpNames[0]);
 static_assert(static_cast<int>(RestartPolicy::Always) == 2 && static_cast<int>(RestartPolicy::Never) == 0);
 static_assert(static_cast<int>(VmMode::On) == 1 && static_cast<int>(VmMode::Off) == 2);
 static_assert(static_cast<int>(OnUnhealthy::Stop) == 1 && static_cast<int>(OnUnhealthy::Ignore) == 2);
@@ -74,7 +78,7 @@ constexpr char kNetworkKeys[][10] = {"interface", "address", "gateway", "dns"};
 constexpr char kMountKeys[][8] = {"source", "target", "type", "options"};
 
 struct Limit {
-  char name[11];
+  char name[11];  // cppcheck-suppress unusedStructMember ; read through names(), by offset
   uint8_t id;  // RLIMIT_*
 };
 constexpr Limit kLimits[] = {
@@ -220,19 +224,9 @@ int index_of(std::string_view word, Names names) {
 // "; did you mean 'x'?" when one of names is close enough to word to be a
 // likely typo, else "".
 Str did_you_mean(std::string_view word, Names names) {
-  const char* best = nullptr;
-  size_t best_d = 3;
-  for (int k = 0; k < names.count; k++) {
-    const char* p = names.at(k);
-    size_t len = std::strlen(p);
-    if (word.size() > len) len = word.size();
-    size_t d = edit_distance(word.substr(0, 64), p);
-    if (d < best_d && d * 3 <= len) {
-      best = p;
-      best_d = d;
-    }
-  }
-  return best ? Str("; did you mean '") + best + "'?" : Str();
+  Suggestion s{word};
+  for (int k = 0; k < names.count; k++) s.consider(names.at(k));
+  return s.text();
 }
 
 int hex_digit(char c) {
@@ -687,13 +681,13 @@ class Schema {
     }
     if (!ready && out.kind <= ProbeSpec::Fd)
       return fail(v.pos, "health: %s is for ready only (health takes tcp://, http://, exec: or file:)", quote(t).c_str());
+    if (ok) return true;
     static constexpr const char* kForms[] = {
         "fd:N with N from 3 to 1023",
         "tcp://HOST:PORT, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535",
         "http://HOST:PORT/PATH, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535, no spaces in PATH",
         "exec:COMMAND", "file:/ABSOLUTE/PATH"};
-    if (!ok) return fail(v.pos, "%s: expected %s, got %s", m.key.c_str(), kForms[out.kind - ProbeSpec::Fd], quote(t).c_str());
-    return true;
+    return fail(v.pos, "%s: expected %s, got %s", m.key.c_str(), kForms[out.kind - ProbeSpec::Fd], quote(t).c_str());
   }
 
   // [init] network = { interface = "eth0", address = "10.0.2.15/24",
@@ -924,14 +918,15 @@ class Schema {
   // user -> uid, primary group, supplementary groups; group overrides the
   // primary group (as initgroups(user, group) would).
   bool credentials(const Member* user, const Member* group, ServiceSpec& s) {
-    Str why;
     UserDb::User u;
     char b[24];
     auto id = [&](const Value& v) {
       return v.type == Type::Integer ? std::string_view(b, format_int(b, v.integer)) : v.str.view();
     };
     if (user) {
-      if (!users_.user(id(user->value), u, why)) return fail(user->value.pos, "user: %s", why.c_str());
+      auto r = users_.user(id(user->value));
+      if (!r) return fail(user->value.pos, "user: %s", r.error().c_str());
+      u = std::move(r.value());
       s.has_user = s.has_group = true;
       s.uid = u.uid;
       s.gid = u.gid;
@@ -940,7 +935,9 @@ class Schema {
       s.user_shell = u.shell;
     }
     if (group) {
-      if (!users_.group(id(group->value), s.gid, why)) return fail(group->value.pos, "group: %s", why.c_str());
+      auto r = users_.group(id(group->value));
+      if (!r) return fail(group->value.pos, "group: %s", r.error().c_str());
+      s.gid = r.value();
       s.has_group = true;
     }
     if (!s.has_group) return true;
@@ -954,51 +951,34 @@ class Schema {
 
 }  // namespace
 
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); j++) row[j] = j;
-  for (size_t i = 1; i <= a.size(); i++) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); j++) {
-      size_t up = row[j];
-      size_t d = diag + (a[i - 1] != b[j - 1]);
-      if (up + 1 < d) d = up + 1;
-      if (row[j - 1] + 1 < d) d = row[j - 1] + 1;
-      row[j] = d;
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
-bool parse_config(std::string_view text, std::string_view file, Config& out, ConfigError& err,
-                  UserDb& users) {
+Result<void, ConfigError> parse_config(std::string_view text, std::string_view file, Config& out,
+                                       UserDb& users) {
   Value root;
-  if (!toml::parse(text, file, root, err)) return false;
-  return Schema(file, err, users).apply(root, out);
+  if (auto r = toml::parse(text, file, root); !r) return r;
+  ConfigError err;
+  if (!Schema(file, err, users).apply(root, out)) return err;
+  return {};
 }
 
-bool parse_config_text(std::string_view text, std::string_view file, Config& out, ConfigError& err) {
+Result<void, ConfigError> parse_config_text(std::string_view text, std::string_view file, Config& out) {
   UserDb none{std::string_view(), std::string_view()};
-  return parse_config(text, file, out, err, none);
+  return parse_config(text, file, out, none);
 }
 
-bool load_config(const std::vector<Str>& files, Config& out, ConfigError& err,
-                 std::string_view users_root) {
+Result<void, ConfigError> load_config(const std::vector<Str>& files, Config& out, std::string_view users_root) {
   UserDb users(users_root);
   Str text;
   for (const Str& f : files) {
     int e = read_file(f.c_str(), toml::kMaxFileSize, text);
     if (e) {
+      ConfigError err;
       err.file = f;
-      err.line = err.col = 0;
       err.message = e == EFBIG ? Str("file too large (the limit is 1 MiB)") : "unable to read: " + Str(strerror(e));
-      return false;
+      return err;
     }
-    if (!parse_config(text, f, out, err, users)) return false;
+    if (auto r = parse_config(text, f, out, users); !r) return r;
   }
-  return true;
+  return {};
 }
 
 std::vector<Str> unreadable_env_files(const std::vector<ServiceSpec>& services, std::string_view root) {
@@ -1007,7 +987,7 @@ std::vector<Str> unreadable_env_files(const std::vector<ServiceSpec>& services, 
   for (size_t k = 0; k < services.size(); k++) {
     const ServiceSpec& s = services[k];
     // Instances of one service are one entry of the file: report it once.
-    if (s.env_file.empty() || (k && services[k - 1].line == s.line && services[k - 1].file == s.file)) continue;
+    if (s.env_file.empty() || (k && services[k - 1].line == s.line && services[k - 1].file.view() == s.file.view())) continue;
     int e = read_file((root + s.env_file).c_str(), toml::kMaxFileSize, text);
     if (!e) continue;
     out.push_back(fmt("%s:%d: service '%s': env_file %s: %s%s%.*s", s.file.c_str(), s.line, s.name.c_str(),

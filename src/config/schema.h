@@ -8,6 +8,8 @@
 #include "spec.h"
 #include "sys/str.h"
 #include "config/files.h"
+#include "sys/result.h"
+#include "sys/text.h"  // edit_distance
 #include "users.h"
 
 namespace oxinit {
@@ -15,26 +17,22 @@ namespace oxinit {
 // Parses one file's text and adds it to out: its services are appended
 // (a name already in out is an error naming both places), its [init] keys
 // replace earlier values. User and group names are looked up in users.
-bool parse_config(std::string_view text, std::string_view file, Config& out, ConfigError& err,
-                  UserDb& users);
+Result<void, ConfigError> parse_config(std::string_view text, std::string_view file, Config& out,
+                                       UserDb& users);
 
 // The same without the filesystem, for fuzzing: user and group names resolve
 // against empty passwd/group files (numbers still work).
-bool parse_config_text(std::string_view text, std::string_view file, Config& out, ConfigError& err);
+Result<void, ConfigError> parse_config_text(std::string_view text, std::string_view file, Config& out);
 
 // Reads and parses files in order into out (an empty list or an empty file is
 // an empty config). Users come from users_root + /etc/passwd and /etc/group.
-bool load_config(const std::vector<Str>& files, Config& out, ConfigError& err,
-                 std::string_view users_root = "");
+Result<void, ConfigError> load_config(const std::vector<Str>& files, Config& out,
+                                      std::string_view users_root = "");
 
 // For --check: each service's env_file as the image at root sees it ("" for
 // the real /), read as a start would read it. One line per file that cannot
 // be read: "FILE:LINE: service 'web': env_file PATH: reason". Warnings, not
 // errors: a file may be mounted only at run time (a secret).
 std::vector<Str> unreadable_env_files(const std::vector<ServiceSpec>& services, std::string_view root);
-
-
-// Levenshtein distance (for "did you mean" suggestions).
-size_t edit_distance(std::string_view a, std::string_view b);
 
 }  // namespace oxinit

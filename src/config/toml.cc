@@ -587,17 +587,17 @@ const Value* Value::find(std::string_view key) const {
   return m ? &m->value : nullptr;
 }
 
-bool parse(std::string_view text, std::string_view file, Value& root, ConfigError& err) {
+Result<void, ConfigError> parse(std::string_view text, std::string_view file, Value& root) {
+  ConfigError err;
   if (text.size() > kMaxFileSize) {
     err.file = file;
-    err.line = err.col = 0;
     err.message = "file too large (the limit is 1 MiB)";
-    return false;
+    return err;
   }
   Parser p(text, file, err);
-  if (p.document(root)) return true;
+  if (p.document(root)) return {};
   root = Value();
-  return false;
+  return err;
 }
 
 const char* type_name(Type t) {

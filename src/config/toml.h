@@ -13,6 +13,7 @@
 
 #include "config/error.h"
 #include "spec.h"
+#include "sys/result.h"
 #include "sys/str.h"
 
 namespace oxinit::toml {
@@ -47,10 +48,9 @@ constexpr size_t kMaxFileSize = 1 << 20;
 constexpr int kMaxDepth = 32;
 constexpr size_t kMaxKeys = 1000;
 
-// Parses text (named file in messages) into root, a table. On error fills err
-// with file, line, col and message and returns false. Never touches the
-// filesystem.
-bool parse(std::string_view text, std::string_view file, Value& root, ConfigError& err);
+// Parses text (named file in messages) into root, a table; the error says
+// file, line, col and message. Never touches the filesystem.
+Result<void, ConfigError> parse(std::string_view text, std::string_view file, Value& root);
 
 // "string", "integer", ... for messages.
 const char* type_name(Type t);

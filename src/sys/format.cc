@@ -82,6 +82,7 @@ size_t vformat(char* buf, size_t cap, const char* fmt, va_list ap) {
     bool wide = false, long_double = false;
     for (;; p++) {
       if (*p == 'h') bits = bits == 16 ? 8 : 16;
+      // cppcheck-suppress duplicateValueTernary ; the same only where long is 64 bits
       else if (*p == 'l') { bits = bits == 8 * sizeof(long) ? 64 : 8 * sizeof(long); wide = true; }
       else if (*p == 'q' || *p == 'L') { bits = 64; long_double = true; }
       else if (*p == 'j') bits = 8 * sizeof(intmax_t);

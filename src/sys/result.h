@@ -1,4 +1,7 @@
-// Errors are values: Result<T> holds a T or an Error {errno, what}.
+// Errors are values: Result<T, E> holds a T or an E. One idiom for every
+// error in oxinit: E is Error {errno, what} for a failed system call (the
+// default), ConfigError {file, line, col, message} for a config, or a Str
+// message.
 #pragma once
 #include <cerrno>
 #include <utility>
@@ -13,36 +16,36 @@ struct Error {
 
 inline Error errno_error(const char* what) { return Error{errno, what}; }
 
-template <class T>
+template <class T, class E = Error>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(Error e) : error_(e), ok_(false) {}     // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(E e) : error_(std::move(e)), ok_(false) {}     // NOLINT: implicit by design
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
   T& value() { return value_; }
   const T& value() const { return value_; }
   T* operator->() { return &value_; }
   T& operator*() { return value_; }
-  const Error& error() const { return error_; }
+  const E& error() const { return error_; }
 
  private:
   T value_{};
-  Error error_{};
+  E error_{};
   bool ok_ = true;
 };
 
-template <>
-class [[nodiscard]] Result<void> {
+template <class E>
+class [[nodiscard]] Result<void, E> {
  public:
   Result() = default;
-  Result(Error e) : error_(e), ok_(false) {}  // NOLINT: implicit by design
+  Result(E e) : error_(std::move(e)), ok_(false) {}  // NOLINT: implicit by design
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
-  const Error& error() const { return error_; }
+  const E& error() const { return error_; }
 
  private:
-  Error error_{};
+  E error_{};
   bool ok_ = true;
 };
 

@@ -27,10 +27,10 @@ void Str::assign(std::string_view s) {
 Str& Str::append(std::string_view s) {
   // s may be a view into this string (s += s, or assign(view().substr(k))):
   // keep its offset, since realloc may move (and free) the bytes it points at.
-  auto at = reinterpret_cast<uintptr_t>(s.data()), base = reinterpret_cast<uintptr_t>(p_);
-  bool inside = p_ && at >= base && at < base + cap_;
   // Written so it cannot wrap: cap_ > n_ once allocated, both 0 before.
   if (s.size() >= cap_ - n_) {
+    auto at = reinterpret_cast<uintptr_t>(s.data()), base = reinterpret_cast<uintptr_t>(p_);
+    bool inside = p_ && at >= base && at < base + cap_;
     size_t cap = cap_ ? cap_ * 2 : 16;
     while (cap < n_ + s.size() + 1) cap *= 2;
     char* p = static_cast<char*>(std::realloc(p_, cap));

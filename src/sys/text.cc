@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <vector>
 
 #include "sys/format.h"
 
@@ -52,6 +53,47 @@ Str fmt(const char* f, ...) {
   va_start(ap, f);
   Str s = vfmt(f, ap);
   va_end(ap);
+  return s;
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  // Optimal string alignment: insertions, deletions, substitutions and
+  // swaps of two neighbours ("cahce" is one edit from "cache"), over three rows.
+  size_t w = b.size() + 1;
+  std::vector<size_t> rows(3 * w);
+  size_t *prev2 = rows.data(), *prev = prev2 + w, *row = prev + w;
+  for (size_t j = 0; j < w; j++) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); i++) {
+    row[0] = i;
+    for (size_t j = 1; j < w; j++) {
+      size_t d = prev[j - 1] + (a[i - 1] != b[j - 1]);
+      if (prev[j] + 1 < d) d = prev[j] + 1;
+      if (row[j - 1] + 1 < d) d = row[j - 1] + 1;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < d) d = prev2[j - 2] + 1;
+      row[j] = d;
+    }
+    size_t* t = prev2;
+    prev2 = prev;
+    prev = row;
+    row = t;
+  }
+  return prev[b.size()];
+}
+
+void Suggestion::consider(std::string_view candidate) {
+  size_t len = candidate.size() > word.size() ? candidate.size() : word.size();
+  size_t d = edit_distance(word.substr(0, 64), candidate.substr(0, 64));
+  if (d < best_d && d * 3 <= len) {
+    best = candidate;
+    best_d = d;
+  }
+}
+
+Str Suggestion::text() const {
+  if (best.empty()) return Str();
+  Str s("; did you mean '");
+  s += best;
+  s += "'?";
   return s;
 }
 

@@ -17,6 +17,19 @@ Str quote(std::string_view s);
 Str vfmt(const char* fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 Str fmt(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
+// Levenshtein distance (for "did you mean" suggestions).
+size_t edit_distance(std::string_view a, std::string_view b);
+
+// "; did you mean 'x'?" for the candidate closest to word, if it is close
+// enough to be a likely typo (at most 2 edits, and a third of the length).
+struct Suggestion {
+  std::string_view word;
+  std::string_view best = {};
+  size_t best_d = 3;
+  void consider(std::string_view candidate);
+  Str text() const;  // "" when nothing was close
+};
+
 // Reads a whole file of at most cap bytes. Returns 0 or an errno value
 // (EFBIG when the file is larger than cap).
 int read_file(const char* path, size_t cap, Str& out);

@@ -12,6 +12,8 @@ points at tests/container/containers.conf (runc, low rlimits, no network).
 If podman or runc is missing or cannot run a container, Engine() raises
 EngineError with what it saw: the suite then fails loudly, it never skips.
 """
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -26,6 +28,15 @@ BUSYBOX = os.environ.get("OXINIT_BUSYBOX", "/bin/busybox")
 
 
 STORE_PREFIX = "oxinit-ctr-"
+
+# Real software (issue 12: PostgreSQL and Redis behind readiness probes): a
+# Debian root made by mmdebstrap from the mirror apt already uses, kept as a
+# tarball between runs (outside the repository) and `podman import`ed into
+# the suite's store. Making it takes minutes; importing it about half a minute.
+IMAGE_CACHE = os.environ.get("OXINIT_IMAGE_CACHE", "/var/cache/oxinit-test")
+DEBIAN_SUITE = "bookworm"
+DEBIAN_PACKAGES = ("postgresql-15", "redis-server")
+DEBIAN_EXCLUDES = ("/usr/share/man/*", "/usr/share/doc/*", "/usr/share/locale/*")
 
 
 class EngineError(RuntimeError):
@@ -65,6 +76,55 @@ def _sweep_stale_stores(env):
         pid = entry[len(STORE_PREFIX):].split("-")[0]
         if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
             _remove_store(os.path.join(tmp, entry), env)
+
+
+def _apt_sources():
+    """The host's own apt sources (deb822 or one-line), so mmdebstrap uses the
+    mirror this machine is allowed to reach; None: mmdebstrap's default."""
+    for p in ("/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"):
+        if os.path.isfile(p) and os.path.getsize(p) > 0:
+            return p
+    return None
+
+
+def debian_tarball():
+    """Path of the cached Debian root tarball, made first if missing. Its name
+    carries a hash of what goes into it, so a new package list makes a new one.
+    A lock file keeps two suites from making it at once."""
+    key = hashlib.sha256(repr((DEBIAN_SUITE, DEBIAN_PACKAGES, DEBIAN_EXCLUDES)).encode()).hexdigest()[:12]
+    path = os.path.join(IMAGE_CACHE, f"ready-{DEBIAN_SUITE}-{key}.tar")
+    if os.path.isfile(path):
+        return path
+    if not shutil.which("mmdebstrap"):
+        raise EngineError("mmdebstrap not found: apt-get install mmdebstrap (scripts/deps.sh --install)")
+    os.makedirs(IMAGE_CACHE, exist_ok=True)
+    with open(path + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.isfile(path):
+            return path
+        tmp = f"{path}.tmp{os.getpid()}"
+        cmd = ["mmdebstrap", "--variant=apt", "--include=" + ",".join(DEBIAN_PACKAGES)]
+        cmd += [f"--dpkgopt=path-exclude={x}" for x in DEBIAN_EXCLUDES]
+        cmd += [DEBIAN_SUITE, tmp]
+        src = _apt_sources()
+        if src:
+            cmd.append(src)
+        print(f"   making the Debian image tarball (once): {' '.join(cmd)}", flush=True)
+        t0 = time.monotonic()
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800,
+                               stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            r = None
+        if r is None or r.returncode != 0:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            out = "timed out after 1800s" if r is None else r.stdout[-3000:] + r.stderr[-3000:]
+            raise EngineError(f"mmdebstrap failed:\n{out}")
+        os.rename(tmp, path)
+        print(f"   made {path} ({os.path.getsize(path) >> 20} MiB) in {time.monotonic() - t0:.0f}s",
+              flush=True)
+    return path
 
 
 def _is_static(path):
@@ -176,6 +236,17 @@ class Engine:
             raise ValueError(kind)
         self._images[kind] = tag
         return tag
+
+    def debian_image(self):
+        """Debian 12 with DEBIAN_PACKAGES (debian_tarball), imported once per
+        suite as `ready-debian`. oxinit and configs are bind-mounted into the
+        containers rather than built into layers: with the vfs driver every
+        layer is a full copy of a 400 MB root."""
+        if "debian" not in self._images:
+            tar = debian_tarball()
+            self.podman("import", tar, "ready-debian", timeout=600)
+            self._images["debian"] = "ready-debian"
+        return self._images["debian"]
 
     # -- containers -----------------------------------------------------------
     def name(self, what):

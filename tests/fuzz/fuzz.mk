@@ -10,7 +10,7 @@
 # tests/fuzz/regressions/<target>/ once fixed.
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_TIME    ?= 20
-FUZZ_TARGETS ?= config cli specs
+FUZZ_TARGETS ?= config cli specs ready
 FUZZ_CXX     ?= clang++-14
 FUZZ_FLAGS   ?=
 FUZZ_DIR     := tests/fuzz
@@ -22,10 +22,14 @@ FUZZ_SRC := src/sys/str.cc src/sys/format.cc src/sys/text.cc src/log.cc src/cli.
   src/plan.cc src/users.cc src/config/error.cc src/config/toml.cc src/config/schema.cc
 FUZZ_OBJ := $(patsubst src/%.cc,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRC))
 FUZZ_BINS := $(addprefix $(FUZZ_BUILD)/fuzz-,$(FUZZ_TARGETS))
+# The readiness parsers live beside the probes' and the notify socket's
+# I/O, which the target links but never calls.
+FUZZ_READY_OBJ := $(patsubst src/%.cc,$(FUZZ_BUILD)/obj/%.o,src/probe.cc src/notify.cc src/loop.cc src/spawn.cc)
 # Per-target input limits: a config may be long, a flag short.
 FUZZ_MAXLEN_config := 16384
 FUZZ_MAXLEN_cli    := 1024
 FUZZ_MAXLEN_specs  := 64
+FUZZ_MAXLEN_ready  := 4096
 
 .PHONY: fuzz fuzz-build fuzz-tool
 fuzz-tool:
@@ -38,10 +42,11 @@ $(FUZZ_BUILD)/obj/%.o: src/%.cc | fuzz-tool
 	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link -MMD -c $< -o $@
 
 $(FUZZ_BUILD)/fuzz-%: $(FUZZ_DIR)/fuzz_%.cc $(FUZZ_OBJ) | fuzz-tool
-	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJ) -o $@
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer $(filter %.cc %.o,$^) -o $@
+$(FUZZ_BUILD)/fuzz-ready: $(FUZZ_READY_OBJ)
 
-.SECONDARY: $(FUZZ_OBJ)
--include $(FUZZ_OBJ:.o=.d)
+.SECONDARY: $(FUZZ_OBJ) $(FUZZ_READY_OBJ)
+-include $(FUZZ_OBJ:.o=.d) $(FUZZ_READY_OBJ:.o=.d)
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -57,7 +62,7 @@ fuzz: fuzz-build
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts/$$t; \
 	  echo "fuzz: $$t: $(FUZZ_TIME) s"; \
-	  ml=$$(case $$t in config) echo $(FUZZ_MAXLEN_config);; cli) echo $(FUZZ_MAXLEN_cli);; *) echo $(FUZZ_MAXLEN_specs);; esac); \
+	  ml=$$(case $$t in config) echo $(FUZZ_MAXLEN_config);; cli) echo $(FUZZ_MAXLEN_cli);; ready) echo $(FUZZ_MAXLEN_ready);; *) echo $(FUZZ_MAXLEN_specs);; esac); \
 	  ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  $(FUZZ_BUILD)/fuzz-$$t -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
 	    -max_len=$$ml -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ $(FUZZ_FLAGS) \

@@ -15,6 +15,7 @@
 #include "config/schema.h"
 #include "config/toml.h"
 #include "plan.h"
+#include "../unit/into.h"
 
 using namespace oxinit;
 
@@ -95,7 +96,7 @@ void round_trip(const ServiceSpec& s) {
   if (probes) t += "ready = " + probe(s.ready) + "\nhealth = " + probe(s.health) + "\nwatchdog = " + ms(s.watchdog) + "\n";
   Config c;
   ConfigError err;
-  if (!parse_config_text(t, "again.toml", c, err) || c.services.size() != 1) abort();
+  if (!into(parse_config_text(t, "again.toml", c), err) || c.services.size() != 1) abort();
   const ServiceSpec& r = c.services[0];
   if (r.stop_signal != s.stop_signal || r.reload_signal != s.reload_signal || r.stop_timeout != s.stop_timeout ||
       r.restart_delay != s.restart_delay || r.restart_delay_max != s.restart_delay_max ||
@@ -114,10 +115,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   toml::Value root;
   ConfigError terr;
-  if (toml::parse(text, "fuzz.toml", root, terr)) check_integers(root);
+  if (into(toml::parse(text, "fuzz.toml", root), terr)) check_integers(root);
   Config config;
   ConfigError err;
-  if (!parse_config_text(text, "fuzz.toml", config, err)) {
+  if (!into(parse_config_text(text, "fuzz.toml", config), err)) {
     // An error always says where and what.
     Str msg = err.format();
     if (err.message.empty() || msg.empty()) abort();
@@ -127,7 +128,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (s.type == ServiceType::Simple) round_trip(s);
   }
   Plan plan;
-  if (!make_plan(config, plan, err)) {
+  if (!into(make_plan(config, plan), err)) {
     if (err.message.empty()) abort();
     return 0;
   }

@@ -48,19 +48,10 @@ def wrapped_numbers_on_the_command_line_are_refused():
 
 def fake_image(d):
     """An unpacked image root: a user and groups the host does not have, an env file, a default config."""
-    import pwd
     import grp
-    for name in ("oxt-imgonly",):
-        try:
-            pwd.getpwnam(name)
-            raise AssertionError(f"the host has a user {name}; the test needs one it does not have")
-        except KeyError:
-            pass
-    try:
-        grp.getgrnam("oxt-imgteam")
-        raise AssertionError("the host has a group oxt-imgteam; the test needs one it does not have")
-    except KeyError:
-        pass
+    import pwd
+    assert "oxt-imgonly" not in [p.pw_name for p in pwd.getpwall()], "the host has the image's user"
+    assert "oxt-imgteam" not in [g.gr_name for g in grp.getgrall()], "the host has the image's group"
     root = os.path.join(d, "rootfs")
     os.makedirs(f"{root}/etc/oxinit.d")
     with open(f"{root}/etc/passwd", "w") as f:
@@ -130,4 +121,22 @@ def check_root_reads_the_images_default_config():
     # --root is for checks: a run refuses it (and starts nothing).
     code, out, err = run(["--root", root, "--", "touch", f"{d}/started"], timeout=20)
     assert code == 1 and "--root DIR works with --check only" in err, err
+    assert not os.path.exists(f"{d}/started")
+
+
+@test
+def misspelt_after_gets_a_suggestion():
+    d = tmpdir()
+    cfg = write_config(d, f"""
+[service.cache]
+command = "touch {d}/started; exec sleep 100"
+
+[service.web]
+command = "touch {d}/started; exec sleep 100"
+after = ["cahce"]
+""")
+    code, out, err = run(["-c", cfg], timeout=20)
+    assert code == 1, (code, err)
+    assert re.search(re.escape(cfg) + r":7:10: service 'web': after names an unknown service \"cahce\"; "
+                     r"did you mean 'cache'\?$", err, re.M), err
     assert not os.path.exists(f"{d}/started")

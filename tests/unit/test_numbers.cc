@@ -197,26 +197,29 @@ TEST_CASE("users: ids in passwd, group and the config are checked before they wr
       "gbig:x:4294967296:\n"
       "gmax:x:4294967294:max\n";
   UserDb db{std::string_view(passwd), std::string_view(group)};
-  UserDb::User u;
-  Str why;
   for (const char* name : {"wrap", "big", "neg", "inval", "gwrap"}) {
     CAPTURE(name);
-    CHECK_FALSE(db.user(name, u, why));
-    CHECK(why.view().substr(0, 13) == "unknown user ");
+    auto r = db.user(name);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().view().substr(0, 13) == "unknown user ");
   }
-  REQUIRE(db.user("max", u, why));
-  CHECK(u.uid == 4294967294u);
-  CHECK(u.groups == std::vector<gid_t>{4294967294u});
+  auto max = db.user("max");
+  REQUIRE(max.ok());
+  CHECK(max->uid == 4294967294u);
+  CHECK(max->groups == std::vector<gid_t>{4294967294u});
   for (const char* id : {"18446744073709551617", "18446744073709551616", "4294967295", "4294967296",
                          "99999999999999999999"}) {
     CAPTURE(id);
-    CHECK_FALSE(db.user(id, u, why));
-    CHECK(std::string(why.c_str()) == std::string("invalid user id \"") + id + "\"");
+    auto r = db.user(id);
+    REQUIRE_FALSE(r.ok());
+    CHECK(std::string(r.error().c_str()) == std::string("invalid user id \"") + id + "\"");
   }
-  gid_t g = 0;
-  CHECK_FALSE(db.group("gbig", g, why));
-  CHECK_FALSE(db.group("18446744073709551617", g, why));
-  CHECK(std::string(why.c_str()) == "invalid group id \"18446744073709551617\"");
-  CHECK((db.group("4294967294", g, why) && g == 4294967294u));
-  CHECK_FALSE(db.group("4294967295", g, why));
+  CHECK_FALSE(db.group("gbig").ok());
+  auto wrap = db.group("18446744073709551617");
+  REQUIRE_FALSE(wrap.ok());
+  CHECK(std::string(wrap.error().c_str()) == "invalid group id \"18446744073709551617\"");
+  auto gmax = db.group("4294967294");
+  REQUIRE(gmax.ok());
+  CHECK(*gmax == 4294967294u);
+  CHECK_FALSE(db.group("4294967295").ok());
 }

@@ -1,6 +1,8 @@
 // Config -> Plan: instances, dependencies, start order, cycles, the main command.
 #include <doctest/doctest.h>
 
+#include "into.h"
+
 #include <string>
 
 #include "config/schema.h"
@@ -13,12 +15,12 @@ namespace {
 Plan plan_of(std::string_view text) {
   Config c;
   ConfigError err;
-  bool parsed = parse_config_text(text, "p.toml", c, err);
+  bool parsed = into(parse_config_text(text, "p.toml", c), err);
   std::string msg = err.format().c_str();
   INFO(msg);
   REQUIRE(parsed);
   Plan p;
-  bool planned = make_plan(c, p, err);
+  bool planned = into(make_plan(c, p), err);
   msg = err.format().c_str();
   INFO(msg);
   CHECK(planned);
@@ -28,9 +30,9 @@ Plan plan_of(std::string_view text) {
 std::string plan_error(std::string_view text) {
   Config c;
   ConfigError err;
-  REQUIRE(parse_config_text(text, "p.toml", c, err));
+  REQUIRE(into(parse_config_text(text, "p.toml", c), err));
   Plan p;
-  if (make_plan(c, p, err)) return "planned";
+  if (into(make_plan(c, p), err)) return "planned";
   CHECK(p.services.empty());
   return err.format().c_str();
 }
@@ -83,8 +85,20 @@ TEST_CASE("plan: after may be a string; duplicates collapse") {
 }
 
 TEST_CASE("plan: unknown service in after, at the value's position") {
-  CHECK(plan_error(svc("web", "['db', 'cahce']") + svc("db")) ==
-        "p.toml:3:16: service 'web': after names an unknown service \"cahce\"");
+  CHECK(plan_error(svc("web", "['db', 'frobnicator']") + svc("db")) ==
+        "p.toml:3:16: service 'web': after names an unknown service \"frobnicator\"");
+}
+
+TEST_CASE("plan: a misspelt name in after gets a suggestion") {
+  CHECK(plan_error(svc("web", "['db', 'cahce']") + svc("db") + svc("cache")) ==
+        "p.toml:3:16: service 'web': after names an unknown service \"cahce\"; did you mean 'cache'?");
+  CHECK(plan_error(svc("web", "'postgress'") + svc("postgres")) ==
+        "p.toml:3:9: service 'web': after names an unknown service \"postgress\"; did you mean 'postgres'?");
+  // An instance's full name is a candidate too.
+  CHECK(plan_error(svc("a", "['wroker.1']") + "[service.worker]\ncommand = 'x'\ninstances = 2\n") ==
+        "p.toml:3:10: service 'a': after names an unknown service \"wroker.1\"; did you mean 'worker.1'?");
+  // Nothing close: no suggestion; never the service itself.
+  CHECK(plan_error(svc("web", "'x'") + svc("db")) == "p.toml:3:9: service 'web': after names an unknown service \"x\"");
 }
 
 TEST_CASE("plan: cycles are named") {
@@ -121,7 +135,7 @@ TEST_CASE("plan: one instance by name, and instances that wait") {
   CHECK(p.deps[1] == std::vector<int>{3});
   CHECK(p.deps[2] == std::vector<int>{3});
   CHECK(plan_error(svc("a", "['w.2']") + "[service.w]\ncommand = 'x'\ninstances = 2\n") ==
-        "p.toml:3:10: service 'a': after names an unknown service \"w.2\"");
+        "p.toml:3:10: service 'a': after names an unknown service \"w.2\"; did you mean 'w.0'?");
   CHECK(plan_error("[service.w]\ncommand = 'x'\ninstances = 2\nafter = ['w']\n") ==
         "p.toml:4:10: dependency cycle: w.0 -> w.0");
 }
@@ -160,7 +174,7 @@ TEST_CASE("plan: the main command comes last and waits for every service") {
 
   Plan empty;
   ConfigError err;
-  REQUIRE(make_plan(Config(), empty, err));
+  REQUIRE(into(make_plan(Config(), empty), err));
   add_main_command(empty, argv);
   CHECK(empty.order == std::vector<int>{0});
   CHECK(empty.deps[0].empty());

@@ -1,6 +1,8 @@
 // The config schema: every key, its defaults, its errors at line:col, users
 // and groups from fixture files, and the loading of several files.
 #include <doctest/doctest.h>
+
+#include "into.h"
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -63,7 +65,7 @@ Config ok(std::string_view text) {
   Config c;
   ConfigError err;
   UserDb users = fixture_users();
-  bool good = parse_config(text, "c.toml", c, err, users);
+  bool good = into(parse_config(text, "c.toml", c, users), err);
   std::string msg = err.format().c_str();
   INFO(msg);
   CHECK(good);
@@ -80,7 +82,7 @@ std::string bad(std::string_view text) {
   Config c;
   ConfigError err;
   UserDb users = fixture_users();
-  if (parse_config(text, "c.toml", c, err, users)) return "parsed";
+  if (into(parse_config(text, "c.toml", c, users), err)) return "parsed";
   return err.format().c_str();
 }
 
@@ -843,30 +845,32 @@ TEST_CASE("users: lookup from files under a root") {
   d.write("etc/passwd", kPasswd);
   d.write("etc/group", kGroup);
   UserDb db(d.path);
-  UserDb::User u;
-  Str why;
-  REQUIRE(db.user("www-data", u, why));
-  CHECK(u.uid == 33);
-  CHECK(u.groups == std::vector<gid_t>{33, 50});
-  gid_t g = 0;
-  REQUIRE(db.group("video", g, why));
-  CHECK(g == 44);
+  auto u = db.user("www-data");
+  REQUIRE(u.ok());
+  CHECK(u->uid == 33);
+  CHECK(u->groups == std::vector<gid_t>{33, 50});
+  auto g = db.group("video");
+  REQUIRE(g.ok());
+  CHECK(*g == 44);
   UserDb missing(d.path + "/nowhere");
-  CHECK_FALSE(missing.user("www-data", u, why));
-  CHECK(str(why) == "unknown user \"www-data\" (/etc/passwd: No such file or directory)");
-  CHECK(missing.user("123", u, why));  // numbers need no file
-  CHECK(u.uid == 123);
-  CHECK(missing.group("7", g, why));
-  CHECK(g == 7);
+  auto none = missing.user("www-data");
+  CHECK_FALSE(none.ok());
+  CHECK(str(none.error()) == "unknown user \"www-data\" (/etc/passwd: No such file or directory)");
+  auto num = missing.user("123");  // numbers need no file
+  REQUIRE(num.ok());
+  CHECK(num->uid == 123);
+  auto g7 = missing.group("7");
+  REQUIRE(g7.ok());
+  CHECK(*g7 == 7);
 }
 
 TEST_CASE("schema: the fuzz entry point needs no files") {
   Config c;
   ConfigError err;
-  CHECK(parse_config_text("[service.a]\ncommand = 'x'\nuser = 5\n", "f.toml", c, err));
+  CHECK(into(parse_config_text("[service.a]\ncommand = 'x'\nuser = 5\n", "f.toml", c), err));
   CHECK(c.services[0].uid == 5);
   Config c2;
-  CHECK_FALSE(parse_config_text("[service.a]\ncommand = 'x'\nuser = \"root\"\n", "f.toml", c2, err));
+  CHECK_FALSE(into(parse_config_text("[service.a]\ncommand = 'x'\nuser = \"root\"\n", "f.toml", c2), err));
   CHECK(str(err.format()) == "f.toml:3:8: user: unknown user \"root\" (/etc/passwd)");
 }
 
@@ -874,9 +878,9 @@ TEST_CASE("schema: one service name in two files") {
   Config c;
   ConfigError err;
   UserDb users = fixture_users();
-  REQUIRE(parse_config("[service.web]\ncommand = 'x'\n", "a.toml", c, err, users));
-  REQUIRE(parse_config("\n[init]\nshutdown_timeout = 1\n", "b.toml", c, err, users));
-  CHECK_FALSE(parse_config("# web again\n\n[service.web]\ncommand = 'y'\n", "c.toml", c, err, users));
+  REQUIRE(into(parse_config("[service.web]\ncommand = 'x'\n", "a.toml", c, users), err));
+  REQUIRE(into(parse_config("\n[init]\nshutdown_timeout = 1\n", "b.toml", c, users), err));
+  CHECK_FALSE(into(parse_config("# web again\n\n[service.web]\ncommand = 'y'\n", "c.toml", c, users), err));
   CHECK(str(err.format()) == "c.toml:3:10: service 'web' is already defined at a.toml:1");
   CHECK(c.init.shutdown_timeout == 1000);
 }
@@ -888,35 +892,35 @@ TEST_CASE("load_config: files, errors, empty files") {
   std::string empty = d.write("empty.toml", "");
   Config c;
   ConfigError err;
-  REQUIRE(load_config({Str(a.c_str()), Str(empty.c_str()), Str(b.c_str())}, c, err));
+  REQUIRE(into(load_config({Str(a.c_str()), Str(empty.c_str()), Str(b.c_str())}, c), err));
   REQUIRE(c.services.size() == 2);
   CHECK(str(c.services[1].file) == b);
   CHECK(c.init.shutdown_timeout == 4000);  // later files override [init] keys
 
   Config none;
-  CHECK(load_config({}, none, err));
+  CHECK(into(load_config({}, none), err));
   CHECK(none.services.empty());
 
   Config c2;
   std::string nofile = d.path + "/missing.toml";
-  CHECK_FALSE(load_config({Str(nofile.c_str())}, c2, err));
+  CHECK_FALSE(into(load_config({Str(nofile.c_str())}, c2), err));
   CHECK(str(err.format()) == nofile + ": unable to read: No such file or directory");
-  CHECK_FALSE(load_config({Str(d.path.c_str())}, c2, err));
+  CHECK_FALSE(into(load_config({Str(d.path.c_str())}, c2), err));
   CHECK(str(err.format()) == d.path + ": unable to read: Is a directory");
 
   Config c3;
   std::string dup = d.write("dup.toml", "[service.a]\ncommand = 'z'\n");
-  CHECK_FALSE(load_config({Str(a.c_str()), Str(dup.c_str())}, c3, err));
+  CHECK_FALSE(into(load_config({Str(a.c_str()), Str(dup.c_str())}, c3), err));
   CHECK(str(err.format()) == dup + ":1:10: service 'a' is already defined at " + a + ":3");
 
   Config c4;
   std::string syntax = d.write("syntax.toml", "[service.a]\ncommand = ['x'\n");
-  CHECK_FALSE(load_config({Str(syntax.c_str())}, c4, err));
+  CHECK_FALSE(into(load_config({Str(syntax.c_str())}, c4), err));
   CHECK(str(err.format()) == syntax + ":3:1: unexpected end of file, expected ',' or ']' in the array");
 
   Config c5;
   std::string big = d.write("big.toml", std::string(2 << 20, '#'));
-  CHECK_FALSE(load_config({Str(big.c_str())}, c5, err));
+  CHECK_FALSE(into(load_config({Str(big.c_str())}, c5), err));
   CHECK(str(err.format()) == big + ": file too large (the limit is 1 MiB)");
 
   // Users come from the given root.
@@ -924,7 +928,7 @@ TEST_CASE("load_config: files, errors, empty files") {
   d.write("etc/group", kGroup);
   std::string u = d.write("u.toml", "[service.u]\ncommand = 'x'\nuser = 'app'\n");
   Config c6;
-  REQUIRE(load_config({Str(u.c_str())}, c6, err, d.path));
+  REQUIRE(into(load_config({Str(u.c_str())}, c6, d.path), err));
   CHECK(c6.services[0].uid == 1000);
 }
 
@@ -939,9 +943,9 @@ TEST_CASE("unreadable_env_files: env files as the image at root sees them") {
                             "[service.none]\ncommand = 'x'\n");
   Config c;
   ConfigError err;
-  REQUIRE(load_config({Str(cfg.c_str())}, c, err));
+  REQUIRE(into(load_config({Str(cfg.c_str())}, c), err));
   Plan plan;
-  REQUIRE(make_plan(c, plan, err));
+  REQUIRE(into(make_plan(c, plan), err));
   std::string root = d.path + "/img";
   std::vector<Str> w = unreadable_env_files(plan.services, root);
   REQUIRE(w.size() == 2);  // gone once, not once per instance
@@ -979,5 +983,11 @@ TEST_CASE("edit_distance") {
   CHECK(edit_distance("abc", "") == 3);
   CHECK(edit_distance("kitten", "sitting") == 3);
   CHECK(edit_distance("stop_timout", "stop_timeout") == 1);
-  CHECK(edit_distance("user", "usre") == 2);
+  CHECK(edit_distance("user", "usre") == 1);  // a swap of neighbours is one edit
+  CHECK(edit_distance("ab", "ba") == 1);
+  CHECK(edit_distance("ca", "abc") == 3);  // optimal string alignment, not full Damerau
+  CHECK(edit_distance("abc", "") == 3);
+  CHECK(edit_distance("", "abc") == 3);
+  CHECK(bad_key("stpo_signal = 1") ==
+        "c.toml:3:1: unknown key \"stpo_signal\" in [service.s]; did you mean 'stop_signal'?");
 }

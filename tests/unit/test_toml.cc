@@ -2,6 +2,8 @@
 // and garbage that must fail cleanly.
 #include <doctest/doctest.h>
 
+#include "into.h"
+
 #include <cstring>
 #include <string>
 
@@ -17,7 +19,7 @@ namespace {
 Value ok(std::string_view text) {
   Value root;
   ConfigError err;
-  bool good = toml::parse(text, "t.toml", root, err);
+  bool good = into(toml::parse(text, "t.toml", root), err);
   std::string msg = err.format().c_str();
   INFO(msg);
   CHECK(good);
@@ -27,7 +29,7 @@ Value ok(std::string_view text) {
 std::string bad(std::string_view text) {
   Value root;
   ConfigError err;
-  if (toml::parse(text, "t.toml", root, err)) return "parsed";
+  if (into(toml::parse(text, "t.toml", root), err)) return "parsed";
   return err.format().c_str();
 }
 
@@ -385,11 +387,11 @@ TEST_CASE("toml: garbage never crashes, and every answer points into the text") 
     CAPTURE(text);
     Value root;
     ConfigError err;
-    if (toml::parse(text, "f", root, err)) {
+    if (into(toml::parse(text, "f", root), err)) {
       parsed++;
       positions_inside(root, text, positions);
       Value again;  // the same text, the same tree
-      REQUIRE(toml::parse(text, "f", again, err));
+      REQUIRE(into(toml::parse(text, "f", again), err));
       CHECK(again.members.size() == root.members.size());
     } else {
       failed++;
