@@ -566,14 +566,12 @@ void Supervisor::check_oom(Service& s) {
 // has cgroup v2 ([init] cgroups). A service whose limits the machine cannot
 // give never starts (it would run unlimited). False: oxinit must not run.
 bool Supervisor::start_cgroups(Millis now) {
-  unsigned want = 0;
   bool any = false;
-  for (const Service& s : services_) {
-    any |= !s.spec->is_main;
-    want |= Cgroups::needs(*s.spec);
-  }
+  for (const Service& s : services_) any |= !s.spec->is_main;
+  if (!any) return true;  // exec mode: leave cgroups alone (and cgroup.cc unmapped)
+  unsigned want = 0;
+  for (const Service& s : services_) want |= Cgroups::needs(*s.spec);
   VmMode mode = plan_.init.cgroups;
-  if (!any) return true;  // exec mode: leave cgroups alone
   Error why{0, "[init] cgroups = \"off\""};
   if (mode != VmMode::Off) {
     Result<void> r = cgroups_.setup(want);
