@@ -53,7 +53,7 @@ class NotifySocket {
  private:
   UniqueFd fd_;
   char addr_[24] = "";
-  char buf_[4096];
+  char buf_[4096] = {};
 };
 
 // One datagram to a socket named like $NOTIFY_SOCKET: a path, or "@name" for

@@ -93,15 +93,16 @@ struct ServiceSpec {
   int reload_signal = 0;            // 0: a SIGHUP to oxinit sends it nothing
 
   // Readiness and health (the engine acts on them; the parser only checks).
+  // (Ordered for packing: 4-byte fields in pairs.)
+  int health_retries = 3;           // consecutive failures before unhealthy
   ProbeSpec ready{.kind = ProbeSpec::Started};
-  Millis ready_timeout = 90000;     // not ready by then: a failed run
   ProbeSpec health;                 // None: no health check
+  Millis ready_timeout = 90000;     // not ready by then: a failed run
   Millis health_interval = 10000;
   Millis health_timeout = 5000;
-  int health_retries = 3;           // consecutive failures before unhealthy
   Millis health_start_period = 0;   // failures in this period after a start do not count
-  OnUnhealthy on_unhealthy = OnUnhealthy::Restart;
   Millis watchdog = 0;              // 0: off; else WATCHDOG=1 at least this often (ready = notify)
+  OnUnhealthy on_unhealthy = OnUnhealthy::Restart;
 
   // Privileges and scheduling, applied in the child before exec (spawn.cc).
   bool no_new_privs = false;
@@ -143,6 +144,17 @@ struct NetworkSpec {
   std::vector<Str> dns;  // written to /etc/resolv.conf when /etc is writable
 };
 
+// What a microVM's boot does besides the basics (vm/boot.*).
+struct BootSpec {
+  std::vector<Str> modules;     // loaded at boot, with their dependencies
+  NetworkSpec network;
+  std::vector<Str> sysctl;      // "net.ipv4.ip_forward=1": written under /proc/sys
+  TmpMode tmp = TmpMode::None;  // "tmpfs": a tmpfs on /tmp
+  Str random_seed;              // mixed into the pool at boot, replaced at shutdown
+  bool random_seed_credit = false;
+  std::vector<MountSpec> mounts;
+};
+
 struct InitSpec {
   Millis shutdown_timeout = 2000;  // grace for leftovers after the services stopped
   Millis shutdown_limit = -1;      // bound on the whole shutdown; -1 (or 0 in the file): computed
@@ -154,14 +166,7 @@ struct InitSpec {
   // cgroup v2 per service: auto (when /sys/fs/cgroup is a writable cgroup2),
   // on (an error at start when it is not), off. The words of `vm`.
   VmMode cgroups = VmMode::Auto;
-  // microVM mode only (vm/*):
-  std::vector<Str> modules;     // loaded at boot, with their dependencies
-  NetworkSpec network;
-  std::vector<Str> sysctl;      // "net.ipv4.ip_forward=1": written under /proc/sys
-  TmpMode tmp = TmpMode::None;  // "tmpfs": a tmpfs on /tmp
-  Str random_seed;              // mixed into the pool at boot, replaced at shutdown
-  bool random_seed_credit = false;
-  std::vector<MountSpec> mounts;
+  BootSpec boot;                // microVM mode only (vm/*)
 };
 
 struct Config {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/signalfd.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,7 +25,7 @@ constexpr uint64_t kTokenExec = 3ULL << 56;  // low bits: the service index
 constexpr uint64_t kTokenProbe = 4ULL << 56;    // low bits: the service index
 constexpr uint64_t kTokenNotify = 5ULL << 56;
 constexpr uint64_t kTokenReadyFd = 6ULL << 56;  // low bits: the service index
-constexpr uint64_t kTokenPower = 7ULL << 56;   // low bits: the fd (vm::Power)
+constexpr uint64_t kTokenPower = 7ULL << 56;     // low bits: the fd (vm::Power)
 constexpr uint64_t kTokenKindMask = 0xffULL << 56;
 constexpr Millis kReapBatch = 1;          // on_child_exits: the batch window in a flood
 constexpr Millis kLimitMargin = 5000;     // default_shutdown_limit's margin
@@ -441,9 +442,11 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   req.sigchld_was_ignored = signals_.sigchld_was_ignored;
   UniqueFd out_w, err_w;
   if (spec.is_main) {
-    // A VM's console is nobody's controlling tty until the main command
-    // takes it (vm/boot.cc, console_fds).
-    if (vm_ && isatty(STDIN_FILENO)) req.new_session = req.controlling_tty = true;
+    // A VM's console is nobody's controlling tty (tcgetsid fails) until the
+    // main command takes it (vm/boot.cc, console_fds); TIOCSCTTY fails
+    // harmlessly when stdin is not a tty. A terminal that is some session's
+    // already (a forced --vm under sudo) is shared as outside a VM.
+    if (vm_ && tcgetsid(STDIN_FILENO) < 0) req.new_session = req.controlling_tty = true;
     else req.take_terminal = true;
   } else {
     req.new_session = true;
@@ -1036,15 +1039,13 @@ RunOutcome Supervisor::run() {
         logs_.on_event(events[k].data.u64, events[k].events);
       } else if (kind == kTokenNotify) {
         if (notify_) on_notify(now_ms());
+      } else if (kind == kTokenPower) {
+        if (power_.on_readable(static_cast<int>(events[k].data.u64 & 0xffffffffu))) {
+          OX_INFO("power button pressed: shutting down");
+          begin_shutdown("power button", now_ms());
+        }
       } else {
         size_t idx = static_cast<size_t>(events[k].data.u64 & 0xffffffffu);
-        if (kind == kTokenPower) {
-          if (power_.on_readable(static_cast<int>(idx))) {
-            OX_INFO("power button pressed: shutting down");
-            begin_shutdown("power button", now_ms());
-          }
-          continue;
-        }
         if (idx >= services_.size()) continue;
         Service& s = services_[idx];
         Watch* w = watch_[idx];

@@ -35,7 +35,7 @@ struct Names {
   const char* first;
   uint8_t stride;
   uint8_t count;
-  const char* at(int k) const { return first + k * stride; }
+  const char* at(int k) const { return first + static_cast<size_t>(k) * stride; }
 };
 template <size_t L, size_t N>
 constexpr Names names(const char (&a)[N][L]) {
@@ -184,12 +184,12 @@ constexpr Key kInitKeys[] = {
     I("hostname", kHostname, 0, hostname),
     I("mount_cgroup", kBool, 0, mount_cgroup),
     I("cgroups", kVm, kVmChoice, cgroups),
-    I("modules", kStrings, 0, modules),
-    I("network", kNetwork, 0, network),
-    I("sysctl", kSysctl, 0, sysctl),
-    I("tmp", kChoice, kTmpChoice, tmp),
-    I("random_seed", kPath, 0, random_seed),
-    I("random_seed_credit", kBool, 0, random_seed_credit),
+    I("modules", kStrings, 0, boot.modules),
+    I("network", kNetwork, 0, boot.network),
+    I("sysctl", kSysctl, 0, boot.sysctl),
+    I("tmp", kChoice, kTmpChoice, boot.tmp),
+    I("random_seed", kPath, 0, boot.random_seed),
+    I("random_seed_credit", kBool, 0, boot.random_seed_credit),
 };
 #undef I
 
@@ -263,7 +263,7 @@ bool parse_ipv6(std::string_view s, uint8_t* a) {
   if (gap < 0 ? n != 8 : n > 7) return false;
   for (int k = 0; k < 16; k++) a[k] = 0;
   for (int k = 0; k < n; k++) {
-    int at = gap >= 0 && k >= gap ? k + 8 - n : k;
+    auto at = static_cast<size_t>(gap >= 0 && k >= gap ? k + 8 - n : k);
     a[2 * at] = static_cast<uint8_t>(w[k] >> 8);
     a[2 * at + 1] = static_cast<uint8_t>(w[k]);
   }
@@ -745,7 +745,7 @@ class Schema {
     if (!valid_name(mm.key))
       return fail(mm.pos, "invalid mount name %s (use 1 to 64 letters, digits, '_' or '-')", quote(mm.key).c_str());
     if (!expect(mm, mm.value, Type::Table, "a table")) return false;
-    for (const MountSpec& o : init.mounts)
+    for (const MountSpec& o : init.boot.mounts)
       if (o.name.view() == mm.key.view()) return fail(mm.pos, "mount '%s' is already defined", mm.key.c_str());
     format(section_, sizeof section_, "[mount.%s]", mm.key.c_str());
     MountSpec ms;
@@ -760,7 +760,7 @@ class Schema {
     }
     if (ms.source.empty() || ms.target.empty())
       return fail(mm.pos, "mount '%s' needs a source and a target", mm.key.c_str());
-    init.mounts.push_back(std::move(ms));
+    init.boot.mounts.push_back(std::move(ms));
     return true;
   }
 

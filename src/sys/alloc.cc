@@ -33,7 +33,7 @@ namespace {
 constexpr size_t kHeader = 16;
 constexpr int kMinShift = 5;   // 32 bytes
 constexpr int kMaxShift = 16;  // 64 KiB
-constexpr size_t kArena = 64 * 1024;
+constexpr size_t kArena = size_t{64} * 1024;
 constexpr uint32_t kBigClass = 0xff;
 
 // 16 bytes on 32-bit targets too (uint64_t, not size_t), so every block

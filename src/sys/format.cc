@@ -11,6 +11,7 @@ namespace {
 // Widths and precisions past this are cut to it: the output is bounded by
 // cap anyway, and a huge width must not cost a loop of billions.
 constexpr size_t kMaxPad = 4096;
+constexpr unsigned kLongBits = 8 * sizeof(long);
 
 struct Out {
   char* buf;
@@ -79,11 +80,11 @@ size_t vformat(char* buf, size_t cap, const char* fmt, va_list ap) {
     }
     // Length: h, hh, l, ll, L, q, j, z, t -> the size of the argument.
     unsigned bits = 8 * sizeof(int);
-    bool wide = false, long_double = false;
+    int wide = 0;  // 'l' seen (also %ls, %lc)
+    bool long_double = false;
     for (;; p++) {
       if (*p == 'h') bits = bits == 16 ? 8 : 16;
-      // cppcheck-suppress duplicateValueTernary ; the same only where long is 64 bits
-      else if (*p == 'l') { bits = bits == 8 * sizeof(long) ? 64 : 8 * sizeof(long); wide = true; }
+      else if (*p == 'l') bits = wide++ ? 64 : kLongBits;  // cppcheck-suppress duplicateValueTernary ; not on ILP32
       else if (*p == 'q' || *p == 'L') { bits = 64; long_double = true; }
       else if (*p == 'j') bits = 8 * sizeof(intmax_t);
       else if (*p == 'z') bits = 8 * sizeof(size_t);
@@ -158,7 +159,7 @@ size_t vformat(char* buf, size_t cap, const char* fmt, va_list ap) {
       case 'e': case 'E': case 'f': case 'F': case 'g': case 'G': case 'a': case 'A':
         // oxinit never prints floats (musl's formatter is ~9 KB): take the
         // argument and show that something was there.
-        if (long_double) (void)va_arg(ap, long double);
+        if (long_double) (void)va_arg(ap, long double);  // NOLINT(bugprone-branch-clone): not the same type
         else (void)va_arg(ap, double);
         tmp[0] = '?';
         len = 1;

@@ -73,20 +73,6 @@ bool parse_int(std::string_view s, int64_t& out) {
   return true;
 }
 
-// A dotted quad into a[0..3] (no leading zeros: "010" is octal to inet_aton).
-bool parse_ipv4(std::string_view s, uint8_t* a) {
-  for (int k = 0; k < 4; k++) {
-    size_t dot = s.find('.');
-    std::string_view part = s.substr(0, dot);
-    uint64_t n = 0;
-    if ((k < 3) == (dot == std::string_view::npos) || !parse_uint(part, 255, n) || (part.size() > 1 && part[0] == '0'))
-      return false;
-    a[k] = static_cast<uint8_t>(n);
-    s.remove_prefix(k < 3 ? dot + 1 : s.size());
-  }
-  return true;
-}
-
 size_t format_int(char* buf, int64_t v) {
   char tmp[21];
   size_t n = 0;

@@ -55,9 +55,6 @@ bool parse_int(std::string_view s, int64_t& out);
 // false on junk, emptiness or a value above max (checked before it can wrap).
 bool parse_uint(std::string_view s, uint64_t max, uint64_t& out);
 
-// A dotted quad into a[0..3] (no leading zeros: "010" is octal to inet_aton).
-bool parse_ipv4(std::string_view s, uint8_t* a);
-
 // Append a decimal number (async-signal-safe: no locale, no allocation).
 // Returns chars written; buf must hold 21 bytes.
 size_t format_int(char* buf, int64_t v);

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdarg>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include "sys/str.h"
@@ -29,6 +30,8 @@ struct Suggestion {
   void consider(std::string_view candidate);
   Str text() const;  // "" when nothing was close
 };
+// A dotted quad into a[0..3] (no leading zeros: "010" is octal to inet_aton).
+bool parse_ipv4(std::string_view s, uint8_t* a);
 
 // Reads a whole file of at most cap bytes. Returns 0 or an errno value
 // (EFBIG when the file is larger than cap).

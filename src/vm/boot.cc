@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,10 +25,6 @@
 
 namespace oxinit::vm {
 namespace {
-
-// include/linux/proc_ns.h: the initial PID namespace's nsfs inode number,
-// fixed since Linux 3.8 (systemd's namespace-util.h uses the same constant).
-constexpr ino_t kProcPidInitIno = 0xEFFFFFFCU;
 
 const InitSpec* g_init = nullptr;
 bool g_whole = false;  // PID 1 of the initial PID namespace: the machine is ours
@@ -131,6 +128,27 @@ void load_seed(const Str& path, bool credit) {
   save_seed(path);
 }
 
+// /proc, for detect(): mounted when missing (mounted_here tells); false when
+// it is missing and cannot be mounted. Here, not in mounts.cc: exec mode in
+// a container runs this, and must not fault in the features' mapping
+// (build-aux/layout.ld).
+bool ensure_proc(bool& mounted_here) {
+  struct stat st;
+  mounted_here = false;
+  if (::stat("/proc/self", &st) == 0) return true;
+  ::mkdir("/proc", 0555);
+  if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0) return false;
+  mounted_here = true;
+  note_proc_mounted(true);
+  return true;
+}
+
+// Drops /proc again (detect() found a container, not a VM).
+void drop_proc() {
+  ::umount2("/proc", MNT_DETACH);
+  note_proc_mounted(false);
+}
+
 }  // namespace
 
 bool initial_pid1() {
@@ -152,22 +170,22 @@ bool boot(const InitSpec& init, char** argv, const sigset_t& mask) {
   if (!::getenv("PATH"))
     ::setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
   if (g_whole) {
-    load_modules(init.modules);
+    load_modules(init.boot.modules);
     if (!switch_root(argv, mask)) return false;
   }
   mount_configured(init);
-  Str host = configure_network(init.network);
+  Str host = configure_network(init.boot.network);
   if (!init.hostname.empty()) host = init.hostname;
   if (!host.empty() && ::sethostname(host.c_str(), host.size()) < 0)
     OX_WARN("vm: unable to set hostname %s: %s", host.c_str(), strerror(errno));
-  for (const Str& kv : init.sysctl) write_sysctl(kv);
-  if (!init.random_seed.empty()) load_seed(init.random_seed, init.random_seed_credit);
+  for (const Str& kv : init.boot.sysctl) write_sysctl(kv);
+  if (!init.boot.random_seed.empty()) load_seed(init.boot.random_seed, init.boot.random_seed_credit);
   disable_cad();
   return true;
 }
 
 void finish(FinalAction action) {
-  if (g_init && !g_init->random_seed.empty()) save_seed(g_init->random_seed);
+  if (g_init && !g_init->boot.random_seed.empty()) save_seed(g_init->boot.random_seed);
   unmount_all(g_init ? g_whole : in_initial_pid_ns());  // before boot: a config error
   power_off(action);
 }

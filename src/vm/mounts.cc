@@ -201,20 +201,7 @@ void mount_options(std::string_view opts, unsigned long& flags, Str& data) {
   }
 }
 
-bool ensure_proc(bool& mounted_here) {
-  struct stat st;
-  mounted_here = false;
-  if (::stat("/proc/self", &st) == 0) return true;
-  ::mkdir("/proc", 0555);
-  if (::mount("proc", "/proc", "proc", kSecure, nullptr) < 0) return false;
-  mounted_here = g_mounted[0] = true;
-  return true;
-}
-
-void drop_proc() {
-  ::umount2("/proc", MNT_DETACH);
-  g_mounted[0] = false;
-}
+void note_proc_mounted(bool mounted) { g_mounted[0] = mounted; }
 
 void mount_api(bool cgroup) {
   for (int i = 0; i < kNumSteps; i++) {
@@ -264,11 +251,11 @@ int mount_one(std::string_view source, const char* target, const char* type, std
 
 void mount_configured(const InitSpec& init) {
   const char* what = "";
-  if (init.tmp == TmpMode::Tmpfs && !is_mounted("/tmp")) {
+  if (init.boot.tmp == TmpMode::Tmpfs && !is_mounted("/tmp")) {
     if (int e = mount_one("tmpfs", "/tmp", "tmpfs", "nosuid,nodev,mode=1777", 0, &what))
       OX_WARN("vm: unable to mount tmpfs on /tmp: %s", strerror(e));
   }
-  for (const MountSpec& m : init.mounts) {
+  for (const MountSpec& m : init.boot.mounts) {
     // A disk listed with its module may still be probing: wait a little.
     if (int e = mount_one(m.source, m.target.c_str(), m.type.c_str(), m.options, 5000, &what))
       OX_WARN("vm: mount.%s: unable to mount %s on %s: %s: %s", m.name.c_str(), m.source.c_str(),

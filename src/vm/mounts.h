@@ -9,11 +9,9 @@
 
 namespace oxinit::vm {
 
-// /proc, for detect(): mounted when missing (mounted_here tells); false when
-// it is missing and cannot be mounted.
-bool ensure_proc(bool& mounted_here);
-// Drops /proc again (detect() found a container, not a VM).
-void drop_proc();
+// detect() (vm/boot.cc) mounted /proc, or dropped it again: finish()
+// unmounts what boot mounted.
+void note_proc_mounted(bool mounted);
 
 // proc, sysfs, devtmpfs, devpts, /dev/shm, /run (and cgroup2 with `cgroup`),
 // each skipped when already mounted.

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -58,7 +59,8 @@ bool parse_ip_arg(std::string_view arg, NetConfig& out, const char** why) {
   if (!parse_ipv4(f[0], out.addr)) return false;
   uint8_t mask[4];
   if (n > 3 && parse_ipv4(f[3], mask)) {
-    out.prefix = __builtin_popcount(mask[0] | mask[1] << 8 | mask[2] << 16 | static_cast<unsigned>(mask[3]) << 24);
+    out.prefix = 0;  // a netmask is contiguous: its ones are the prefix
+    for (int bit = 0; bit < 32; bit++) out.prefix += mask[bit / 8] >> (bit % 8) & 1;
   } else {  // classful, as the kernel's ipconfig does without a netmask
     out.prefix = out.addr[0] < 128 ? 8 : out.addr[0] < 192 ? 16 : 24;
   }
@@ -100,7 +102,7 @@ class Request {
     kernel.nl_family = AF_NETLINK;
     if (::sendto(fd, buf_, h()->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
       return errno;
-    alignas(k::nlmsghdr) char ack[512];
+    alignas(k::nlmsghdr) char ack[512] = {};
     ssize_t n = retry_eintr([&] { return ::recv(fd, ack, sizeof ack, 0); });
     if (n < 0) return errno;
     auto* r = reinterpret_cast<k::nlmsghdr*>(ack);
@@ -122,10 +124,10 @@ int link_up(int nl, unsigned idx) {
   return r.send(nl);
 }
 
-// An interface's index, from /sys/class/net/NAME/ifindex (0: none). With an
-// empty name, the first interface by name that is not lo ("eth0"), which
-// then goes into name.
-unsigned if_index(Str& name) {
+// An interface's index (0: none), asked with SIOCGIFINDEX (netdevice(7)) on
+// any socket, the netlink one too. With an empty name, the first interface
+// by name that is not lo ("eth0"), which then goes into name.
+unsigned if_index(int fd, Str& name) {
   if (name.empty()) {
     DIR* d = ::opendir("/sys/class/net");
     while (dirent* e = d ? ::readdir(d) : nullptr) {
@@ -134,17 +136,14 @@ unsigned if_index(Str& name) {
     }
     if (d) ::closedir(d);
   }
-  char path[300];
-  Str text;
-  uint64_t idx = 0;
-  format(path, sizeof path, "/sys/class/net/%s/ifindex", name.c_str());
-  bool ok = name.view().find('/') == std::string_view::npos && read_file(path, 32, text) == 0 && text.size() > 1 &&
-            parse_uint(text.view().substr(0, text.size() - 1), UINT32_MAX, idx);
-  return ok ? static_cast<unsigned>(idx) : 0;
+  ifreq ifr{};
+  if (name.size() >= sizeof ifr.ifr_name) return 0;
+  memcpy(ifr.ifr_name, name.c_str(), name.size());
+  return ::ioctl(fd, SIOCGIFINDEX, &ifr) < 0 ? 0 : static_cast<unsigned>(ifr.ifr_ifindex);
 }
 
 void apply(int nl, NetConfig& c) {
-  unsigned idx = if_index(c.device);
+  unsigned idx = if_index(nl, c.device);
   int e = ENODEV;
   const char* step = "no such interface";
   if (idx && !(e = link_up(nl, idx))) {
@@ -185,7 +184,7 @@ Str configure_network(const NetworkSpec& spec) {
   UniqueFd nl(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, k::kNetlinkRoute));
   Str lo = "lo";
   // The kernel gives lo 127.0.0.1/8 and ::1 when it comes up.
-  if (int e = nl.valid() ? link_up(nl.get(), if_index(lo)) : errno) {
+  if (int e = nl.valid() ? link_up(nl.get(), if_index(nl.get(), lo)) : errno) {
     OX_WARN("vm: unable to bring lo up: %s", strerror(e));
     return {};
   }

@@ -22,6 +22,11 @@ struct RootArgs {
 // next_arg() does). Pure.
 void parse_cmdline(std::string_view cmdline, RootArgs& out);
 
+// The next type of a rootfstype= list ("ext4,xfs") or of /proc/filesystems
+// ("nodev\tsysfs\n\text4\n": only types that need a device), taken off
+// types; "" at the end. Pure.
+std::string_view next_fstype(std::string_view& types);
+
 // When oxinit runs from an initramfs and the command line names root=: waits
 // for the device (bounded), mounts it, moves /dev /proc /sys /run over,
 // deletes the initramfs's files, chroots, restores `mask` and executes the

@@ -22,13 +22,9 @@ UniqueFd uevent_socket() {
 long uevent_read(int fd, char* buf, size_t cap) {
   for (;;) {
     k::sockaddr_nl from{};
-    iovec iov{buf, cap - 1};
-    msghdr mh{};
-    mh.msg_name = &from;
-    mh.msg_namelen = sizeof from;
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    ssize_t n = retry_eintr([&] { return ::recvmsg(fd, &mh, MSG_DONTWAIT); });
+    socklen_t len = sizeof from;
+    ssize_t n = retry_eintr(
+        [&] { return ::recvfrom(fd, buf, cap - 1, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &len); });
     if (n < 0) return errno == ENOBUFS ? -1 : 0;
     // Only the kernel (port 0) speaks for devices; anything else is ignored.
     if (from.nl_pid != 0 || n == 0) continue;

@@ -78,8 +78,7 @@ trap 'z=0; for f in /proc/[0-9]*/stat; do read -r p c s rest < $f 2>/dev/null &&
 echo ready
 while :; do sleep 0.1; done
 """
-    p = Pid1(pid1(arch, ["--", "/bin/sh", "-c", script]))
-    try:
+    with Pid1(pid1(arch, ["--", "/bin/sh", "-c", script])) as p:
         p.expect("ready")
         p.kill(signal.SIGHUP)
         p.expect("got-HUP")
@@ -87,8 +86,6 @@ while :; do sleep 0.1; done
         p.expect("got-USR1")
         p.kill(signal.SIGTERM)
         rc = p.wait()
-    finally:
-        p.close()
     assert rc == 42, f"exit {rc}:\n{p.text()}"
     assert "zombies=0" in p.text(), p.text()
 
@@ -96,14 +93,11 @@ while :; do sleep 0.1; done
 @per_arch
 def kill_timeout_as_pid1(arch):
     """-t: a command that ignores the forwarded SIGTERM is SIGKILLed."""
-    p = Pid1(pid1(arch, ["-t", "0.5", "--", "/bin/sh", "-c",
-                         "trap '' TERM; echo ready; while :; do sleep 0.1; done"]))
-    try:
+    with Pid1(pid1(arch, ["-t", "0.5", "--", "/bin/sh", "-c",
+                          "trap '' TERM; echo ready; while :; do sleep 0.1; done"])) as p:
         p.expect("ready")
         p.kill(signal.SIGTERM)
         rc = p.wait()
-    finally:
-        p.close()
     assert rc == 137, f"exit {rc}:\n{p.text()}"
 
 

@@ -608,17 +608,17 @@ TEST_CASE("schema: [init] microVM keys") {
   Config c = ok("[init]\nmodules = [\"virtio_blk\", \"ext4\"]\ntmp = \"tmpfs\"\nrandom_seed = \"/var/lib/seed\"\n"
                 "random_seed_credit = true\nsysctl = { \"net.ipv4.ip_forward\" = 1, \"kernel.x\" = true, "
                 "\"a/b.c\" = \"v w\" }\n");
-  REQUIRE(c.init.modules.size() == 2);
-  CHECK(str(c.init.modules[1]) == "ext4");
-  CHECK(c.init.tmp == TmpMode::Tmpfs);
-  CHECK(str(c.init.random_seed) == "/var/lib/seed");
-  CHECK(c.init.random_seed_credit);
-  REQUIRE(c.init.sysctl.size() == 3);
-  CHECK(str(c.init.sysctl[0]) == "net.ipv4.ip_forward=1");
-  CHECK(str(c.init.sysctl[1]) == "kernel.x=1");
-  CHECK(str(c.init.sysctl[2]) == "a/b.c=v w");
-  CHECK(ok("[init]\nmodules = \"ext4\"").init.modules.size() == 1);
-  CHECK(ok("").init.tmp == TmpMode::None);
+  REQUIRE(c.init.boot.modules.size() == 2);
+  CHECK(str(c.init.boot.modules[1]) == "ext4");
+  CHECK(c.init.boot.tmp == TmpMode::Tmpfs);
+  CHECK(str(c.init.boot.random_seed) == "/var/lib/seed");
+  CHECK(c.init.boot.random_seed_credit);
+  REQUIRE(c.init.boot.sysctl.size() == 3);
+  CHECK(str(c.init.boot.sysctl[0]) == "net.ipv4.ip_forward=1");
+  CHECK(str(c.init.boot.sysctl[1]) == "kernel.x=1");
+  CHECK(str(c.init.boot.sysctl[2]) == "a/b.c=v w");
+  CHECK(ok("[init]\nmodules = \"ext4\"").init.boot.modules.size() == 1);
+  CHECK(ok("").init.boot.tmp == TmpMode::None);
   CHECK(bad("[init]\nmodules = [\"\"]") == "c.toml:2:12: modules: must not be empty");
   CHECK(bad("[init]\nmodules = [1]") == "c.toml:2:12: modules: expected a string, got an integer");
   CHECK(bad("[init]\ntmp = \"ramfs\"") == "c.toml:2:7: tmp: expected \"none\" or \"tmpfs\", got \"ramfs\"");
@@ -632,12 +632,12 @@ TEST_CASE("schema: [init] microVM keys") {
 TEST_CASE("schema: [init] network") {
   Config c = ok("[init.network]\ninterface = \"eth1\"\naddress = \"10.0.2.15/24\"\ngateway = \"10.0.2.2\"\n"
                 "dns = [\"10.0.2.3\", \"1.1.1.1\"]\n");
-  CHECK(str(c.init.network.interface) == "eth1");
-  CHECK(str(c.init.network.address) == "10.0.2.15/24");
-  CHECK(str(c.init.network.gateway) == "10.0.2.2");
-  REQUIRE(c.init.network.dns.size() == 2);
-  CHECK(str(c.init.network.dns[1]) == "1.1.1.1");
-  CHECK(ok("[init]\nnetwork = { address = \"10.0.0.2/8\", dns = \"10.0.0.1\" }").init.network.dns.size() == 1);
+  CHECK(str(c.init.boot.network.interface) == "eth1");
+  CHECK(str(c.init.boot.network.address) == "10.0.2.15/24");
+  CHECK(str(c.init.boot.network.gateway) == "10.0.2.2");
+  REQUIRE(c.init.boot.network.dns.size() == 2);
+  CHECK(str(c.init.boot.network.dns[1]) == "1.1.1.1");
+  CHECK(ok("[init]\nnetwork = { address = \"10.0.0.2/8\", dns = \"10.0.0.1\" }").init.boot.network.dns.size() == 1);
   CHECK(bad("[init.network]\naddress = \"10.0.2.15\"") ==
         "c.toml:2:11: address: expected an IPv4 address and prefix length such as \"10.0.2.15/24\", got \"10.0.2.15\"");
   CHECK(bad("[init.network]\naddress = \"10.0.2.15/33\"").find("address: expected") != std::string::npos);
@@ -651,14 +651,14 @@ TEST_CASE("schema: [init] network") {
 TEST_CASE("schema: [mount.NAME]") {
   Config c = ok("[mount.data]\nsource = \"LABEL=data\"\ntarget = \"/data\"\ntype = \"ext4\"\noptions = \"noatime\"\n"
                 "[mount.scratch]\nsource = \"tmpfs\"\ntarget = \"/scratch\"\ntype = \"tmpfs\"\n");
-  REQUIRE(c.init.mounts.size() == 2);
-  CHECK(str(c.init.mounts[0].name) == "data");
-  CHECK(str(c.init.mounts[0].source) == "LABEL=data");
-  CHECK(str(c.init.mounts[0].target) == "/data");
-  CHECK(str(c.init.mounts[0].type) == "ext4");
-  CHECK(str(c.init.mounts[0].options) == "noatime");
-  CHECK(str(c.init.mounts[1].name) == "scratch");
-  CHECK(c.init.mounts[1].options.empty());
+  REQUIRE(c.init.boot.mounts.size() == 2);
+  CHECK(str(c.init.boot.mounts[0].name) == "data");
+  CHECK(str(c.init.boot.mounts[0].source) == "LABEL=data");
+  CHECK(str(c.init.boot.mounts[0].target) == "/data");
+  CHECK(str(c.init.boot.mounts[0].type) == "ext4");
+  CHECK(str(c.init.boot.mounts[0].options) == "noatime");
+  CHECK(str(c.init.boot.mounts[1].name) == "scratch");
+  CHECK(c.init.boot.mounts[1].options.empty());
   CHECK(bad("[mount.d]\nsource = \"a\"\ntarget = \"rel\"") == "c.toml:3:10: target: must be an absolute path, got \"rel\"");
   CHECK(bad("[mount.d]\nsource = \"a\"") == "c.toml:1:8: mount 'd' needs a source and a target");
   CHECK(bad("[mount.d]\nsource = \"a\"\ntarget = \"/a\"\nfstype = \"x\"") ==

@@ -114,6 +114,19 @@ TEST_CASE("kernel command line: root words up to --, quotes, ro/rw") {
   CHECK_FALSE(c.rootwait);
 }
 
+TEST_CASE("root filesystem types: rootfstype= lists and /proc/filesystems") {
+  std::string_view list = "ext4,xfs";
+  CHECK(next_fstype(list) == "ext4");
+  CHECK(next_fstype(list) == "xfs");
+  CHECK(next_fstype(list).empty());
+  std::string_view procfs = "nodev\tsysfs\nnodev\ttmpfs\n\text3\n\text2\nnodev\tproc\n\text4\n";
+  std::string got;
+  for (std::string_view t = next_fstype(procfs); !t.empty(); t = next_fstype(procfs)) got += std::string(t) + " ";
+  CHECK(got == "ext3 ext2 ext4 ");
+  std::string_view none = "nodev\tsysfs\n";
+  CHECK(next_fstype(none).empty());
+}
+
 TEST_CASE("mount options: flags the kernel knows, the rest as data") {
   unsigned long flags = 0;
   Str data;
