@@ -187,13 +187,8 @@ bool Cgroups::signal(std::string_view name, int sig) {
 bool Cgroups::kill(std::string_view name) {
   char p[128];
   int e = write_at(base_.get(), at(p, name, "cgroup.kill"), "1");
-  if (e != ENOENT) return e == 0;
-  // Before Linux 5.14: frozen, nothing in the group can fork while the
-  // pids are read; SIGKILL still ends frozen processes.
-  write_at(base_.get(), at(p, name, "cgroup.freeze"), "1");
-  bool ok = signal(name, SIGKILL);
-  write_at(base_.get(), at(p, name, "cgroup.freeze"), "0");
-  return ok;
+  // Before Linux 5.14 (no cgroup.kill): SIGKILL to each process listed.
+  return e == 0 || signal(name, SIGKILL);
 }
 
 int Cgroups::populated(std::string_view name) {
@@ -206,12 +201,6 @@ uint64_t Cgroups::oom_kills(std::string_view name) {
   char p[128];
   uint64_t v = 0;
   return read_key(base_.get(), at(p, name, "memory.events"), "\noom_kill ", v) ? v : 0;
-}
-
-void Cgroups::remove(std::string_view name) {
-  char p[128];
-  format(p, sizeof p, "%.*s", static_cast<int>(name.size()), name.data());
-  unlinkat(base_.get(), p, AT_REMOVEDIR);
 }
 
 }  // namespace oxinit

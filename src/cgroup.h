@@ -37,14 +37,12 @@ class Cgroups {
   // sig to every process in the group; false when the group is unreadable.
   bool signal(std::string_view name, int sig);
   // Everything in the group, at once: cgroup.kill (Linux 5.14), else
-  // freeze, SIGKILL each process, thaw.
+  // SIGKILL to each process listed.
   bool kill(std::string_view name);
   // 1 while any process is in the group, 0 when empty, -1 unreadable.
   int populated(std::string_view name);
   // memory.events' oom_kill: how many processes the OOM killer ended there.
   uint64_t oom_kills(std::string_view name);
-  // Removes the (empty) group at the end of the run.
-  void remove(std::string_view name);
 
  private:
   UniqueFd base_;  // oxinit's own group: the services' groups are its children

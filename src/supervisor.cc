@@ -1080,9 +1080,6 @@ RunOutcome Supervisor::run() {
   }
   logs_.drain(now_ms() + 1000);
   logs_.release_own_messages();
-  if (cgroups_.active()) {
-    for (const Service& s : services_) cgroups_.remove(s.spec->name);
-  }
   return outcome_;
 }
 

@@ -90,17 +90,23 @@ constexpr Limit kLimits[] = {
     {"stack", RLIMIT_STACK},
 };
 
-// capabilities(7) without their CAP_, by number (CAP_CHOWN is 0).
-constexpr char kCapNames[][19] = {
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL",
-    "SETGID", "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE",
-    "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE",
-    "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT",
-    "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE",
-    "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
-    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
-    "CHECKPOINT_RESTORE",
-};
+// capabilities(7) without their CAP_, by number (CAP_CHOWN is 0), packed.
+constexpr char kCapNames[] =
+    "CHOWN\0DAC_OVERRIDE\0DAC_READ_SEARCH\0FOWNER\0FSETID\0KILL\0SETGID\0SETUID\0SETPCAP\0"
+    "LINUX_IMMUTABLE\0NET_BIND_SERVICE\0NET_BROADCAST\0NET_ADMIN\0NET_RAW\0IPC_LOCK\0IPC_OWNER\0"
+    "SYS_MODULE\0SYS_RAWIO\0SYS_CHROOT\0SYS_PTRACE\0SYS_PACCT\0SYS_ADMIN\0SYS_BOOT\0SYS_NICE\0"
+    "SYS_RESOURCE\0SYS_TIME\0SYS_TTY_CONFIG\0MKNOD\0LEASE\0AUDIT_WRITE\0AUDIT_CONTROL\0SETFCAP\0"
+    "MAC_OVERRIDE\0MAC_ADMIN\0SYSLOG\0WAKE_ALARM\0BLOCK_SUSPEND\0AUDIT_READ\0PERFMON\0BPF\0"
+    "CHECKPOINT_RESTORE\0";
+
+// The number of capability `name` (without CAP_), or -1.
+int cap_number(std::string_view name) {
+  int n = 0;
+  for (const char* p = kCapNames; *p; p += std::strlen(p) + 1, n++) {
+    if (name == p) return n;
+  }
+  return -1;
+}
 
 // Integer keys and their ranges (Key::choice indexes this for kInt).
 struct Range {
@@ -855,10 +861,8 @@ class Schema {
       for (; at < w.size() && at < sizeof up; at++) up[at] = w[at] >= 'a' && w[at] <= 'z' ? static_cast<char>(w[at] - 32) : w[at];
       std::string_view name(up, at);
       if (name.substr(0, 4) == "CAP_") name.remove_prefix(4);
-      int c = index_of(name, names(kCapNames));
-      if (c < 0)
-        return fail(first[k].pos, "capabilities: unknown capability %s%s", quote(w).c_str(),
-                    did_you_mean(name, names(kCapNames)).c_str());
+      int c = cap_number(name);
+      if (c < 0) return fail(first[k].pos, "capabilities: unknown capability %s (see capabilities(7))", quote(w).c_str());
       s.caps |= uint64_t{1} << c;
     }
     return true;
