@@ -399,7 +399,7 @@ void Supervisor::on_notify(Millis now) {
   }
 }
 
-void Supervisor::notify_upwards(const char* msg) {
+void Supervisor::notify_upwards(const char* msg) const {
   if (plan_.run.notify_socket.empty()) return;
   if (auto r = notify_send(plan_.run.notify_socket.c_str(), msg); !r) {
     OX_WARN("unable to send %s to NOTIFY_SOCKET %s: %s", msg, plan_.run.notify_socket.c_str(),
