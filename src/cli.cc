@@ -56,7 +56,7 @@ Str usage_text(std::string_view n) {
        "  OXINIT_SUBREAPER, OXINIT_VERBOSITY, OXINIT_KILL_PROCESS_GROUP: the same.\n"
        "  OXINIT_KILL_TIMEOUT: as -t.  OXINIT_GRACE: as -G.  OXINIT_CONFIG: as -c.\n"
        "  OXINIT_CONTROL_SOCKET: the control socket's path.\n\n"
-       "Control a running oxinit: "; s += n; s += " ctl COMMAND (oxinit ctl -h; `"; s += n; s += " -- ctl` runs a program named ctl).\n\n";
+       "Control a running oxinit: oxinit ctl -h.\n\n";
   return s;
 }
 
@@ -242,8 +242,6 @@ struct Parser {
           if (!parse_duration(v, o.grace)) return fail(CliAction::ValueError, Str("Not a valid value for OXINIT_GRACE: ") + v);
           o.grace_set = true;
         }
-      } else if (k == "CONTROL_SOCKET" && e.substr(0, 7) == "OXINIT_") {
-        o.control_socket = v;
       } else if (k == "CONFIG" && e.substr(0, 7) == "OXINIT_") {
         if (!o.config_given) {
           // Several files may be given, separated by ':'.

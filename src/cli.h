@@ -28,7 +28,6 @@ struct Options {
   VmMode vm = VmMode::Auto;      // --vm / --no-vm
   Str root;                      // --check --root DIR: users, groups, env files and the
                                  // default config files as the image at DIR sees them
-  Str control_socket;            // OXINIT_CONTROL_SOCKET: where the control socket is by default
   std::vector<Str> command;      // PROGRAM [ARGS...]
 
   bool remapped(int code) const {

@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstring>
 
-#include "ctl/protocol.h"
 #include "log.h"
 #include "sys/format.h"
 
@@ -114,14 +113,6 @@ void Logs::init(Loop* loop, uint64_t token_base, bool timestamps, int out_fd, in
   out_fds_[1] = err_fd;
 }
 
-void Logs::configure(bool timestamps, bool json, uint32_t ring_bytes) {
-  timestamps_ = timestamps;
-  json_ = json;
-  ring_cap_ = ring_bytes;
-  if (!ring_bytes) {
-    for (Channel& c : channels_) std::vector<char>().swap(c.ring);
-  }
-}
 
 void Logs::open_outputs() {
   if (outputs_open_) return;
@@ -142,19 +133,7 @@ Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr, uint64
   while (slot < streams_.size() && streams_[slot].fd.valid()) slot++;
   if (slot == streams_.size()) streams_.emplace_back();
   Stream& s = streams_[slot];
-  int ch = channel(name, true);
-  Channel& c = channels_[static_cast<size_t>(ch)];
-  std::string_view path = spec && spec->log == LogMode::File ? spec->log_file.view() : std::string_view();
-  if (c.path.view() != path) {
-    c.path = path;
-    c.file.reset();
-    c.file_failed = false;
-  }
-  if (spec) {
-    c.max_size = spec->log_max_size;
-    c.keep = spec->log_keep;
-  }
-  s.channel = static_cast<uint32_t>(ch);
+  s.channel = bind_channel(name, spec);
   s.prefix = name;
   s.prefix += " | ";
   s.is_stderr = is_stderr;
@@ -167,26 +146,12 @@ Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr, uint64
 }
 
 void Logs::emit(Stream& s, std::string_view line) {
-  Channel& c = channels_[s.channel];
-  if (ring_cap_) {
-    std::vector<char>& r = c.ring;
-    r.insert(r.end(), line.begin(), line.end());
-    r.push_back('\n');
-    // Down to the newest ring_cap_ bytes of whole lines once twice that is
-    // held: each byte is moved at most once on average.
-    if (r.size() > 2 * size_t{ring_cap_}) {
-      size_t cut = r.size() - ring_cap_;
-      while (r[cut - 1] != '\n') cut++;
-      r.erase(r.begin(), r.begin() + static_cast<std::ptrdiff_t>(cut));
-    }
-  }
-  if (tap_) tap_(tap_ctx_, s.channel, line);
-  if (!c.path.empty() && write_file(c, line, s.is_stderr)) return;
+  if (keep(s, line)) return;  // it went to its log file
   if (!json_ && !timestamps_) {
     out_[s.is_stderr ? 1 : 0].push(s.prefix, line, "\n");
     return;
   }
-  format_line(c.name, s.is_stderr ? "stderr" : "stdout", line, true);
+  format_line(channels_[s.channel].name, s.is_stderr ? "stderr" : "stdout", line, true);
   out_[s.is_stderr ? 1 : 0].push(line_, {}, {});
 }
 
@@ -210,16 +175,16 @@ void Logs::release_own_messages() {
 }
 
 void Logs::own_line(int level, std::string_view line, size_t head) {
-  static const char* const kLevels[] = {"fatal", "warn", "info", "debug", "trace"};
   open_outputs();
   OutputSink& o = out_[level <= 1 ? 1 : 0];
-  if (!json_ && !timestamps_) {
-    o.push(line, {}, {});
-  } else {
-    line.remove_suffix(line.size() && line.back() == '\n');
-    if (json_) line.remove_prefix(head < line.size() ? head : line.size());
-    format_line({}, kLevels[level < 4 ? level : 4], line, true);
+  if (json_) {
+    own_json(level, line, head);
     o.push(line_, {}, {});
+  } else if (timestamps_) {
+    format_line({}, "", line.substr(0, line.size() - 1), true);
+    o.push(line_, {}, {});
+  } else {
+    o.push(line, {}, {});
   }
   flush_outputs();
 }
@@ -253,18 +218,7 @@ void Logs::format_line(std::string_view name, const char* kv, std::string_view l
                static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60),
                static_cast<int>(ts.tv_nsec / 1000000));
   }
-  if (json_) {
-    line_ += "{\"time\":\"";
-    line_ += std::string_view(stamp, n);
-    line_ += "\",\"service\":";
-    ctl::json_string(line_, name.empty() ? "oxinit" : name);
-    line_ += name.empty() ? ",\"level\":\"" : ",\"stream\":\"";
-    line_ += kv;
-    line_ += "\",\"line\":";
-    ctl::json_string(line_, line);
-    line_ += "}\n";
-    return;
-  }
+  if (json_) return json_line(std::string_view(stamp, n), name, kv, line);
   if (timestamps_) {
     line_ += std::string_view(stamp, n);
     line_ += ' ';

@@ -10,11 +10,81 @@
 #include <cstdio>
 #include <cstring>
 
+#include "ctl/protocol.h"
 #include "log.h"
 #include "logs.h"
 #include "sys/format.h"
 
 namespace oxinit {
+
+void Logs::configure(bool timestamps, bool json, uint32_t ring_bytes) {
+  timestamps_ = timestamps;
+  json_ = json;
+  ring_cap_ = ring_bytes;
+  if (!ring_bytes) {
+    for (Channel& c : channels_) std::vector<char>().swap(c.ring);
+  }
+}
+
+// A stream's channel (made at its service's first stream), set up for its
+// log file when the service has one.
+uint32_t Logs::bind_channel(std::string_view name, const ServiceSpec* spec) {
+  int ch = channel(name, true);
+  Channel& c = channels_[static_cast<size_t>(ch)];
+  std::string_view path = spec && spec->log == LogMode::File ? spec->log_file.view() : std::string_view();
+  if (c.path.view() != path) {
+    c.path = path;
+    c.file.reset();
+    c.file_failed = false;
+  }
+  if (spec) {
+    c.max_size = spec->log_max_size;
+    c.keep = spec->log_keep;
+  }
+  return static_cast<uint32_t>(ch);
+}
+
+// What is kept of a line: the ring, a follower (`ctl logs -f`), the log
+// file. True when the file took it (it goes nowhere else).
+bool Logs::keep(Stream& s, std::string_view line) {
+  Channel& c = channels_[s.channel];
+  if (ring_cap_) {
+    std::vector<char>& r = c.ring;
+    r.insert(r.end(), line.begin(), line.end());
+    r.push_back('\n');
+    // Down to the newest ring_cap_ bytes of whole lines once twice that is
+    // held: each byte is moved at most once on average.
+    if (r.size() > 2 * size_t{ring_cap_}) {
+      size_t cut = r.size() - ring_cap_;
+      while (r[cut - 1] != '\n') cut++;
+      r.erase(r.begin(), r.begin() + static_cast<std::ptrdiff_t>(cut));
+    }
+  }
+  if (tap_) tap_(tap_ctx_, s.channel, line);
+  return !c.path.empty() && write_file(c, line, s.is_stderr);
+}
+
+// One of oxinit's own lines as JSON: its text without the "[WARN  oxinit
+// (1)] " tag, and its level.
+void Logs::own_json(int level, std::string_view line, size_t head) {
+  static const char* const kLevels[] = {"fatal", "warn", "info", "debug", "trace"};
+  line.remove_suffix(line.size() && line.back() == '\n');
+  line.remove_prefix(head < line.size() ? head : line.size());
+  format_line({}, kLevels[level < 4 ? level : 4], line, true);
+}
+
+// log_format = "json": {"time":...,"service":...,"stream"|"level":...,"line":...}.
+void Logs::json_line(std::string_view stamp, std::string_view name, const char* kv, std::string_view line) {
+  line_ += "{\"time\":\"";
+  line_ += stamp;
+  line_ += "\",\"service\":";
+  ctl::json_string(line_, name.empty() ? "oxinit" : name);
+  line_ += name.empty() ? ",\"level\":\"" : ",\"stream\":\"";
+  line_ += kv;
+  line_ += "\",\"line\":";
+  ctl::json_string(line_, line);
+  line_ += "}\n";
+}
 
 int Logs::channel(std::string_view name, bool make) {
   for (size_t i = 0; i < channels_.size(); i++) {

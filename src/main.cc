@@ -6,8 +6,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include <optional>
-
 #include "cli.h"
 #include "config/schema.h"
 #include "ctl/client.h"
@@ -204,13 +202,13 @@ int run(int argc, char** argv) {
   // names one; never in plain exec mode (tini's job needs none).
   const Str& where = plan.init.control_socket;
   bool services = plan.services.size() > (o.command.empty() ? 0 : 1);
-  std::optional<ctl::Server> server;
+  ctl::Server* server = nullptr;
   if (where != "none" && (services || !where.empty())) {
-    server.emplace(sup, !where.empty() ? where.view() : !o.control_socket.empty() ? o.control_socket.view()
-                                                                                    : ctl::kDefaultSocket);
-    sup.set_source(&*server);
+    server = new ctl::Server(sup, where);
+    sup.set_source(server);
   }
   RunOutcome out = sup.run();
+  delete server;
   int code = final_exit_code(o, out.exit_code);
   if (vm_mode) {
     char line[96];

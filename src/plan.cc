@@ -1,7 +1,6 @@
 #include "plan.h"
 
 #include <cstddef>
-#include <cstring>
 
 #include "sys/format.h"
 #include "sys/text.h"
@@ -35,11 +34,7 @@ int heap_pop(std::vector<int>& h) {
   return top;
 }
 
-// How many plan entries a config service becomes: one per instance, none
-// when disabled.
-int entries(const ServiceSpec& s) { return !s.enabled ? 0 : s.instances > 1 ? s.instances : 1; }
-
-// Config services, each repeated once per instance (disabled ones skipped).
+// Config services, each repeated once per instance.
 struct Expand {
   using iterator_category = std::forward_iterator_tag;
   using value_type = ServiceSpec;
@@ -47,13 +42,13 @@ struct Expand {
   using pointer = const ServiceSpec*;
   using reference = const ServiceSpec&;
   const ServiceSpec* s;
-  const ServiceSpec* end;
   int i;
-  Expand(const ServiceSpec* b, const ServiceSpec* e) : s(b), end(e), i(-1) { ++*this; }
   reference operator*() const { return *s; }
   Expand& operator++() {
-    for (i++; s != end && i >= entries(*s); i = 0) s++;
-    if (s == end) i = 0;
+    if (++i >= s->instances) {
+      s++;
+      i = 0;
+    }
     return *this;
   }
   Expand operator++(int) {
@@ -80,8 +75,7 @@ static bool plan_into(const Config& config, Plan& out, ConfigError& err) {
   out = Plan();
   size_t total = 0;
   for (const ServiceSpec& s : config.services) {
-    total += static_cast<size_t>(entries(s));
-    if (!s.enabled) out.disabled.push_back(s.name);
+    total += static_cast<size_t>(s.instances > 1 ? s.instances : 1);
     if (total > kMaxPlanServices) {
       plan_error(out, err, s.file, {s.line, 0}, "too many services after expanding instances (the limit is 4096)");
       out.init = config.init;
@@ -89,16 +83,16 @@ static bool plan_into(const Config& config, Plan& out, ConfigError& err) {
     }
   }
   out.init = config.init;
+  out.disabled = config.disabled;
   // first[k]..first[k+1]: the plan entries of config service k.
   std::vector<int> first;
   // One copy per instance, made in one go (no regrowth code), then renamed.
   const ServiceSpec* b = config.services.data();
-  const ServiceSpec* e = b + config.services.size();
-  out.services = std::vector<ServiceSpec>(Expand(b, e), Expand(e, e));
+  out.services = std::vector<ServiceSpec>(Expand{b, 0}, Expand{b + config.services.size(), 0});
   size_t entry = 0;
   for (const ServiceSpec& s : config.services) {
     first.push_back(int(entry));
-    for (int i = 0; i < entries(s); i++, entry++) {
+    for (int i = 0; i < s.instances || i == 0; i++, entry++) {
       if (s.instances <= 1) continue;
       ServiceSpec& c = out.services[entry];
       char buf[48];
@@ -127,7 +121,6 @@ static bool plan_into(const Config& config, Plan& out, ConfigError& err) {
       bool found = false;
       for (size_t j = 0; j < config.services.size(); j++) {
         if (config.services[j].name.view() != base) continue;
-        found = !config.services[j].enabled;  // after a disabled service: satisfied
         for (int p = first[j]; p < first[j + 1]; p++) {
           if (base.size() != name.size() && out.services[p].name.view() != name) continue;
           found = true;

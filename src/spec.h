@@ -153,6 +153,7 @@ struct InitSpec {
 struct Config {
   InitSpec init;
   std::vector<ServiceSpec> services;
+  std::vector<Str> disabled;  // enabled = false, taken out by drop_disabled (config/schema.h)
 };
 
 }  // namespace oxinit

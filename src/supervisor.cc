@@ -22,7 +22,6 @@ constexpr uint64_t kTokenSignal = 1ULL << 56;
 constexpr uint64_t kTokenLogs = 2ULL << 56;
 constexpr uint64_t kTokenExec = 3ULL << 56;  // low bits: the service index
 constexpr uint64_t kTokenProbe = 4ULL << 56;    // low bits: the service index
-constexpr uint64_t kTokenNotify = 5ULL << 56;
 constexpr uint64_t kTokenReadyFd = 6ULL << 56;  // low bits: the service index
 constexpr uint64_t kTokenPower = 7ULL << 56;     // low bits: the fd (vm::Power)
 constexpr uint64_t kTokenSource = 8ULL << 56;    // the control socket (ctl/server.h)
@@ -66,35 +65,30 @@ Millis default_shutdown_limit(const Plan& plan) {
 Supervisor::Supervisor(Plan& plan, SignalSetup& signals, bool vm_mode)
     : plan_(&plan), signals_(signals), vm_(vm_mode) {
   services_.resize(plan_->services.size());
-  watch_.resize(services_.size());
-  for (size_t i = 0; i < services_.size(); i++) services_[i].spec = &plan_->services[i];
-  reindex();
+  dependents_.resize(plan_->services.size());
+  for (size_t i = 0; i < services_.size(); i++) {
+    services_[i].spec = &plan_->services[i];
+    if (plan_->services[i].is_main) main_ = static_cast<int>(i);
+    if (i < plan_->deps.size()) {
+      for (int d : plan_->deps[i]) dependents_[static_cast<size_t>(d)].push_back(static_cast<int>(i));
+    }
+  }
   am_pid1_ = getpid() == 1;
   outcome_.action = plan_->init.final_action;
+  watch_.resize(services_.size());
+  for (size_t i = 0; i < services_.size(); i++) {
+    const ServiceSpec& sp = plan_->services[i];
+    if (has_ready_probe(sp) || sp.health.kind != ProbeSpec::None) {
+      watch_[i] = new Watch;
+      any_watch_ = true;
+    }
+  }
 }
 
 Supervisor::~Supervisor() {
   for (Watch* w : watch_) delete w;
   delete notify_;
   if (own_plan_) delete plan_;
-}
-
-// After a reload: who depends on whom, the main command, the checks each
-// service needs. Indices never change (removed services keep theirs).
-void Supervisor::reindex() {
-  dependents_.assign(services_.size(), {});
-  for (size_t i = 0; i < services_.size(); i++) {
-    Service& s = services_[i];
-    const ServiceSpec& sp = *s.spec;
-    if (s.removed) continue;
-    if (i < plan_->deps.size()) {
-      for (int d : plan_->deps[i]) dependents_[static_cast<size_t>(d)].push_back(static_cast<int>(i));
-    }
-    if (sp.is_main) main_ = static_cast<int>(i);
-    bool want = has_ready_probe(sp) || sp.health.kind != ProbeSpec::None;
-    if (want && !watch_[i]) watch_[i] = new Watch;
-    any_watch_ |= want;
-  }
 }
 
 // The service whose current process is pid; an index entry left by an
@@ -722,15 +716,9 @@ void Supervisor::handle_signal(int sig) {
     case SignalMeaning::ForwardMain:
       forward_to_main(to);
       return;
-    case SignalMeaning::Reload: {
-      ReloadReport r;
-      if (!reload(r)) {
-        OX_WARN("received SIGHUP: the config was not reloaded: %s", r.error.format().c_str());
-        return;
-      }
-      OX_INFO("received SIGHUP: config reloaded: %s", r.summary.c_str());
+    case SignalMeaning::Reload:
+      reload_on_sighup();
       return;
-    }
     case SignalMeaning::ForwardAll: {
       int n = 0;
       for (Service& s : services_) {
@@ -909,28 +897,6 @@ void Supervisor::advance(Millis now) {
   }
 }
 
-// The sd_notify socket, once a service has ready = "notify" (at start, or
-// added by a reload).
-void Supervisor::open_notify() {
-  for (const ServiceSpec& sp : plan_->services) {
-    if (sp.ready.kind != ProbeSpec::Notify || notify_) continue;
-    notify_ = new NotifySocket;
-    auto r = notify_->open();
-    if (r) r = loop_.add(notify_->fd(), EPOLLIN, kTokenNotify);
-    if (!r) {
-      OX_WARN("unable to open the notify socket: %s: %s; no ready = \"notify\" service can become ready",
-              r.error().what, strerror(r.error().err));
-      delete notify_;
-      notify_ = nullptr;
-      break;
-    }
-  }
-}
-
-void Supervisor::configure_logs() {
-  const InitSpec& i = plan_->init;
-  logs_.configure(i.log_timestamps, i.log_format == LogFormat::Json, static_cast<uint32_t>(i.log_buffer));
-}
 
 Millis Supervisor::next_deadline() const {
   Millis d = phase_deadline_;
@@ -960,11 +926,18 @@ RunOutcome Supervisor::run() {
   loop_.set_signal_fd(signals_.fd.get(), kTokenSignal);
   wait_set_ = signals_.blocked;
   logs_.init(&loop_, kTokenLogs, plan_->init.log_timestamps);
-  configure_logs();
+  // Only what a service list can ask for reaches the features' code.
+  const InitSpec& is = plan_->init;
+  if (is.log_format != LogFormat::Text || is.log_buffer != InitSpec().log_buffer) configure_logs();
   // From here on oxinit's own lines share the services' non-blocking queues.
   logs_.take_own_messages();
   if (source_) source_->start(loop_, kTokenSource);
-  open_notify();
+  for (const ServiceSpec& sp : plan_->services) {
+    if (sp.ready.kind == ProbeSpec::Notify) {
+      open_notify();
+      break;
+    }
+  }
   if (vm_) power_.attach(loop_, kTokenPower);
 
   epoll_event events[64];

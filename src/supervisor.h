@@ -134,7 +134,9 @@ class Supervisor {
   void index_pid(pid_t pid, int idx);
   void unindex_pid(pid_t pid);
   void reindex();
+  static constexpr uint64_t kTokenNotify = 5ULL << 56;  // the loop token of the notify socket
   void configure_logs();
+  void reload_on_sighup();
   void open_notify();
 
   Plan* plan_;            // main's, until a reload makes one of its own

@@ -906,7 +906,32 @@ Result<void, ConfigError> load_config(const std::vector<Str>& files, Config& out
     }
     if (auto r = parse_config(text, f, out, users); !r) return r;
   }
+  drop_disabled(out);
   return {};
+}
+
+void drop_disabled(Config& c) {
+  std::vector<ServiceSpec> kept;
+  kept.reserve(c.services.size());
+  for (ServiceSpec& s : c.services) {
+    if (s.enabled) kept.push_back(std::move(s));
+    else c.disabled.push_back(s.name);
+  }
+  c.services.swap(kept);
+  for (ServiceSpec& s : c.services) {
+    for (size_t a = 0; a < s.after.size();) {
+      std::string_view name = s.after[a];
+      name = name.substr(0, name.find('.'));
+      bool off = false;
+      for (const Str& d : c.disabled) off |= d.view() == name;
+      if (!off) {
+        a++;
+        continue;
+      }
+      s.after.erase(s.after.begin() + static_cast<std::ptrdiff_t>(a));
+      if (a < s.after_pos.size()) s.after_pos.erase(s.after_pos.begin() + static_cast<std::ptrdiff_t>(a));
+    }
+  }
 }
 
 std::vector<Str> unreadable_env_files(const std::vector<ServiceSpec>& services, std::string_view root) {

@@ -4,11 +4,64 @@
 // features' mapping (build-aux/layout.ld): exec mode never runs it.
 #include <signal.h>
 
+#include <cstring>
+
 #include "log.h"
 #include "supervisor.h"
 #include "sys/format.h"
 
 namespace oxinit {
+
+// After a reload: who depends on whom, the main command, the checks each
+// service needs. Indices never change (removed services keep theirs).
+void Supervisor::reindex() {
+  dependents_.assign(services_.size(), {});
+  for (size_t i = 0; i < services_.size(); i++) {
+    Service& s = services_[i];
+    const ServiceSpec& sp = *s.spec;
+    if (s.removed) continue;
+    if (i < plan_->deps.size()) {
+      for (int d : plan_->deps[i]) dependents_[static_cast<size_t>(d)].push_back(static_cast<int>(i));
+    }
+    if (sp.is_main) main_ = static_cast<int>(i);
+    bool want = has_ready_probe(sp) || sp.health.kind != ProbeSpec::None;
+    if (want && !watch_[i]) watch_[i] = new Watch;
+    any_watch_ |= want;
+  }
+}
+
+// The sd_notify socket, once a service has ready = "notify" (at start, or
+// added by a reload).
+void Supervisor::open_notify() {
+  for (const ServiceSpec& sp : plan_->services) {
+    if (sp.ready.kind != ProbeSpec::Notify || notify_) continue;
+    notify_ = new NotifySocket;
+    auto r = notify_->open();
+    if (r) r = loop_.add(notify_->fd(), EPOLLIN, kTokenNotify);
+    if (!r) {
+      OX_WARN("unable to open the notify socket: %s: %s; no ready = \"notify\" service can become ready",
+              r.error().what, strerror(r.error().err));
+      delete notify_;
+      notify_ = nullptr;
+      break;
+    }
+  }
+}
+
+void Supervisor::configure_logs() {
+  const InitSpec& i = plan_->init;
+  logs_.configure(i.log_timestamps, i.log_format == LogFormat::Json, static_cast<uint32_t>(i.log_buffer));
+}
+
+// SIGHUP in service mode: a reload, reported in oxinit's own lines.
+void Supervisor::reload_on_sighup() {
+  ReloadReport r;
+  if (!reload(r)) {
+    OX_WARN("received SIGHUP: the config was not reloaded: %s", r.error.format().c_str());
+    return;
+  }
+  OX_INFO("received SIGHUP: config reloaded: %s", r.summary.c_str());
+}
 
 Supervisor::ByHand Supervisor::start_by_hand(Service& s) {
   if (is_running(s.state)) {

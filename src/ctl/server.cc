@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdarg>
+#include <cstdlib>
 #include <cstring>
 
 #include "ctl/protocol.h"
@@ -50,6 +51,13 @@ const char* last_exit(const Service& s, char* b) {
 }
 
 }  // namespace
+
+// path "": OXINIT_CONTROL_SOCKET, else the default.
+Server::Server(Supervisor& sup, std::string_view path) : sup_(sup), path_(path) {
+  const char* env = getenv("OXINIT_CONTROL_SOCKET");
+  if (path_.empty()) path_ = env && *env ? env : kDefaultSocket;
+}
+Server::~Server() { delete[] clients_; }
 
 void Server::start(Loop& loop, uint64_t kind) {
   loop_ = &loop;

@@ -33,8 +33,11 @@ constexpr size_t kMaxPendingTotal = size_t{8} << 20;  // ... and for all of them
 
 class Server final : public Source {
  public:
-  Server(Supervisor& sup, std::string_view path) : sup_(sup), path_(path) {}
-  ~Server() { delete[] clients_; }
+  // Out of line: main.cc makes one in service mode only, and exec mode's
+  // code keeps none of the server's. path "": OXINIT_CONTROL_SOCKET, else
+  // kDefaultSocket.
+  Server(Supervisor& sup, std::string_view path);
+  ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
   // Makes the socket; a socket that cannot be made is a WARN, nothing more.

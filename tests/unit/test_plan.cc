@@ -19,6 +19,7 @@ Plan plan_of(std::string_view text) {
   std::string msg = err.format().c_str();
   INFO(msg);
   REQUIRE(parsed);
+  drop_disabled(c);  // as load_config does
   Plan p;
   bool planned = into(make_plan(c, p), err);
   msg = err.format().c_str();
