@@ -6,6 +6,7 @@
 #   make man        man/*.[58] from docs/*.[58].md (scripts/mkman.py)
 #   make dist       dist/oxinit-VERSION-linux-ARCH for every arch, SHA256SUMS
 #   make deb        dist/oxinit_VERSION_ARCH.deb for every arch of make dist
+#   make dist-test  tests/dist: qemu-user, the .deb, the Dockerfile, Kubernetes
 BUILD      ?= build
 TEST_BUILD ?= build-test
 ASAN_BUILD ?= build-asan

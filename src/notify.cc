@@ -63,17 +63,17 @@ bool read_proc_ids(pid_t pid, ProcIds& out) {
 }
 
 Result<void> NotifySocket::open() {
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return errno_error("socket");
-  fd_.reset(fd);
+  int sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (sock < 0) return errno_error("socket");
+  fd_.reset(sock);
   int on = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) return errno_error("SO_PASSCRED");
+  if (setsockopt(sock, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) return errno_error("SO_PASSCRED");
   sockaddr_un a{};
   a.sun_family = AF_UNIX;
   // An address of sizeof(sa_family_t) asks for autobind: five hex digits.
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(sa_family_t)) < 0) return errno_error("bind");
+  if (bind(sock, reinterpret_cast<sockaddr*>(&a), sizeof(sa_family_t)) < 0) return errno_error("bind");
   socklen_t len = sizeof a;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) < 0) return errno_error("getsockname");
+  if (getsockname(sock, reinterpret_cast<sockaddr*>(&a), &len) < 0) return errno_error("getsockname");
   size_t name = len - offsetof(sockaddr_un, sun_path);
   if (name < 2 || name > sizeof addr_ - 1) return Error{EINVAL, "getsockname"};
   addr_[0] = '@';

@@ -21,7 +21,7 @@ struct NotifyMessage {
   bool has_status = false;
   std::string_view status;   // STATUS=..., views the datagram
 };
-void parse_notify(std::string_view datagram, NotifyMessage& out);
+void parse_notify(std::string_view d, NotifyMessage& m);
 
 // From /proc/PID/stat: who a sender belongs to when it is not a service's
 // main process (a helper in the service's session, a forked child).
@@ -53,7 +53,7 @@ class NotifySocket {
  private:
   UniqueFd fd_;
   char addr_[24] = "";
-  char buf_[4096];
+  char buf_[4096] = {};
 };
 
 // One datagram to a socket named like $NOTIFY_SOCKET: a path, or "@name" for

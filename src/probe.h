@@ -75,7 +75,7 @@ class Probe {
   UniqueFd sock_;
   const ProbeSpec* spec_ = nullptr;
   uint16_t len_ = 0;
-  char buf_[256];  // the answer's start: enough for the status line
+  char buf_[256] = {};  // the answer's start: enough for the status line
   ProbeResult result_;
 };
 

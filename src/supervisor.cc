@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/signalfd.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -400,7 +401,7 @@ void Supervisor::on_notify(Millis now) {
   }
 }
 
-void Supervisor::notify_upwards(const char* msg) {
+void Supervisor::notify_upwards(const char* msg) const {
   if (plan_->run.notify_socket.empty()) return;
   if (auto r = notify_send(plan_->run.notify_socket.c_str(), msg); !r) {
     OX_WARN("unable to send %s to NOTIFY_SOCKET %s: %s", msg, plan_->run.notify_socket.c_str(),
@@ -442,10 +443,11 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   req.sigchld_was_ignored = signals_.sigchld_was_ignored;
   UniqueFd out_w, err_w;
   if (spec.is_main) {
-    // A VM's console is nobody's controlling tty until the main command
-    // takes it (vm/boot.cc, console_fds; TIOCSCTTY fails harmlessly when
-    // stdin is not a tty).
-    if (vm_) req.new_session = req.controlling_tty = true;
+    // A VM's console is nobody's controlling tty (tcgetsid fails) until the
+    // main command takes it (vm/boot.cc, console_fds); TIOCSCTTY fails
+    // harmlessly when stdin is not a tty. A terminal that is some session's
+    // already (a forced --vm under sudo) is shared as outside a VM.
+    if (vm_ && tcgetsid(STDIN_FILENO) < 0) req.new_session = req.controlling_tty = true;
     else req.take_terminal = true;
   } else {
     req.new_session = true;

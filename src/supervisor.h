@@ -129,7 +129,7 @@ class Supervisor {
   void on_notify(Millis now);
   Service* notify_sender(pid_t pid);
   void log_probe_step(const Service& s, Event e, const Step& st);
-  void notify_upwards(const char* msg);
+  void notify_upwards(const char* msg) const;
   Service* find(pid_t pid);
   void index_pid(pid_t pid, int idx);
   void unindex_pid(pid_t pid);

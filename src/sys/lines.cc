@@ -9,6 +9,7 @@
 
 namespace oxinit {
 
+// cppcheck-suppress uninitMemberVar ; buf_ is filled by read() before use
 LineReader::LineReader(const char* path)
     : fd_(retry_eintr([&] { return ::open(path, O_RDONLY | O_CLOEXEC); })) {}
 

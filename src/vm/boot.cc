@@ -26,10 +26,6 @@
 namespace oxinit::vm {
 namespace {
 
-// include/linux/proc_ns.h: the initial PID namespace's nsfs inode number,
-// fixed since Linux 3.8 (systemd's namespace-util.h uses the same constant).
-constexpr ino_t kProcPidInitIno = 0xEFFFFFFCU;
-
 const InitSpec* g_init = nullptr;
 bool g_whole = false;  // PID 1 of the initial PID namespace: the machine is ours
 
@@ -133,9 +129,8 @@ void load_seed(const Str& path, bool credit) {
 }
 
 // /proc, for detect(): mounted when missing (mounted_here tells); false when
-// it is missing and cannot be mounted. Here, not in mounts.cc: exec mode in
-// a container runs this, and must not fault in the features' mapping
-// (build-aux/layout.ld).
+// it is missing and cannot be mounted. Only a PID 1 without /proc gets here
+// (detect() in boot.h answers the others itself).
 bool ensure_proc(bool& mounted_here) {
   struct stat st;
   mounted_here = false;

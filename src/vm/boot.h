@@ -3,21 +3,31 @@
 // mounts, loads modules or reboots.
 #pragma once
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "spec.h"
 
 namespace oxinit::vm {
 
-// PID 1 of the initial PID namespace (mounts /proc to look, and keeps it then).
+// include/linux/proc_ns.h: the initial PID namespace's nsfs inode number,
+// fixed since Linux 3.8 (systemd's namespace-util.h uses the same constant).
+constexpr ino_t kProcPidInitIno = 0xEFFFFFFCU;
+
+// PID 1 of the initial PID namespace, for a PID 1 that has no
+// /proc/self/ns/pid to look at: mounts /proc to look (and keeps it then).
 bool initial_pid1();
 
 // True when oxinit should act as a VM init: forced by `mode`, else when it is
-// PID 1 of the initial PID namespace. Inline, so exec mode (not PID 1) never
-// touches the VM code.
+// PID 1 of the initial PID namespace. Inline, and answered here when /proc is
+// there (a container's PID 1), so exec mode never faults in the VM code
+// (build-aux/layout.ld).
 inline bool detect(VmMode mode) {
   if (mode != VmMode::Auto) return mode == VmMode::On;
-  return ::getpid() == 1 && initial_pid1();
+  if (::getpid() != 1) return false;
+  struct stat st;
+  if (::stat("/proc/self/ns/pid", &st) == 0) return st.st_ino == kProcPidInitIno;
+  return initial_pid1();
 }
 
 // The boot, each step skipped when already done, none fatal but the root

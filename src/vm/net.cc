@@ -102,7 +102,7 @@ class Request {
     kernel.nl_family = AF_NETLINK;
     if (::sendto(fd, buf_, h()->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
       return errno;
-    alignas(k::nlmsghdr) char ack[512];
+    alignas(k::nlmsghdr) char ack[512] = {};
     ssize_t n = retry_eintr([&] { return ::recv(fd, ack, sizeof ack, 0); });
     if (n < 0) return errno;
     auto* r = reinterpret_cast<k::nlmsghdr*>(ack);

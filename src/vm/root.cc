@@ -17,13 +17,13 @@
 
 namespace oxinit::vm {
 
-void parse_cmdline(std::string_view s, RootArgs& out) {
+void parse_cmdline(std::string_view cmdline, RootArgs& out) {
   // "key=" prefixes (a NUL stands for '=': "rw" and "ro" have none) and
   // where each value goes.
   static constexpr char kKeys[][12] = {"root=", "rootfstype=", "rootflags=", "init=", "rw", "ro", "rootwait"};
   std::string_view* to[] = {&out.root, &out.fstype, &out.flags, &out.init};
-  const char* p = s.data();
-  const char* end = p + s.size();
+  const char* p = cmdline.data();
+  const char* end = p + cmdline.size();
   while (p < end) {
     while (p < end && (*p == ' ' || *p == '\n')) p++;
     const char* b = p;

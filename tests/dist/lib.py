@@ -115,6 +115,12 @@ class Pid1:
             self.p.send_signal(signal.SIGKILL)
             self.p.wait()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
 
 def _apt_sources():
     """The host's Debian sources, so mmdebstrap uses the mirror this machine

@@ -28,7 +28,8 @@ def dist_has_every_arch_static_stripped_within_budget():
         assert not interp, f"{name}: dynamic (PT_INTERP)"
         assert not symtab, f"{name}: not stripped"
         size = os.path.getsize(path)
-        assert size <= BUDGET, f"{name}: {size} bytes > {BUDGET}"
+        if arch in ("amd64", "arm64", "armhf", "i386"):  # see scripts/dist.py BUDGET_ARCHES
+            assert size <= BUDGET, f"{name}: {size} bytes > {BUDGET}"
         rows.append(f"{arch} {size}")
     assert len(sums) == len(want), f"SHA256SUMS lists {sorted(sums)}"
     print("   sizes: " + ", ".join(rows))
@@ -78,8 +79,7 @@ trap 'z=0; for f in /proc/[0-9]*/stat; do read -r p c s rest < $f 2>/dev/null &&
 echo ready
 while :; do sleep 0.1; done
 """
-    p = Pid1(pid1(arch, ["--", "/bin/sh", "-c", script]))
-    try:
+    with Pid1(pid1(arch, ["--", "/bin/sh", "-c", script])) as p:
         p.expect("ready")
         p.kill(signal.SIGHUP)
         p.expect("got-HUP")
@@ -87,8 +87,6 @@ while :; do sleep 0.1; done
         p.expect("got-USR1")
         p.kill(signal.SIGTERM)
         rc = p.wait()
-    finally:
-        p.close()
     assert rc == 42, f"exit {rc}:\n{p.text()}"
     assert "zombies=0" in p.text(), p.text()
 
@@ -96,14 +94,11 @@ while :; do sleep 0.1; done
 @per_arch
 def kill_timeout_as_pid1(arch):
     """-t: a command that ignores the forwarded SIGTERM is SIGKILLed."""
-    p = Pid1(pid1(arch, ["-t", "0.5", "--", "/bin/sh", "-c",
-                         "trap '' TERM; echo ready; while :; do sleep 0.1; done"]))
-    try:
+    with Pid1(pid1(arch, ["-t", "0.5", "--", "/bin/sh", "-c",
+                          "trap '' TERM; echo ready; while :; do sleep 0.1; done"])) as p:
         p.expect("ready")
         p.kill(signal.SIGTERM)
         rc = p.wait()
-    finally:
-        p.close()
     assert rc == 137, f"exit {rc}:\n{p.text()}"
 
 

@@ -134,6 +134,20 @@ def every_documented_key_is_known_to_oxinit():
                 assert "unknown key" not in r.stderr, f"{table} {k}: {r.stderr}"
 
 
+@test(timeout=600)
+def make_install_puts_the_man_pages_under_prefix():
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        r = subprocess.run(["make", "-s", "-C", ROOT, "install", f"DESTDIR={d}", "PREFIX=/opt/ox"],
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+        for path in ("sbin/oxinit", "opt/ox/share/man/man8/oxinit.8", "opt/ox/share/man/man5/oxinit.toml.5"):
+            assert os.path.isfile(os.path.join(d, path)), f"make install: no {path}"
+        with open(os.path.join(d, "opt/ox/share/man/man8/oxinit.8")) as f, \
+                open(os.path.join(ROOT, "man/oxinit.8")) as g:
+            assert f.read() == g.read()
+
+
 @test
 def readme_starts_with_the_two_commands():
     md = read("README.md")

@@ -49,6 +49,14 @@ echo "path $PATH"
 echo "pid1 $(cat /proc/1/comm)"
 """
 
+NET_PROBE = r"""
+ip -4 addr show eth0 | sed -n 's/.*inet \([0-9./]*\).*/addr \1/p'
+ip route | sed 's/^/route /'
+sed 's/^/resolv /' /etc/resolv.conf
+echo "seed $(md5sum < /seed | cut -c1-32)"
+"""
+SEED_TEXT = "not random at all\n" * 32
+
 
 class Scenario:
     """One boot: a config, extra kernel args, and what to do while it runs.
@@ -279,15 +287,24 @@ comand = "echo never"
 [init]
 modules = ["no_such_module"]
 """, modules=["no_such_module"], append="root=/dev/vda"),
+    # Also [init] network (no ip=) and a credited random seed.
     Scenario("mounts", """
 [init]
 hostname = "oxvm"
 mount_cgroup = true
+modules = ["virtio_pci", "virtio_net"]
+random_seed = "/seed"
+random_seed_credit = true
+[init.network]
+address = "10.0.2.15/24"
+gateway = "10.0.2.2"
+dns = ["10.0.2.3"]
 [service.probe]
 command = ["/bin/sh", "/probe.sh"]
 restart = "never"
 critical = true
-""", files={"/probe.sh": PROBE_SH}),
+""", files={"/probe.sh": PROBE_SH + NET_PROBE, "/seed": SEED_TEXT}, modules=["virtio_pci", "virtio_net"],
+        vm={"hostfwd": True}),
 ]}
 
 
@@ -413,7 +430,8 @@ _TESTS = {
     "reboot": ("final_action_reboot_resets_the_vm",),
     "firecracker": ("firecracker_style_reboot_k_ends_the_vm",),
     "badconfig": ("config_error_powers_off_instead_of_panicking",),
-    "mounts": ("service_sees_mounts_hostname_and_lo_up", "services_get_stdin_from_dev_null"),
+    "mounts": ("service_sees_mounts_hostname_and_lo_up", "services_get_stdin_from_dev_null",
+               "network_and_credited_seed_from_config_keys"),
     "disk-powerdown": ("disk_root_power_button_ends_clean", "disk_root_network_mounts_sysctl_seed"),
     "disk-cad": ("disk_root_ctrl_alt_del_ends_clean",),
     "disk-quit": ("disk_root_hard_quit_shows_the_check_can_fail",),
@@ -575,6 +593,21 @@ def service_sees_mounts_hostname_and_lo_up():
 def services_get_stdin_from_dev_null():
     r = result("mounts")
     assert "stdin /dev/null" in lines(r, "probe"), r.console
+
+
+@test(timeout=600)
+def network_and_credited_seed_from_config_keys():
+    """[init] network without ip=; random_seed_credit (RNDADDENTROPY): no
+    WARN, and the seed file was replaced before the probe read it."""
+    import hashlib
+    r = result("mounts")
+    out = lines(r, "probe")
+    assert "addr 10.0.2.15/24" in out, r.console
+    assert any(ln.startswith("route default via 10.0.2.2") for ln in out), r.console
+    assert "resolv nameserver 10.0.2.3" in out, r.console
+    seeds = [ln.split()[1] for ln in out if ln.startswith("seed ")]
+    assert seeds and seeds[0] != hashlib.md5(SEED_TEXT.encode()).hexdigest(), (seeds, r.console)
+    assert "WARN " not in r.console and "ERROR" not in r.console, r.console
 
 
 def last_written(r):
