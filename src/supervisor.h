@@ -66,6 +66,16 @@ class Supervisor {
   const std::vector<Service>& services() const { return services_; }
   const Plan& plan() const { return *plan_; }
   Service& at(size_t i) { return services_[i]; }
+  // The last readiness or health check's result and the last STATUS= text
+  // (sd_notify) of a service, "" when it has none.
+  std::string_view last_check(const Service& s) const {
+    const Watch* w = watch(s);
+    return w ? std::string_view(w->last) : std::string_view();
+  }
+  std::string_view status_text(const Service& s) const {
+    const Watch* w = watch(s);
+    return w ? w->status.view() : std::string_view();
+  }
   bool running() const { return phase_ == Phase::Running; }
   Logs& logs() { return logs_; }
   enum class ByHand : uint8_t { Started, Waiting, AfterStop, Running, DepDown };

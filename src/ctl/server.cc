@@ -395,8 +395,9 @@ void Server::status(const Request& rq, Str& a) {
         if (up < 3600) format(upt, sizeof upt, "%lldm%02llds", up / 60, up % 60);
         else format(upt, sizeof upt, "%lldh%02lldm", up / 3600, up / 60 % 60);
       }
-      add(a, "%-*s  %-9s %7s %7s %8u  %s\n", width, s.spec->name.c_str(), state, pid, upt, restarts,
-          *last ? last : "-");
+      std::string_view st = sup_.status_text(s);
+      add(a, "%-*s  %-9s %7s %7s %8u  %s%s%.*s\n", width, s.spec->name.c_str(), state, pid, upt, restarts,
+          *last ? last : "-", st.empty() ? "" : "; ", static_cast<int>(st.size()), st.data());
       continue;
     }
     a += sep;
@@ -409,10 +410,16 @@ void Server::status(const Request& rq, Str& a) {
     if (!*last) memcpy(last, "null", 5);
     else if (s.last_signal) format(last, sizeof last, "{\"signal\":\"%s\"}", signal_name(s.last_signal, sig));
     else format(last, sizeof last, "{\"code\":%d}", s.last_code);
-    // The readiness probe's last result and the STATUS= text come with
-    // issue 12's probes: null until then.
-    add(a, ",\"state\":\"%s\",\"pid\":%s,\"uptime\":%s,\"restarts\":%u,\"last_exit\":%s,\"probe\":null,\"status\":null}",
-        state, pid, upt, restarts, last);
+    add(a, ",\"state\":\"%s\",\"pid\":%s,\"uptime\":%s,\"restarts\":%u,\"last_exit\":%s,\"probe\":", state, pid,
+        upt, restarts, last);
+    // The last check's result and the STATUS= text, null without them.
+    std::string_view extra[] = {sup_.last_check(s), sup_.status_text(s)};
+    for (int k = 0; k < 2; k++) {
+      if (k) a += ",\"status\":";
+      if (extra[k].empty()) a += "null";
+      else json_string(a, extra[k]);
+    }
+    a += '}';
   }
   if (rq.json) a += "]}\n";
 }

@@ -104,6 +104,28 @@ restart_delay = "5s"
 
 
 @test
+def status_shows_the_last_check_and_status_text():
+    notify = ("import os, socket, time; p = os.environ['NOTIFY_SOCKET']; "
+              "p = '\\\\0' + p[1:] if p[0] == '@' else p; "
+              "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); "
+              "s.sendto(b'READY=1\\\\nSTATUS=serving 3 clients', p); time.sleep(1000)")
+    # (\\\\ in this file is \\ in the TOML string, \ for python3 -c)
+    i, sock, d = started(f"""
+[service.n]
+command = ["/usr/bin/python3", "-c", "{notify}"]
+ready = "notify"
+""")
+    with i:
+        wait_until(lambda: state(sock, "n") == "ready", 15, what="n ready")
+        wait_until(lambda: status_of(sock)["n"]["status"] == "serving 3 clients", 10, what="STATUS=")
+        s = status_of(sock)["n"]
+        assert isinstance(s["probe"], str) and s["probe"], s
+        code, out, err = ctl(sock, "status", "n")
+        assert out.splitlines()[1].endswith("-; serving 3 clients"), out
+        assert stop(i) == 0
+
+
+@test
 def start_stop_restart_by_hand():
     i, sock, d = db_and_web()
     with i:
