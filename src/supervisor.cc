@@ -183,7 +183,7 @@ void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left
     if (s.spec->stop_signal != SIGCONT) signal_group(s, SIGCONT);
     OX_INFO("service %s: stopping (pid %d)", s.spec->name.c_str(), s.pid > 0 ? s.pid : s.pgid);
   }
-  if (st.actions & kActEndForGood) end_for_good(s, st.to == State::Done, run_code(s));
+  if (st.actions & kActEndForGood) end_for_good(s, st.to == State::Done, run_code(s), now);
   if (st.actions & kActSpawn) spawn_service(s, now);
 }
 
@@ -564,9 +564,8 @@ void Supervisor::report_exec_failure(const Service& s, const ExecFailure& f) {
   }
 }
 
-void Supervisor::end_for_good(const Service& s, bool ok, int code) {
+void Supervisor::end_for_good(const Service& s, bool ok, int code, Millis now) {
   const ServiceSpec& spec = *s.spec;
-  Millis now = now_ms();
   if (spec.is_main || spec.critical) {
     if (!code_set_ || spec.is_main) {
       outcome_.exit_code = code;
@@ -768,8 +767,7 @@ void Supervisor::begin_shutdown(const char* why, Millis now) {
   OX_DEBUG("shutting down: %s", why);
   phase_ = Phase::StoppingServices;
   notify_upwards("STOPPING=1");
-  Millis limit = plan_.init.shutdown_limit >= 0 ? plan_.init.shutdown_limit : default_shutdown_limit(plan_);
-  limit_deadline_ = now + limit;
+  limit_deadline_ = now + shutdown_limit();
   // What has not started never will; what waits for a restart gets none.
   for (Service& s : services_) {
     if (s.state == State::Waiting || s.state == State::Backoff || s.state == State::Stopping) {
@@ -778,12 +776,15 @@ void Supervisor::begin_shutdown(const char* why, Millis now) {
   }
 }
 
+Millis Supervisor::shutdown_limit() const {
+  return plan_.init.shutdown_limit >= 0 ? plan_.init.shutdown_limit : default_shutdown_limit(plan_);
+}
+
 // [init] shutdown_limit: the whole shutdown is over, whatever is still there
 // (a process in uninterruptible sleep on a hung NFS or FUSE mount).
 void Supervisor::shutdown_limit_reached() {
   char d[24];
-  Millis limit = plan_.init.shutdown_limit >= 0 ? plan_.init.shutdown_limit : default_shutdown_limit(plan_);
-  OX_WARN("shutdown_limit (%s) reached: finishing with what is still there", format_duration(d, limit));
+  OX_WARN("shutdown_limit (%s) reached: finishing with what is still there", format_duration(d, shutdown_limit()));
   for (const Service& s : services_) {
     if (is_running(s.state)) {
       OX_WARN("service %s: still %s (pid %d)", s.spec->name.c_str(), state_name(s.state),

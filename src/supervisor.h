@@ -71,8 +71,9 @@ class Supervisor {
   void spawn_service(Service& s, Millis now);
   void finish_exec(Service& s);
   void report_exec_failure(const Service& s, const ExecFailure& f);
-  void end_for_good(const Service& s, bool ok, int code);
+  void end_for_good(const Service& s, bool ok, int code, Millis now);
   void begin_shutdown(const char* why, Millis now);
+  Millis shutdown_limit() const;  // [init] shutdown_limit, or its default
   void shutdown_limit_reached();
   void signal_group(const Service& s, int sig);
   int dev_null(bool for_writing);
