@@ -34,9 +34,18 @@ install_pkgs() {
     export DEBIAN_FRONTEND=noninteractive
     # A half-synced mirror fails one index of many; what the install needs
     # is checked by the install itself.
-    apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends $1 >/dev/null || {
-      apt-get -o DPkg::Lock::Timeout=900 update -q >/dev/null || true
-      apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends $1 >/dev/null; }
+    # A mirror mid-sync heals within minutes: refresh the indexes and retry.
+    try=1
+    until apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends $1 >/dev/null; do
+      if [ "$try" -ge 4 ]; then
+        echo "deps: apt-get install failed $try times:$1" >&2
+        exit 1
+      fi
+      echo "deps: apt-get install failed (try $try of 4); refreshing the indexes" >&2
+      try=$((try + 1))
+      sleep 20
+      apt-get -o DPkg::Lock::Timeout=900 -o Acquire::Retries=3 update -q >/dev/null || true
+    done
   else
     echo "deps: missing packages; run: sudo apt-get install -y$1" >&2
     exit 1

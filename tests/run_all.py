@@ -8,8 +8,10 @@ Run a subset with: tests/run_all.py unit integration
 """
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,15 +54,30 @@ def main():
         t0 = time.monotonic()
         try:
             proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL)
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            # The limit holds even for a suite that hangs with its output
+            # open: the whole session (make and what it started) is killed.
+            expired = []
+
+            def kill_suite():
+                expired.append(True)
+                os.killpg(proc.pid, signal.SIGKILL)
+            timer = threading.Timer(limit, kill_suite)
+            timer.start()
             out = []
-            for raw in proc.stdout:
-                line = raw.decode(errors="replace")
-                out.append(line)
-                sys.stdout.write(line)
-                sys.stdout.flush()
-            rc = proc.wait(timeout=limit)
-        except (OSError, subprocess.TimeoutExpired) as e:
+            try:
+                for raw in proc.stdout:
+                    line = raw.decode(errors="replace")
+                    out.append(line)
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+                rc = proc.wait()
+            finally:
+                timer.cancel()
+            if expired:
+                out.append(f"{name}: killed after its limit of {limit}s\n")
+                print(out[-1], end="")
+        except OSError as e:
             rc, out = 1, [f"{name}: could not run: {e}\n"]
             print(out[0], end="")
         text = "".join(out)
