@@ -72,6 +72,7 @@ demo-services: all
 
 install: all
 	install -D -m 0755 $(BUILD)/oxinit $(DESTDIR)/sbin/oxinit
+	ln -sf oxinit $(DESTDIR)/sbin/oxinitctl
 	install -D -m 0644 man/oxinit.8 $(DESTDIR)$(MANDIR)/man8/oxinit.8
 	install -D -m 0644 man/oxinit.toml.5 $(DESTDIR)$(MANDIR)/man5/oxinit.toml.5
 

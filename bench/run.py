@@ -489,6 +489,92 @@ def m_services(inits, cfg, helper, res, scratch):
         add(res, "crash_cpu", "oxinit", (c1 - c0) / 1e9 / (t1 - t0) * 100)
 
 
+def ctl_request(path, line, bound=10.0):
+    """One request on oxinit's control socket: (exit code, text, seconds)."""
+    import socket
+    t0 = time.monotonic()
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(bound)
+    c.connect(path)
+    c.sendall(line.encode() + b"\n")
+    data = b""
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        data += b
+    c.close()
+    head, _, text = data.decode(errors="replace").partition("\n")
+    return int(head), text, time.monotonic() - t0
+
+
+def m_ctl(inits, cfg, helper, res, scratch):
+    """Issue 13: `ctl status` and a reload with n services, and what an idle
+    control socket costs."""
+    names = [i[0] for i in inits]
+    if "oxinit" not in names:
+        return
+    import json
+    oxinit = dict((i[0], i[1]) for i in inits)["oxinit"]
+    n = cfg["services"]
+    sock = os.path.join(scratch, "ctl.sock")
+    conf = os.path.join(scratch, "ctl.toml")
+
+    def services(changed):
+        return [(f"s{i}", 'command = ["sleep", "%d"]' % (1001 if i == changed else 1000)) for i in range(n)]
+    with open(conf, "w") as f:
+        f.write(f'[init]\ncontrol_socket = "{sock}"\n')
+    with open(conf, "a") as f:
+        for name, body in services(-1):
+            f.write(f"[service.{name}]\n{body}\n")
+    with Launched(helper, [oxinit, "-c", conf], nofile=True) as l:
+        wait_children(l, "sleep", n)
+        time.sleep(0.3)
+        for _ in range(cfg["svc_rounds"] * 10):
+            c0 = cpu_ns(l.pid)
+            code, text, dt = ctl_request(sock, "status")
+            add(res, "ctl_status_ms", "oxinit", dt * 1000)
+            add(res, "ctl_status_cpu", "oxinit", (cpu_ns(l.pid) - c0) / 1e6)
+            if code != 0 or len(text.splitlines()) != n + 1:
+                raise RuntimeError(f"ctl status: code {code}, {len(text.splitlines())} lines")
+        before = {s["name"]: s["pid"] for s in json.loads(ctl_request(sock, "status --json")[1])["services"]}
+        with open(conf, "w") as f:
+            f.write(f'[init]\ncontrol_socket = "{sock}"\n')
+            for name, body in services(7):
+                f.write(f"[service.{name}]\n{body}\n")
+        c0 = cpu_ns(l.pid)
+        code, text, dt = ctl_request(sock, "reload", 30)
+        add(res, "ctl_reload_cpu", "oxinit", (cpu_ns(l.pid) - c0) / 1e6)
+        add(res, "ctl_reload_ms", "oxinit", dt * 1000)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            after = {s["name"]: s["pid"] for s in json.loads(ctl_request(sock, "status --json")[1])["services"]}
+            if after.get("s7") not in (None, before["s7"]):
+                break
+            time.sleep(0.05)
+        changed = sorted(k for k in before if before[k] != after.get(k))
+        add(res, "ctl_reload_restarted", "oxinit", len(changed))
+        if code != 0 or changed != ["s7"]:
+            raise RuntimeError(f"reload: code {code} ({text.strip()}); restarted {changed[:5]}")
+    # An idle control socket: wake-ups and resident memory against none.
+    one = os.path.join(scratch, "one.toml")
+    rss = {}
+    for sockline in (f'control_socket = "{sock}"', 'control_socket = "none"'):
+        with open(one, "w") as f:
+            f.write(f'[init]\n{sockline}\n[service.a]\ncommand = ["sleep", "1000"]\n')
+        with Launched(helper, [oxinit, "-c", one], nofile=True) as l:
+            wait_children(l, "sleep", 1)
+            time.sleep(0.5)
+            if "none" not in sockline:
+                ctl_request(sock, "status")  # one client served, then idle
+                time.sleep(0.2)
+                c0 = ctxt(l.pid)
+                time.sleep(cfg["svc_idle_s"])
+                add(res, "ctl_idle", "oxinit", ctxt(l.pid) - c0)
+            rss[sockline] = kb(proc_status(l.pid)["VmRSS"])
+    add(res, "ctl_rss", "oxinit", rss[f'control_socket = "{sock}"'] - rss['control_socket = "none"'])
+
+
 class Acceptor:
     """A listening socket on 127.0.0.1 whose connections a thread accepts and
     closes at once: the target of the TCP health checks."""
@@ -724,6 +810,15 @@ def metrics(cfg):
         ("probe_loop_all", "in the loop: oxinit + children CPU (%)", "{:.2f}", "", None),
         ("ready_gap", "a port opening -> its dependent running (ms; readiness interval 100 ms)",
          "{:.1f}", "≤ 105 ms", goal_le(("ready_gap", 105))),
+        ("ctl_status_ms", f"`ctl status` with {cfg['services']:,} services: answered in (ms)", "{:.2f}",
+         "< 5 ms", goal_le(("ctl_status_ms", 4.999))),
+        ("ctl_status_cpu", f"`ctl status` with {cfg['services']:,} services: oxinit CPU (ms)", "{:.2f}", "", None),
+        ("ctl_reload_cpu", f"reload of {cfg['services']:,} services changing one: oxinit CPU (ms)", "{:.1f}",
+         "< 50 ms", goal_le(("ctl_reload_cpu", 49.999))),
+        ("ctl_reload_restarted", "... services it restarted", "{:.0f}", "1", goal_all("ctl_reload_restarted", 1)),
+        ("ctl_idle", f"idle control socket: wake-ups in {cfg['svc_idle_s']:g} s", "{:.0f}", "0",
+         goal_le(("ctl_idle", 0))),
+        ("ctl_rss", "idle control socket: VmRSS over none (KB)", "{:.0f}", "≤ 4 KB", goal_le(("ctl_rss", 4))),
         ("crash_cpu", f"{cfg['crash_services']} crash-looping services for {cfg['crash_s']:g} s:"
          " CPU (% of a core)", "{:.2f}", "< 1 %", goal_le(("crash_cpu", 0.999))),
     ]
@@ -860,7 +955,8 @@ def main():
         groups = [("size", m_size), ("startup", m_startup), ("memory", m_memory_idle),
                   ("reaping", m_reaping), ("signals", m_signals), ("stop", m_stop),
                   ("services", lambda *a: m_services(*a, scratch)),
-                  ("probes", lambda *a: m_probes(*a, scratch))]
+                  ("probes", lambda *a: m_probes(*a, scratch)),
+                  ("ctl", lambda *a: m_ctl(*a, scratch))]
         only = [g for g in args.only.split(",") if g]
         for gname, fn in groups:
             if only and gname not in only:

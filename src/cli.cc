@@ -54,7 +54,9 @@ Str usage_text(std::string_view n) {
        "  TINI_VERBOSITY: Set the verbosity level (default: 1).\n"
        "  TINI_KILL_PROCESS_GROUP: Send signals to the child's process group.\n"
        "  OXINIT_SUBREAPER, OXINIT_VERBOSITY, OXINIT_KILL_PROCESS_GROUP: the same.\n"
-       "  OXINIT_KILL_TIMEOUT: as -t.  OXINIT_GRACE: as -G.  OXINIT_CONFIG: as -c.\n\n";
+       "  OXINIT_KILL_TIMEOUT: as -t.  OXINIT_GRACE: as -G.  OXINIT_CONFIG: as -c.\n"
+       "  OXINIT_CONTROL_SOCKET: the control socket's path.\n\n"
+       "Control a running oxinit: oxinit ctl -h.\n\n";
   return s;
 }
 

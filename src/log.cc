@@ -39,7 +39,7 @@ void log(Level l, const char* fmt, ...) {
   buf[len++] = '\n';
   bool to_stderr = l <= Level::Warn || l == Level::Error;
   if (g_sink) {
-    g_sink(g_sink_ctx, to_stderr, std::string_view(buf, len));
+    g_sink(g_sink_ctx, static_cast<int>(l), std::string_view(buf, len), n);
   } else {
     // One write per line, so lines from oxinit and its children never
     // interleave mid-line.

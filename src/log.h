@@ -21,8 +21,9 @@ inline bool log_enabled(Level l) {
 // Where messages go once the loop runs: the same bounded, non-blocking
 // queues as the services' lines (logs.h), so a stdout nobody reads cannot
 // wedge PID 1 in write(). Until then (and with no sink) a plain write.
-// `line` ends with a newline.
-using LogSink = void (*)(void* ctx, bool to_stderr, std::string_view line);
+// `line` ends with a newline; its text starts at `head`, after the
+// "[LEVEL oxinit (PID)] " tag. FATAL and WARN (level <= 1) are for stderr.
+using LogSink = void (*)(void* ctx, int level, std::string_view line, size_t head);
 void set_log_sink(LogSink sink, void* ctx);
 
 // Saves and restores errno, so callers can log between a failing call and

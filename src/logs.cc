@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "log.h"
@@ -112,6 +113,7 @@ void Logs::init(Loop* loop, uint64_t token_base, bool timestamps, int out_fd, in
   out_fds_[1] = err_fd;
 }
 
+
 void Logs::open_outputs() {
   if (outputs_open_) return;
   outputs_open_ = true;
@@ -119,7 +121,7 @@ void Logs::open_outputs() {
   out_[1].open(out_fds_[1]);
 }
 
-Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr, uint64_t* ref) {
+Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr, uint64_t* ref, const ServiceSpec* spec) {
   int p[2];
   open_outputs();
   if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) return errno_error("pipe2");
@@ -131,6 +133,7 @@ Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr, uint64
   while (slot < streams_.size() && streams_[slot].fd.valid()) slot++;
   if (slot == streams_.size()) streams_.emplace_back();
   Stream& s = streams_[slot];
+  s.channel = bind_channel(name, spec);
   s.prefix = name;
   s.prefix += " | ";
   s.is_stderr = is_stderr;
@@ -142,12 +145,20 @@ Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr, uint64
   return wr;
 }
 
-void Logs::emit(Stream& s, std::string_view line) { push_line(s.is_stderr, s.prefix, line, "\n"); }
+void Logs::emit(Stream& s, std::string_view line) {
+  if (keep(s, line)) return;  // it went to its log file
+  if (!json_ && !timestamps_) {
+    out_[s.is_stderr ? 1 : 0].push(s.prefix, line, "\n");
+    return;
+  }
+  format_line(channels_[s.channel].name, s.is_stderr ? "stderr" : "stdout", line, true);
+  out_[s.is_stderr ? 1 : 0].push(line_, {}, {});
+}
 
 namespace {
 Logs* g_own = nullptr;
-void own_sink(void* ctx, bool to_stderr, std::string_view line) {
-  static_cast<Logs*>(ctx)->own_line(to_stderr, line);
+void own_sink(void* ctx, int level, std::string_view line, size_t head) {
+  static_cast<Logs*>(ctx)->own_line(level, line, head);
 }
 }  // namespace
 
@@ -163,9 +174,18 @@ void Logs::release_own_messages() {
   own_messages_ = false;
 }
 
-void Logs::own_line(bool to_stderr, std::string_view line) {
+void Logs::own_line(int level, std::string_view line, size_t head) {
   open_outputs();
-  push_line(to_stderr, {}, line, {});
+  OutputSink& o = out_[level <= 1 ? 1 : 0];
+  if (json_) {
+    own_json(level, line, head);
+    o.push(line_, {}, {});
+  } else if (timestamps_) {
+    format_line({}, "", line.substr(0, line.size() - 1), true);
+    o.push(line_, {}, {});
+  } else {
+    o.push(line, {}, {});
+  }
   flush_outputs();
 }
 
@@ -175,31 +195,40 @@ void Logs::flush_outputs() {
   update_interest();
 }
 
-void Logs::push_line(bool to_stderr, std::string_view prefix, std::string_view line, std::string_view end) {
-  OutputSink& o = out_[to_stderr ? 1 : 0];
-  if (!timestamps_) {
-    o.push(prefix, line, end);
-    return;
-  }
-  // RFC 3339 in UTC: a static binary has no time zone database.
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  int64_t secs = ts.tv_sec, days = secs / 86400, rem = secs % 86400;
-  // Civil date from days since 1970-01-01 (H. Hinnant's days_from_civil, inverted).
-  days += 719468;
-  int64_t era = days / 146097, doe = days - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-  int64_t day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
-  int64_t year = yoe + era * 400 + (month <= 2);
+// One line as it goes out: text ("TIME name | line") or a JSON object.
+// name "" is oxinit itself (kv: its level; else kv is the stream).
+void Logs::format_line(std::string_view name, const char* kv, std::string_view line, bool prefix) {
+  line_.clear();
   char stamp[40];
-  size_t n = format(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", static_cast<int>(year),
-                    static_cast<int>(month), static_cast<int>(day), static_cast<int>(rem / 3600),
-                    static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60),
-                    static_cast<int>(ts.tv_nsec / 1000000));
-  Str head(std::string_view(stamp, n));
-  head += prefix;
-  o.push(head, line, end);
+  size_t n = 0;
+  if (timestamps_ || json_) {
+    // RFC 3339 in UTC: a static binary has no time zone database.
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t secs = ts.tv_sec, days = secs / 86400, rem = secs % 86400;
+    // Civil date from days since 1970-01-01 (H. Hinnant's days_from_civil, inverted).
+    days += 719468;
+    int64_t era = days / 146097, doe = days - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    int64_t day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
+    int64_t year = yoe + era * 400 + (month <= 2);
+    n = format(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", static_cast<int>(year),
+               static_cast<int>(month), static_cast<int>(day), static_cast<int>(rem / 3600),
+               static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60),
+               static_cast<int>(ts.tv_nsec / 1000000));
+  }
+  if (json_) return json_line(std::string_view(stamp, n), name, kv, line);
+  if (timestamps_) {
+    line_ += std::string_view(stamp, n);
+    line_ += ' ';
+  }
+  if (prefix && !name.empty()) {
+    line_ += name;
+    line_ += " | ";
+  }
+  line_ += line;
+  line_ += '\n';
 }
 
 bool Logs::read_stream(size_t slot) {

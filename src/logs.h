@@ -43,25 +43,43 @@ class OutputSink {
   uint64_t dropped_total_ = 0;
 };
 
+// Called with every line a service writes (`oxinit ctl logs -f`).
+using LineTap = void (*)(void* ctx, uint32_t channel, std::string_view line);
+
 class Logs {
  public:
   // token_base: the loop token kind for log events (low 32 bits: the slot).
   // Outputs default to oxinit's stdout and stderr.
   void init(Loop* loop, uint64_t token_base, bool timestamps, int out_fd = 1, int err_fd = 2);
+  // [init] log_timestamps, log_format = "json", log_buffer (bytes kept per
+  // service for `ctl logs`; 0: none).
+  void configure(bool timestamps, bool json, uint32_t ring_bytes);
   // A pipe for one stream of a service; returns the write end for the child,
   // or an Error (e.g. EMFILE: the caller then lets the service inherit).
   // *ref names the stream for drain_stream(): slot and generation, so a
   // reference kept after the stream closed can never reach a stream that
-  // later reuses the slot. 0 is no stream.
-  Result<UniqueFd> open_stream(std::string_view name, bool is_stderr, uint64_t* ref = nullptr);
+  // later reuses the slot. 0 is no stream. With spec->log = File, its lines
+  // go to that file (rotated) instead of oxinit's outputs.
+  Result<UniqueFd> open_stream(std::string_view name, bool is_stderr, uint64_t* ref = nullptr,
+                               const ServiceSpec* spec = nullptr);
+  // A service's channel (its ring buffer and file; kept across restarts),
+  // made when asked to (else -1 when it has none yet).
+  int channel(std::string_view name, bool make = false);
+  // Its last n lines, each ending in '\n' (a view into the ring).
+  std::string_view tail(int channel, uint32_t n) const;
+  void set_tap(LineTap tap, void* ctx) {
+    tap_ = tap;
+    tap_ctx_ = ctx;
+  }
   // Reads what a stream holds now (its writer exited): the last lines of a
   // service come out before oxinit reports the exit. A stale ref is ignored.
   void drain_stream(uint64_t ref);
   // oxinit's own messages join the queues (log.h's sink) until release.
   void take_own_messages();
   void release_own_messages();
-  // One line of oxinit's own (ends with '\n'), stamped like service lines.
-  void own_line(bool to_stderr, std::string_view line);
+  // One line of oxinit's own (ends with '\n'; the text starts at `head`,
+  // after "[WARN  oxinit (1)] "), stamped like service lines.
+  void own_line(int level, std::string_view line, size_t head);
   // One loop event for `token`.
   void on_event(uint64_t token, uint32_t events);
   // Re-arms EPOLLOUT interest for outputs with queued data.
@@ -75,13 +93,31 @@ class Logs {
   struct Stream {
     UniqueFd fd;
     uint32_t gen = 0;  // bumped at every open_stream of this slot
+    uint32_t channel = 0;
     Str prefix;  // "name | "
     bool is_stderr = false;
     std::vector<char> partial;
   };
+  // Per service, by name: what outlives its streams.
+  struct Channel {
+    Str name;
+    std::vector<char> ring;  // its last lines, each ending in '\n'
+    Str path;                // log = "file:PATH"
+    uint64_t max_size = 0;
+    int keep = 0;
+    UniqueFd file;
+    uint64_t size = 0;
+    bool file_failed = false;  // could not open it: lines go to oxinit's outputs
+  };
   bool read_stream(size_t slot);
   void emit(Stream& s, std::string_view line);
-  void push_line(bool to_stderr, std::string_view prefix, std::string_view line, std::string_view end);
+  // One line, formatted (time stamp, JSON) into `line_`; name "" for oxinit's own.
+  void format_line(std::string_view name, const char* stream, std::string_view line, bool prefix);
+  bool write_file(Channel& c, std::string_view line, bool is_stderr);
+  uint32_t bind_channel(std::string_view name, const ServiceSpec* spec);
+  bool keep(Stream& s, std::string_view line);
+  void own_json(int level, std::string_view line, size_t head);
+  void json_line(std::string_view stamp, std::string_view name, const char* kv, std::string_view line);
   void close_stream(size_t slot);
 
   void open_outputs();
@@ -92,7 +128,13 @@ class Logs {
   int out_fds_[2] = {1, 2};
   bool outputs_open_ = false;  // opened at first use: exec mode never needs them
   bool timestamps_ = false;
+  bool json_ = false;
+  uint32_t ring_cap_ = 16384;
+  LineTap tap_ = nullptr;
+  void* tap_ctx_ = nullptr;
+  Str line_;  // format_line's output
   std::vector<Stream> streams_;
+  std::vector<Channel> channels_;
   OutputSink out_[2];
   bool watching_out_[2] = {false, false};
   bool own_messages_ = false;

@@ -18,6 +18,22 @@ constexpr Millis kNoDeadline = -1;
 // CLOCK_MONOTONIC in milliseconds.
 Millis now_ms();
 
+// Another source of events for the one loop (the control socket): it owns
+// descriptors registered with tokens of its own kind, and one deadline.
+class Source {
+ public:
+  // Once the loop exists: register descriptors (tokens: kind | low bits).
+  virtual void start(class Loop& loop, uint64_t kind) = 0;
+  virtual void on_event(uint64_t token, uint32_t events) = 0;
+  virtual Millis deadline() const = 0;  // kNoDeadline when none
+  virtual void on_deadline(Millis now) = 0;
+  // The run is over: close everything.
+  virtual void stop() = 0;
+
+ protected:
+  ~Source() = default;
+};
+
 class Loop {
  public:
   Result<void> init();

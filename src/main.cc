@@ -8,6 +8,8 @@
 
 #include "cli.h"
 #include "config/schema.h"
+#include "ctl/client.h"
+#include "ctl/server.h"
 #include "log.h"
 #include "sys/format.h"
 #include "plan.h"
@@ -34,16 +36,13 @@ std::string_view base_name(const char* a0) {
 }
 
 // Loads the config files (given, or the defaults when they exist) into a plan.
-bool load_plan(const Options& o, Plan& plan) {
+Result<void, ConfigError> read_plan(const Options& o, Plan& plan) {
   std::vector<Str> files = o.config_given ? o.config_files : default_config_files(o.root);
   Config config;
   Result<void, ConfigError> r;
   if (!files.empty()) r = load_config(files, config, o.root);
   if (r) r = make_plan(config, plan);
-  if (!r) {
-    OX_FATAL("%s", r.error().format().c_str());
-    return false;
-  }
+  if (!r) return r;
   // -G (or OXINIT_GRACE) overrides the config's shutdown_timeout.
   if (o.grace_set) plan.init.shutdown_timeout = o.grace;
   if (o.vm != VmMode::Auto) plan.init.vm = o.vm;
@@ -52,7 +51,21 @@ bool load_plan(const Options& o, Plan& plan) {
   plan.run.kill_group = o.kill_group;
   plan.run.warn_reap = o.warn_reap;
   plan.run.rewrite = o.rewrite;
-  return true;
+  return r;
+}
+
+bool load_plan(const Options& o, Plan& plan) {
+  auto r = read_plan(o, plan);
+  if (!r) OX_FATAL("%s", r.error().format().c_str());
+  return r.ok();
+}
+
+// A reload (`oxinit ctl reload`, SIGHUP): the same files, the same command line.
+Result<void, ConfigError> reload_plan(void* ctx, Plan& plan) {
+  const Options& o = *static_cast<const Options*>(ctx);
+  auto r = read_plan(o, plan);
+  if (r && !o.command.empty()) add_main_command(plan, o.command);
+  return r;
 }
 
 void print_order(const Plan& plan) {
@@ -70,13 +83,21 @@ void print_order(const Plan& plan) {
     }
     out += "\n";
   }
+  for (const Str& d : plan.disabled) {
+    out += d;
+    out += " (disabled: `after` it is satisfied)\n";
+  }
   write_all(STDOUT_FILENO, out);
 }
 
 int run(int argc, char** argv) {
+  std::string_view name = base_name(argc > 0 ? argv[0] : nullptr);
+  // The control client: `oxinitctl ...` or `oxinit ctl ...` (tini would run
+  // a program named ctl: `oxinit -- ctl` does).
+  if (name == "oxinitctl") return ctl::client_main(argc - 1, argv + 1, environ);
+  if (argc > 1 && std::string_view(argv[1]) == "ctl") return ctl::client_main(argc - 2, argv + 2, environ);
   CliOutcome cli = parse_cli(argc, argv, environ);
   Options& o = cli.options;
-  std::string_view name = base_name(argc > 0 ? argv[0] : nullptr);
   switch (cli.action) {
     case CliAction::Help:
       write_all(STDOUT_FILENO, usage_text(name));
@@ -176,7 +197,18 @@ int run(int argc, char** argv) {
   }
 
   Supervisor sup(plan, signals, vm_mode);
+  sup.set_loader(reload_plan, &o);
+  // The control socket: in service mode, or where [init] control_socket
+  // names one; never in plain exec mode (tini's job needs none).
+  const Str& where = plan.init.control_socket;
+  bool services = plan.services.size() > (o.command.empty() ? 0 : 1);
+  ctl::Server* server = nullptr;
+  if (where != "none" && (services || !where.empty())) {
+    server = new ctl::Server(sup, where);
+    sup.set_source(server);
+  }
   RunOutcome out = sup.run();
+  delete server;
   int code = final_exit_code(o, out.exit_code);
   if (vm_mode) {
     char line[96];

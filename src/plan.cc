@@ -83,6 +83,7 @@ static bool plan_into(const Config& config, Plan& out, ConfigError& err) {
     }
   }
   out.init = config.init;
+  out.disabled = config.disabled;
   // first[k]..first[k+1]: the plan entries of config service k.
   std::vector<int> first;
   // One copy per instance, made in one go (no regrowth code), then renamed.

@@ -35,10 +35,27 @@ struct Plan {
   std::vector<std::vector<int>> deps;
   // A valid start order (every service after its deps); ties keep file order.
   std::vector<int> order;
+  // Services with enabled = false: left out; `after` one of them is satisfied.
+  std::vector<Str> disabled;
 };
 
 // Expands instances, resolves `after`, detects unknown names and cycles.
 Result<void, ConfigError> make_plan(const Config& config, Plan& out);
+
+// What a reload changes, services matched by name: each service of `next`
+// is added (from = -1), changed (a key that affects its process differs:
+// same_process) or unchanged; the services of `old` no `from` names are
+// removed.
+struct PlanDiff {
+  std::vector<int> from;      // per service of next: its index in old, or -1
+  std::vector<char> changed;  // per service of next
+};
+PlanDiff diff_plans(const Plan& old, const Plan& next);
+
+// Whether two specs start the same process: command, credentials,
+// environment, directory, limits, log and readiness wiring. The other keys
+// (restart policy, stop signal, after, health, ...) apply without a restart.
+bool same_process(const ServiceSpec& a, const ServiceSpec& b);
 
 // Appends the main command (exec mode / `-- CMD` with a config) to the plan.
 void add_main_command(Plan& plan, const std::vector<Str>& argv);

@@ -144,6 +144,7 @@ static Step decide(Service& s, Event e, const Facts& f) {
       switch (s.state) {
         case State::Waiting: case State::Backoff: case State::Done: case State::Failed: case State::Stopped:
           s.failures = 0;
+          if (!f.deps_ready) return to(State::Waiting, kActClearDeadline);
           return to(s.state, kActClearDeadline | kActSpawn);
         default:
           return invalid(s);
@@ -159,6 +160,7 @@ static Step decide(Service& s, Event e, const Facts& f) {
       switch (s.state) {
         case State::Waiting: case State::Backoff: case State::Done: case State::Failed: case State::Stopped:
           s.started_at = f.now;
+          s.starts++;
           s.exited = false;
           s.kill_sent = false;
           s.stop_reason = StopReason::None;

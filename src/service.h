@@ -34,7 +34,7 @@ enum class Event : uint8_t {
   GroupEmpty,   // nothing is left in the group of a process that exited
   Deadline,     // the service's own deadline passed
   Stop,         // stop it: shutdown (Facts::shutting_down) or by hand
-  Start,        // start it by hand, at once
+  Start,        // start it by hand: at once, or once its `after` services are ready
   // Readiness and health (probe.h, notify.h; the supervisor runs the checks).
   Ready,        // the readiness probe passed, READY=1 came, or a newline on fd:N
   HealthOk,     // a health check passed (or WATCHDOG=1 while unhealthy)
@@ -91,6 +91,7 @@ struct Facts {
   int code = 0;               // Exited: 0..255, or 128+N for a death by signal N
   bool group_alive = false;   // Exited: other processes remain in its group
   bool shutting_down = false; // the whole run is stopping
+  bool deps_ready = true;     // Start: every `after` service is ready (else it waits)
 };
 
 // A service's record: its spec and what the table keeps between events.
@@ -112,6 +113,9 @@ struct Service {
   bool ready_now = false;       // the current run has been ready
   int health_fails = 0;         // failed health checks in a row (after health_start_period)
   bool probe_failed = false;    // this run is being ended for a probe: a failure, whatever the exit
+  bool start_after_stop = false;  // a restart (by hand, or a reload's change): start once stopped
+  bool removed = false;         // a reload took it out of the plan: it stops, and is never started
+  uint32_t starts = 0;          // processes started, for `ctl status` (restarts = starts - 1)
   uint64_t log_refs[2] = {0, 0};  // its stdout/stderr streams in Logs (0: none)
   UniqueFd exec_report;          // open until the child has exec'd (spawn.h)
 };

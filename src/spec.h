@@ -16,11 +16,12 @@ using Millis = int64_t;
 
 enum class ServiceType { Simple, Oneshot };
 enum class RestartPolicy { Never, OnFailure, Always };
-enum class LogMode { Prefix, Inherit, Null };
+enum class LogMode { Prefix, Inherit, Null, File };
 enum class VmMode { Auto, On, Off };
 enum class FinalAction { Poweroff, Reboot, Halt };
 enum class TmpMode { None, Tmpfs };
 enum class OnUnhealthy { Restart, Stop, Ignore };
+enum class LogFormat { Text, Json };
 
 // Where something was written in a config file, for error messages.
 struct SrcPos {
@@ -83,6 +84,10 @@ struct ServiceSpec {
   int umask = -1;                   // -1: inherit
   std::vector<RlimitSpec> rlimits;
   LogMode log = LogMode::Prefix;
+  Str log_file;                     // File: "file:PATH" -> PATH
+  uint64_t log_max_size = 1 << 20;  // File: rotate past this many bytes ...
+  int log_keep = 5;                 // ... keeping PATH.1 .. PATH.N
+  bool enabled = true;              // false: left out of the plan (a drop-in may say so)
   int instances = 1;
   int reload_signal = 0;            // 0: a SIGHUP to oxinit sends it nothing
 
@@ -140,11 +145,15 @@ struct InitSpec {
   Str hostname;
   bool mount_cgroup = false;
   BootSpec boot;                // microVM mode only (vm/*)
+  Str control_socket;              // "" the default path, "none" no socket
+  LogFormat log_format = LogFormat::Text;
+  uint64_t log_buffer = 16384;     // bytes of each service's last lines, for `ctl logs`
 };
 
 struct Config {
   InitSpec init;
   std::vector<ServiceSpec> services;
+  std::vector<Str> disabled;  // enabled = false, taken out by drop_disabled (config/schema.h)
 };
 
 }  // namespace oxinit

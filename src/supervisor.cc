@@ -23,9 +23,9 @@ constexpr uint64_t kTokenSignal = 1ULL << 56;
 constexpr uint64_t kTokenLogs = 2ULL << 56;
 constexpr uint64_t kTokenExec = 3ULL << 56;  // low bits: the service index
 constexpr uint64_t kTokenProbe = 4ULL << 56;    // low bits: the service index
-constexpr uint64_t kTokenNotify = 5ULL << 56;
 constexpr uint64_t kTokenReadyFd = 6ULL << 56;  // low bits: the service index
 constexpr uint64_t kTokenPower = 7ULL << 56;     // low bits: the fd (vm::Power)
+constexpr uint64_t kTokenSource = 8ULL << 56;    // the control socket (ctl/server.h)
 constexpr uint64_t kTokenKindMask = 0xffULL << 56;
 constexpr Millis kReapBatch = 1;          // on_child_exits: the batch window in a flood
 constexpr Millis kLimitMargin = 5000;     // default_shutdown_limit's margin
@@ -64,21 +64,21 @@ Millis default_shutdown_limit(const Plan& plan) {
 }
 
 Supervisor::Supervisor(Plan& plan, SignalSetup& signals, bool vm_mode)
-    : plan_(plan), signals_(signals), vm_(vm_mode) {
-  services_.resize(plan_.services.size());
-  dependents_.resize(plan_.services.size());
+    : plan_(&plan), signals_(signals), vm_(vm_mode) {
+  services_.resize(plan_->services.size());
+  dependents_.resize(plan_->services.size());
   for (size_t i = 0; i < services_.size(); i++) {
-    services_[i].spec = &plan_.services[i];
-    if (plan_.services[i].is_main) main_ = static_cast<int>(i);
-    if (i < plan_.deps.size()) {
-      for (int d : plan_.deps[i]) dependents_[static_cast<size_t>(d)].push_back(static_cast<int>(i));
+    services_[i].spec = &plan_->services[i];
+    if (plan_->services[i].is_main) main_ = static_cast<int>(i);
+    if (i < plan_->deps.size()) {
+      for (int d : plan_->deps[i]) dependents_[static_cast<size_t>(d)].push_back(static_cast<int>(i));
     }
   }
   am_pid1_ = getpid() == 1;
-  outcome_.action = plan_.init.final_action;
+  outcome_.action = plan_->init.final_action;
   watch_.resize(services_.size());
   for (size_t i = 0; i < services_.size(); i++) {
-    const ServiceSpec& sp = plan_.services[i];
+    const ServiceSpec& sp = plan_->services[i];
     if (has_ready_probe(sp) || sp.health.kind != ProbeSpec::None) {
       watch_[i] = new Watch;
       any_watch_ = true;
@@ -89,6 +89,7 @@ Supervisor::Supervisor(Plan& plan, SignalSetup& signals, bool vm_mode)
 Supervisor::~Supervisor() {
   for (Watch* w : watch_) delete w;
   delete notify_;
+  if (own_plan_) delete plan_;
 }
 
 // The service whose current process is pid; an index entry left by an
@@ -113,8 +114,8 @@ void Supervisor::unindex_pid(pid_t pid) {
 }
 
 bool Supervisor::deps_ready(size_t i) const {
-  if (i >= plan_.deps.size()) return true;
-  for (int d : plan_.deps[i]) {
+  if (i >= plan_->deps.size()) return true;
+  for (int d : plan_->deps[i]) {
     const Service& s = services_[static_cast<size_t>(d)];
     bool ready = s.spec->type == ServiceType::Oneshot ? s.state == State::Done : s.ready_once;
     if (!ready) return false;
@@ -125,8 +126,8 @@ bool Supervisor::deps_ready(size_t i) const {
 // The first `after` service that failed for good, or ended without ever
 // having been ready: i will never start. nullptr when there is none.
 const Service* Supervisor::dep_failed(size_t i) const {
-  if (i >= plan_.deps.size()) return nullptr;
-  for (int d : plan_.deps[i]) {
+  if (i >= plan_->deps.size()) return nullptr;
+  for (int d : plan_->deps[i]) {
     const Service& s = services_[static_cast<size_t>(d)];
     if (s.state == State::Failed || s.state == State::Stopped || (s.state == State::Done && !s.ready_once)) {
       return &s;
@@ -144,11 +145,12 @@ bool Supervisor::dependents_down(size_t i) const {
 }
 
 // One event for one service: the table decides, this carries it out.
-void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left) {
+void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left, bool deps_ready) {
   Facts f;
   f.now = now;
   f.code = code;
   f.group_alive = group_left;
+  f.deps_ready = deps_ready;
   f.shutting_down = phase_ != Phase::Running;
   State from = s.state;
   Step st = step(s, e, f);
@@ -174,7 +176,7 @@ void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left
   if (st.actions & kActKillGroup) {
     char d[24];
     OX_WARN("service %s: still running %s after its stop signal; sending SIGKILL", s.spec->name.c_str(),
-            format_duration(d, s.spec->is_main ? plan_.run.kill_timeout : s.spec->stop_timeout));
+            format_duration(d, s.spec->is_main ? plan_->run.kill_timeout : s.spec->stop_timeout));
     signal_group(s, SIGKILL);
   }
   if (st.actions & kActSignalStop) {
@@ -400,9 +402,9 @@ void Supervisor::on_notify(Millis now) {
 }
 
 void Supervisor::notify_upwards(const char* msg) const {
-  if (plan_.run.notify_socket.empty()) return;
-  if (auto r = notify_send(plan_.run.notify_socket.c_str(), msg); !r) {
-    OX_WARN("unable to send %s to NOTIFY_SOCKET %s: %s", msg, plan_.run.notify_socket.c_str(),
+  if (plan_->run.notify_socket.empty()) return;
+  if (auto r = notify_send(plan_->run.notify_socket.c_str(), msg); !r) {
+    OX_WARN("unable to send %s to NOTIFY_SOCKET %s: %s", msg, plan_->run.notify_socket.c_str(),
             strerror(r.error().err));
   } else {
     OX_DEBUG("sent %s to NOTIFY_SOCKET", msg);
@@ -454,11 +456,11 @@ void Supervisor::spawn_service(Service& s, Millis now) {
     req.stdin_fd = dev_null(false);
     if (spec.log == LogMode::Null) {
       req.stdout_fd = req.stderr_fd = dev_null(true);
-    } else if (spec.log == LogMode::Prefix) {
+    } else if (spec.log == LogMode::Prefix || spec.log == LogMode::File) {
       // Without a pipe (EMFILE, ENFILE) the service still runs, with oxinit's
       // own stdout and stderr.
-      auto o = logs_.open_stream(spec.name, false, &s.log_refs[0]);
-      auto e = logs_.open_stream(spec.name, true, &s.log_refs[1]);
+      auto o = logs_.open_stream(spec.name, false, &s.log_refs[0], &spec);
+      auto e = logs_.open_stream(spec.name, true, &s.log_refs[1], &spec);
       if (o && e) {
         out_w = std::move(o.value());
         err_w = std::move(e.value());
@@ -632,7 +634,7 @@ int Supervisor::reap() {
         return;
       }
     }
-    if (plan_.run.warn_reap) OX_WARN("Reaped zombie process with pid=%d", e.pid);
+    if (plan_->run.warn_reap) OX_WARN("Reaped zombie process with pid=%d", e.pid);
   });
   if (n > 0) check_groups(now);
   return n;
@@ -673,7 +675,7 @@ void Supervisor::forward_to_main(int sig) {
   char b[16];
   Service& m = services_[static_cast<size_t>(main_)];
   OX_DEBUG("Passing signal: '%s'", signal_name(sig, b));
-  if (kill(plan_.run.kill_group ? -m.pid : m.pid, sig) < 0) {
+  if (kill(plan_->run.kill_group ? -m.pid : m.pid, sig) < 0) {
     if (errno == ESRCH) OX_WARN("Child was dead when forwarding signal");
     else OX_WARN("unable to forward %s: %s", signal_name(sig, b), strerror(errno));
   }
@@ -685,9 +687,9 @@ void Supervisor::forward_to_main(int sig) {
     info.si_pid = 0;
     if (waitid(P_PID, static_cast<id_t>(m.pid), &info, WSTOPPED | WNOHANG | WNOWAIT) == 0 &&
         info.si_pid == m.pid) {
-      kill(plan_.run.kill_group ? -m.pid : m.pid, SIGCONT);
+      kill(plan_->run.kill_group ? -m.pid : m.pid, SIGCONT);
     }
-    if (plan_.run.kill_timeout >= 0 && m.deadline == kNoDeadline) m.deadline = now_ms() + plan_.run.kill_timeout;
+    if (plan_->run.kill_timeout >= 0 && m.deadline == kNoDeadline) m.deadline = now_ms() + plan_->run.kill_timeout;
   }
 }
 
@@ -702,7 +704,7 @@ void Supervisor::handle_signal(int sig) {
     OX_DEBUG("Received SIGCHLD");
     return;
   }
-  int to = plan_.run.rewrite.apply(sig);
+  int to = plan_->run.rewrite.apply(sig);
   if (to == 0) return;  // -r SIG:0 drops it
   switch (meaning) {
     case SignalMeaning::Shutdown:
@@ -715,17 +717,9 @@ void Supervisor::handle_signal(int sig) {
     case SignalMeaning::ForwardMain:
       forward_to_main(to);
       return;
-    case SignalMeaning::Reload: {
-      int n = 0;
-      for (Service& s : services_) {
-        if (s.pid > 0 && s.state != State::Stopping && s.spec->reload_signal > 0) {
-          kill(s.pid, s.spec->reload_signal);
-          n++;
-        }
-      }
-      if (!n) OX_INFO("received SIGHUP: no running service has a reload_signal");
+    case SignalMeaning::Reload:
+      reload_on_sighup();
       return;
-    }
     case SignalMeaning::ForwardAll: {
       int n = 0;
       for (Service& s : services_) {
@@ -767,7 +761,12 @@ void Supervisor::begin_shutdown(const char* why, Millis now) {
   OX_DEBUG("shutting down: %s", why);
   phase_ = Phase::StoppingServices;
   notify_upwards("STOPPING=1");
+<<<<<<< ours
   limit_deadline_ = now + shutdown_limit();
+=======
+  Millis limit = plan_->init.shutdown_limit >= 0 ? plan_->init.shutdown_limit : default_shutdown_limit(*plan_);
+  limit_deadline_ = now + limit;
+>>>>>>> theirs
   // What has not started never will; what waits for a restart gets none.
   for (Service& s : services_) {
     if (s.state == State::Waiting || s.state == State::Backoff || s.state == State::Stopping) {
@@ -784,7 +783,12 @@ Millis Supervisor::shutdown_limit() const {
 // (a process in uninterruptible sleep on a hung NFS or FUSE mount).
 void Supervisor::shutdown_limit_reached() {
   char d[24];
+<<<<<<< ours
   OX_WARN("shutdown_limit (%s) reached: finishing with what is still there", format_duration(d, shutdown_limit()));
+=======
+  Millis limit = plan_->init.shutdown_limit >= 0 ? plan_->init.shutdown_limit : default_shutdown_limit(*plan_);
+  OX_WARN("shutdown_limit (%s) reached: finishing with what is still there", format_duration(d, limit));
+>>>>>>> theirs
   for (const Service& s : services_) {
     if (is_running(s.state)) {
       OX_WARN("service %s: still %s (pid %d)", s.spec->name.c_str(), state_name(s.state),
@@ -797,6 +801,10 @@ void Supervisor::shutdown_limit_reached() {
 
 void Supervisor::on_timers(Millis now) {
   if (reap_batch_until_ != kNoDeadline && reap_batch_until_ <= now) on_child_exits(now, true);
+  if (source_) {
+    Millis d = source_->deadline();
+    if (d != kNoDeadline && d <= now) source_->on_deadline(now);
+  }
   for (Service& s : services_) {
     if (s.deadline == kNoDeadline || s.deadline > now) continue;
     s.deadline = kNoDeadline;
@@ -827,9 +835,16 @@ void Supervisor::on_timers(Millis now) {
 void Supervisor::advance(Millis now) {
   if (phase_ == Phase::Running) {
     bool live = false;
+    for (size_t i = 0; i < plan_->services.size(); i++) {
+      Service& s = services_[i];
+      if (s.start_after_stop && !is_running(s.state)) {
+        s.start_after_stop = false;
+        start_by_hand(s);
+      }
+    }
     // In start order: one pass starts everything whose `after` became ready
     // during the pass (a dependency is always visited first).
-    for (int idx : plan_.order) {
+    for (int idx : plan_->order) {
       size_t i = static_cast<size_t>(idx);
       Service& s = services_[i];
       if (s.state == State::Waiting) {
@@ -843,9 +858,11 @@ void Supervisor::advance(Millis now) {
         if (deps_ready(i)) post(s, Event::DepsReady, now);
         if (phase_ != Phase::Running) break;
       }
-      if (is_running(s.state) || s.state == State::Backoff || s.state == State::Waiting) live = true;
+      // A service stopped by hand waits to be started again (ctl start).
+      if (is_running(s.state) || s.state == State::Backoff || s.state == State::Waiting || s.state == State::Stopped)
+        live = true;
     }
-    if (phase_ == Phase::Running && !sent_ready_ && !plan_.run.notify_socket.empty()) {
+    if (phase_ == Phase::Running && !sent_ready_ && !plan_->run.notify_socket.empty()) {
       // READY=1 upwards once every service is ready (or has ended for good)
       // and the main command, if any, has started.
       bool settled = true;
@@ -881,10 +898,10 @@ void Supervisor::advance(Millis now) {
       } else {
         char d[24];
         OX_DEBUG("sending SIGTERM to leftover processes (grace %s)",
-                 format_duration(d, plan_.init.shutdown_timeout));
+                 format_duration(d, plan_->init.shutdown_timeout));
         sweep_leftovers(SIGTERM, am_pid1_);
         phase_ = Phase::Sweeping;
-        phase_deadline_ = now + plan_.init.shutdown_timeout;
+        phase_deadline_ = now + plan_->init.shutdown_timeout;
       }
     }
   }
@@ -893,6 +910,7 @@ void Supervisor::advance(Millis now) {
   }
 }
 
+
 Millis Supervisor::next_deadline() const {
   Millis d = phase_deadline_;
   auto earlier = [&](Millis t) {
@@ -900,6 +918,7 @@ Millis Supervisor::next_deadline() const {
   };
   earlier(reap_batch_until_);
   earlier(limit_deadline_);
+  if (source_) earlier(source_->deadline());
   for (const Service& s : services_) earlier(s.deadline);
   for (size_t i = 0; any_watch_ && i < watch_.size(); i++) {
     if (const Watch* w = watch_[i]) {
@@ -919,19 +938,16 @@ RunOutcome Supervisor::run() {
   }
   loop_.set_signal_fd(signals_.fd.get(), kTokenSignal);
   wait_set_ = signals_.blocked;
-  logs_.init(&loop_, kTokenLogs, plan_.init.log_timestamps);
+  logs_.init(&loop_, kTokenLogs, plan_->init.log_timestamps);
+  // Only what a service list can ask for reaches the features' code.
+  const InitSpec& is = plan_->init;
+  if (is.log_format != LogFormat::Text || is.log_buffer != InitSpec().log_buffer) configure_logs();
   // From here on oxinit's own lines share the services' non-blocking queues.
   logs_.take_own_messages();
-  for (const ServiceSpec& sp : plan_.services) {
-    if (sp.ready.kind != ProbeSpec::Notify || notify_) continue;
-    notify_ = new NotifySocket;
-    auto r = notify_->open();
-    if (r) r = loop_.add(notify_->fd(), EPOLLIN, kTokenNotify);
-    if (!r) {
-      OX_WARN("unable to open the notify socket: %s: %s; no ready = \"notify\" service can become ready",
-              r.error().what, strerror(r.error().err));
-      delete notify_;
-      notify_ = nullptr;
+  if (source_) source_->start(loop_, kTokenSource);
+  for (const ServiceSpec& sp : plan_->services) {
+    if (sp.ready.kind == ProbeSpec::Notify) {
+      open_notify();
       break;
     }
   }
@@ -967,6 +983,8 @@ RunOutcome Supervisor::run() {
         logs_.on_event(events[k].data.u64, events[k].events);
       } else if (kind == kTokenNotify) {
         if (notify_) on_notify(now_ms());
+      } else if (kind == kTokenSource) {
+        if (source_) source_->on_event(events[k].data.u64, events[k].events);
       } else if (kind == kTokenPower) {
         if (power_.on_readable(static_cast<int>(events[k].data.u64 & 0xffffffffu))) {
           OX_INFO("power button pressed: shutting down");
@@ -1002,6 +1020,7 @@ RunOutcome Supervisor::run() {
     on_timers(now);
     advance(now);
   }
+  if (source_) source_->stop();
   if (logs_.dropped()) {
     OX_WARN("dropped %llu lines of output: stdout/stderr were not being read",
             static_cast<unsigned long long>(logs_.dropped()));

@@ -33,6 +33,17 @@ struct RunOutcome {
 // cuts an ordered stop short.
 Millis default_shutdown_limit(const Plan& plan);
 
+// What a reload did (`oxinit ctl reload`, SIGHUP in service mode).
+struct ReloadReport {
+  ConfigError error;  // the new config is invalid: nothing changed
+  // "unchanged: 5; added: a b; removed: c; restarted: d; reload_signal sent
+  // to: e; [init] keys that apply when oxinit starts again: vm"
+  Str summary;
+};
+
+// Reads the config files again into a plan, as at start (main.cc).
+using PlanLoader = Result<void, ConfigError> (*)(void* ctx, Plan& out);
+
 class Supervisor {
  public:
   Supervisor(Plan& plan, SignalSetup& signals, bool vm_mode);
@@ -41,6 +52,45 @@ class Supervisor {
   Supervisor& operator=(const Supervisor&) = delete;
   // Runs until everything has stopped. Never exits the process itself.
   RunOutcome run();
+
+  // Before run(): another event source (the control socket), and how to
+  // read the config again (reload; without one SIGHUP only sends reload_signals).
+  void set_source(Source* s) { source_ = s; }
+  void set_loader(PlanLoader f, void* ctx) {
+    loader_ = f;
+    loader_ctx_ = ctx;
+  }
+
+  // For the control socket, which reads state and posts events only.
+  // Services a reload removed keep their records, marked `removed`.
+  const std::vector<Service>& services() const { return services_; }
+  const Plan& plan() const { return *plan_; }
+  Service& at(size_t i) { return services_[i]; }
+  // The last readiness or health check's result and the last STATUS= text
+  // (sd_notify) of a service, "" when it has none.
+  std::string_view last_check(const Service& s) const {
+    const Watch* w = watch(s);
+    return w ? std::string_view(w->last) : std::string_view();
+  }
+  std::string_view status_text(const Service& s) const {
+    const Watch* w = watch(s);
+    return w ? w->status.view() : std::string_view();
+  }
+  bool running() const { return phase_ == Phase::Running; }
+  Logs& logs() { return logs_; }
+  enum class ByHand : uint8_t { Started, Waiting, AfterStop, Running, DepDown };
+  // Start at once, or once its `after` services are ready; a stopping
+  // service starts again once stopped. DepDown: an `after` service is
+  // failed or stopped, nothing done.
+  ByHand start_by_hand(Service& s);
+  void stop_by_hand(Service& s);
+  void restart_by_hand(Service& s);
+  // The ordered stop a SIGTERM gives; action: a FinalAction (microVM), or -1.
+  void shutdown_by_hand(int action);
+  // Reads the config again and applies the difference, then sends each
+  // running service its reload_signal (SIGHUP in service mode does the
+  // same); false (and nothing changed) when the config is invalid.
+  bool reload(ReloadReport& r);
 
  private:
   enum class Phase { Running, StoppingServices, Sweeping, Killing, Done };
@@ -65,7 +115,7 @@ class Supervisor {
   void check_groups(Millis now);
   void on_timers(Millis now);
   void advance(Millis now);
-  void post(Service& s, Event e, Millis now, int code = 0, bool group_left = false);
+  void post(Service& s, Event e, Millis now, int code = 0, bool group_left = false, bool deps_ready = true);
   void log_step(const Service& s, const Step& st);
   int child_env(const ServiceSpec& spec, std::vector<Str>& env, std::vector<char*>& envp);
   void spawn_service(Service& s, Millis now);
@@ -94,8 +144,17 @@ class Supervisor {
   Service* find(pid_t pid);
   void index_pid(pid_t pid, int idx);
   void unindex_pid(pid_t pid);
+  void reindex();
+  static constexpr uint64_t kTokenNotify = 5ULL << 56;  // the loop token of the notify socket
+  void configure_logs();
+  void reload_on_sighup();
+  void open_notify();
 
-  Plan& plan_;
+  Plan* plan_;            // main's, until a reload makes one of its own
+  bool own_plan_ = false;
+  Source* source_ = nullptr;
+  PlanLoader loader_ = nullptr;
+  void* loader_ctx_ = nullptr;
   SignalSetup& signals_;
   bool vm_;
   Loop loop_;

@@ -56,22 +56,24 @@ constexpr char kVmNames[][5] = {"auto", "on", "off"};
 constexpr char kFinalNames[][9] = {"poweroff", "reboot", "halt"};
 constexpr char kUnhealthyNames[][8] = {"restart", "stop", "ignore"};
 constexpr char kTmpNames[][6] = {"none", "tmpfs"};
+constexpr char kFormatNames[][5] = {"text", "json"};
 constexpr Names kChoices[] = {names(kTypeNames),  names(kRestartNames),   names(kLogNames), names(kVmNames),
-                              names(kFinalNames), names(kUnhealthyNames), names(kTmpNames)};
+                              names(kFinalNames), names(kUnhealthyNames), names(kTmpNames), names(kFormatNames)};
 enum Choice : uint8_t {
-  kTypeChoice, kRestartChoice, kLogChoice, kVmChoice, kFinalChoice, kUnhealthyChoice, kTmpChoice,
+  kTypeChoice, kRestartChoice, kLogChoice, kVmChoice, kFinalChoice, kUnhealthyChoice, kTmpChoice, kFormatChoice,
 };
 static_assert(kChoices[kTypeChoice].first == kTypeNames[0] && kChoices[kRestartChoice].first == kRestartNames[0] &&
               kChoices[kLogChoice].first == kLogNames[0] && kChoices[kVmChoice].first == kVmNames[0] &&
               kChoices[kFinalChoice].first == kFinalNames[0] &&
-              kChoices[kUnhealthyChoice].first == kUnhealthyNames[0] && kChoices[kTmpChoice].first == kTmpNames[0]);
+              kChoices[kUnhealthyChoice].first == kUnhealthyNames[0] && kChoices[kTmpChoice].first == kTmpNames[0] &&
+              kChoices[kFormatChoice].first == kFormatNames[0]);
 static_assert(static_cast<int>(RestartPolicy::Always) == 2 && static_cast<int>(RestartPolicy::Never) == 0);
 static_assert(static_cast<int>(VmMode::On) == 1 && static_cast<int>(VmMode::Off) == 2);
 static_assert(static_cast<int>(OnUnhealthy::Stop) == 1 && static_cast<int>(OnUnhealthy::Ignore) == 2);
 static_assert(sizeof(ServiceType) == sizeof(int) && sizeof(RestartPolicy) == sizeof(int) &&
               sizeof(LogMode) == sizeof(int) && sizeof(VmMode) == sizeof(int) &&
               sizeof(FinalAction) == sizeof(int) && sizeof(OnUnhealthy) == sizeof(int) &&
-              sizeof(TmpMode) == sizeof(int));
+              sizeof(TmpMode) == sizeof(int) && sizeof(LogFormat) == sizeof(int));
 
 constexpr char kRootKeys[][8] = {"init", "service", "mount"};
 constexpr char kNetworkKeys[][10] = {"interface", "address", "gateway", "dns"};
@@ -95,7 +97,7 @@ constexpr Limit kLimits[] = {
 enum Kind : uint8_t {
   kDuration, kTimeout, kLimitDuration, kBool, kChoice, kVm, kSignal, kSignalOrNone, kPath,
   kHostname, kCommand, kAfter, kMaxRestarts, kId, kEnv, kUmask, kRlimits, kInstances, kRetries,
-  kReady, kHealth, kStrings, kNetwork, kSysctl,
+  kReady, kHealth, kStrings, kNetwork, kSysctl, kSocket, kSize, kKeep, kLog,
 };
 struct Key {
   char name[20];
@@ -125,7 +127,10 @@ constexpr Key kServiceKeys[] = {
     S("env_file", kPath, env_file),
     S("umask", kUmask, umask),
     S("rlimits", kRlimits, rlimits),
-    C("log", kLogChoice, log),
+    {"log", kLog, kLogChoice, offsetof(ServiceSpec, log)},
+    S("log_max_size", kSize, log_max_size),
+    S("log_keep", kKeep, log_keep),
+    S("enabled", kBool, enabled),
     S("instances", kInstances, instances),
     S("reload_signal", kSignalOrNone, reload_signal),
     S("ready", kReady, ready),
@@ -155,6 +160,9 @@ constexpr Key kInitKeys[] = {
     I("tmp", kChoice, kTmpChoice, boot.tmp),
     I("random_seed", kPath, 0, boot.random_seed),
     I("random_seed_credit", kBool, 0, boot.random_seed_credit),
+    I("control_socket", kSocket, 0, control_socket),
+    I("log_format", kChoice, kFormatChoice, log_format),
+    I("log_buffer", kSize, 0, log_buffer),
 };
 #undef I
 
@@ -170,7 +178,7 @@ consteval int key(const Key (&keys)[N], std::string_view name) {
   return -1;
 }
 constexpr int kNumServiceKeys = sizeof kServiceKeys / sizeof kServiceKeys[0];
-constexpr int kCommandKey = key(kServiceKeys, "command");
+constexpr int kAfterKey = key(kServiceKeys, "after");
 constexpr int kRestartKey = key(kServiceKeys, "restart");
 constexpr int kUserKey = key(kServiceKeys, "user");
 constexpr int kGroupKey = key(kServiceKeys, "group");
@@ -420,11 +428,48 @@ class Schema {
           return true;
         }
         [[fallthrough]];
+      case kLog:
+        // log: "file:PATH", or one of the choices.
+        if (slot.kind == kLog) {
+          if (v.type == Type::String && v.str.view().substr(0, 5) == "file:") {
+            s->log = LogMode::File;
+            s->log_file = v.str.view().substr(5);
+            if (s->log_file.view().substr(0, 1) == "/") return true;
+            return fail(v.pos, "log: expected \"file:/ABSOLUTE/PATH\", got %s", quote(v.str).c_str());
+          }
+          s->log_file = Str();
+        }
+        [[fallthrough]];
       case kChoice:
         return choice(m, kChoices[slot.choice], slot.choice == kRestartChoice, p);
       case kSignal:
       case kSignalOrNone:
         return signal(m, *static_cast<int*>(p), slot.kind == kSignalOrNone);
+      case kSize: {
+        // Bytes: an integer, or with a K, M or G suffix (1024-based).
+        uint64_t bytes = 0, mult = 1;
+        std::string_view t = v.str;
+        char unit = t.empty() ? 0 : t.back();
+        if (v.type == Type::String && (unit == 'K' || unit == 'M' || unit == 'G')) {
+          mult = unit == 'K' ? 1 << 10 : unit == 'M' ? 1 << 20 : 1 << 30;
+          t.remove_suffix(1);
+        }
+        if ((v.type != Type::String && v.type != Type::Integer) || !parse_uint(t, (uint64_t{1} << 40) / mult, bytes))
+          return fail(v.pos, "%s: expected a size in bytes (65536, \"64K\", \"10M\", \"1G\"; at most 1024G), got %s",
+                      m.key.c_str(), got(v).c_str());
+        *static_cast<uint64_t*>(p) = bytes * mult;
+        return true;
+      }
+      case kKeep:
+        if (!integer(m, 0, kMaxInstances, i)) return false;
+        *static_cast<int*>(p) = static_cast<int>(i);
+        return true;
+      case kSocket:
+        if (v.type == Type::String && v.str == "none") {
+          *static_cast<Str*>(p) = v.str;
+          return true;
+        }
+        [[fallthrough]];
       case kPath: {
         if (!text(m, v)) return false;
         if (v.str[0] != '/')
@@ -440,6 +485,7 @@ class Schema {
       case kCommand:
         if (!strings(m, first, n)) return false;
         if (n == 0 || first[0].str.empty()) return fail(v.pos, "command: empty command");
+        s->argv.clear();
         if (v.type == Type::String) {  // a shell command
           s->argv.push_back("/bin/sh");
           s->argv.push_back("-c");
@@ -448,6 +494,7 @@ class Schema {
         return true;
       case kAfter:
         if (!strings(m, first, n)) return false;
+        s->after.clear();
         s->after_pos = std::vector<SrcPos>(n);
         for (size_t k = 0; k < n; k++) {
           s->after.push_back(first[k].str);
@@ -495,45 +542,55 @@ class Schema {
     return false;
   }
 
+  // A service's table. A name already defined in an earlier file is a
+  // drop-in: the keys given here replace those (tables such as env and
+  // rlimits merge key by key), the rest stays as defined before.
   bool service(const Member& sm, Config& cfg) {
     if (!valid_name(sm.key))
       return fail(sm.pos, "invalid service name %s (use 1 to 64 letters, digits, '_' or '-')",
                   quote(sm.key).c_str());
     if (!expect(sm, sm.value, Type::Table, "a table")) return false;
-    for (const ServiceSpec& o : cfg.services) {
-      if (o.name.view() == sm.key.view())
+    ServiceSpec* sp = nullptr;
+    for (ServiceSpec& o : cfg.services) {
+      if (o.name.view() != sm.key.view()) continue;
+      if (o.file.view() == file_)
         return fail(sm.pos, "service '%s' is already defined at %s:%d", sm.key.c_str(), o.file.c_str(), o.line);
+      sp = &o;
     }
+    if (!sp) {
+      cfg.services.push_back(ServiceSpec());
+      sp = &cfg.services.back();
+      sp->name = sm.key;
+      sp->file = file_;
+      sp->line = sm.pos.line;
+    }
+    ServiceSpec& s = *sp;
     format(section_, sizeof section_, "[service.%s]", sm.key.c_str());
-    ServiceSpec s;
-    s.name = sm.key;
-    s.file = file_;
-    s.line = sm.pos.line;
     const Member* seen[kNumServiceKeys] = {};
     for (const Member& m : sm.value.members) {
       int k = pick(m, names(kServiceKeys), section_);
       if (k < 0 || !set(m, kServiceKeys[k], reinterpret_cast<char*>(&s))) return false;
       seen[k] = &m;
     }
-    const Member* restart = seen[kRestartKey];
-    if (!seen[kCommandKey]) return fail(sm.pos, "service '%s' has no command", sm.key.c_str());
+    if (seen[kAfterKey]) {  // its positions are in this file
+      s.file = file_;
+      s.line = sm.pos.line;
+    }
+    auto at = [&](int k) { return seen[k] ? seen[k]->value.pos : sm.pos; };
+    if (s.argv.empty() && s.enabled) return fail(sm.pos, "service '%s' has no command", sm.key.c_str());
     if (s.type == ServiceType::Oneshot) {
-      if (!restart) s.restart = RestartPolicy::Never;
+      if (!seen[kRestartKey] && s.restart == RestartPolicy::Always) s.restart = RestartPolicy::Never;
       if (s.restart == RestartPolicy::Always)
-        return fail(restart->value.pos, "restart: a oneshot cannot use \"always\" (use \"on-failure\" or \"never\")");
+        return fail(at(kRestartKey), "restart: a oneshot cannot use \"always\" (use \"on-failure\" or \"never\")");
+      if (seen[kReadyKey] || s.ready.kind != ProbeSpec::Started)
+        return fail(at(kReadyKey), "ready: a oneshot is ready when it exits with 0 (remove ready)");
+      if (s.health.kind != ProbeSpec::None)
+        return fail(at(kHealthKey), "health: a oneshot has no health check (remove health)");
     }
     if (s.restart_delay_max < s.restart_delay) s.restart_delay_max = s.restart_delay;
-    if (s.type == ServiceType::Oneshot) {
-      if (const Member* r = seen[kReadyKey])
-        return fail(r->value.pos, "ready: a oneshot is ready when it exits with 0 (remove ready)");
-      if (const Member* h = seen[kHealthKey]; h && s.health.kind != ProbeSpec::None)
-        return fail(h->value.pos, "health: a oneshot has no health check (remove health)");
-    }
-    if (const Member* w = seen[kWatchdogKey]; w && s.watchdog > 0 && s.ready.kind != ProbeSpec::Notify)
-      return fail(w->value.pos, "watchdog: needs ready = \"notify\" (the WATCHDOG=1 pings come through NOTIFY_SOCKET)");
-    if (!credentials(seen[kUserKey], seen[kGroupKey], s)) return false;
-    cfg.services.push_back(std::move(s));
-    return true;
+    if (s.watchdog > 0 && s.ready.kind != ProbeSpec::Notify)
+      return fail(at(kWatchdogKey), "watchdog: needs ready = \"notify\" (the WATCHDOG=1 pings come through NOTIFY_SOCKET)");
+    return credentials(seen[kUserKey], seen[kGroupKey], s);
   }
 
   // "HOST:PORT" of a tcp:// or http:// probe into out: an IPv4 address, an
@@ -701,6 +758,12 @@ class Schema {
         return fail(v.pos, "env: %s: expected a string, got %s", quote(e.key).c_str(), toml::type_name(v.type));
       Str var = e.key;
       var += '=';
+      for (size_t k = 0; k < s.env.size(); k++) {  // a drop-in's value replaces the earlier one
+        if (s.env[k].view().substr(0, var.size()) == var.view()) {
+          s.env.erase(s.env.begin() + static_cast<std::ptrdiff_t>(k));
+          break;
+        }
+      }
       var += v.type == Type::Boolean ? std::string_view(v.boolean ? "true" : "false") : v.str.view();
       s.env.push_back(std::move(var));
     }
@@ -747,12 +810,17 @@ class Schema {
   bool rlimits(const Member& m, ServiceSpec& s) {
     if (!expect(m, m.value, Type::Table, "a table such as { nofile = 4096 }")) return false;
     // Keys are unique and known, so there are at most as many as names.
+    // The earlier file's limits first: a drop-in's replace them one by one.
     RlimitSpec found[sizeof kLimits / sizeof kLimits[0]];
-    size_t n = 0;
+    size_t n = s.rlimits.size();
+    for (size_t k = 0; k < n; k++) found[k] = s.rlimits[k];
     for (const Member& e : m.value.members) {
       int k = pick(e, names(kLimits), "rlimits");
       if (k < 0) return false;
-      RlimitSpec& r = found[n++];
+      size_t at = 0;
+      while (at < n && found[at].resource != kLimits[k].id) at++;
+      RlimitSpec& r = found[at];
+      n += at == n;
       r.resource = kLimits[k].id;
       const Value& v = e.value;
       if (v.type == Type::Array) {
@@ -776,6 +844,13 @@ class Schema {
     auto id = [&](const Value& v) {
       return v.type == Type::Integer ? std::string_view(b, format_int(b, v.integer)) : v.str.view();
     };
+    if (!user && !group) return true;  // a drop-in that names neither keeps what was resolved
+    // A drop-in's group: the user's other groups are looked up again.
+    if (!user && s.has_user) {
+      auto r = users_.user(std::string_view(b, format_int(b, s.uid)));
+      if (r) u = std::move(r.value());
+    }
+    s.groups.clear();
     if (user) {
       auto r = users_.user(id(user->value));
       if (!r) return fail(user->value.pos, "user: %s", r.error().c_str());
@@ -831,7 +906,32 @@ Result<void, ConfigError> load_config(const std::vector<Str>& files, Config& out
     }
     if (auto r = parse_config(text, f, out, users); !r) return r;
   }
+  drop_disabled(out);
   return {};
+}
+
+void drop_disabled(Config& c) {
+  std::vector<ServiceSpec> kept;
+  kept.reserve(c.services.size());
+  for (ServiceSpec& s : c.services) {
+    if (s.enabled) kept.push_back(std::move(s));
+    else c.disabled.push_back(s.name);
+  }
+  c.services.swap(kept);
+  for (ServiceSpec& s : c.services) {
+    for (size_t a = 0; a < s.after.size();) {
+      std::string_view name = s.after[a];
+      name = name.substr(0, name.find('.'));
+      bool off = false;
+      for (const Str& d : c.disabled) off |= d.view() == name;
+      if (!off) {
+        a++;
+        continue;
+      }
+      s.after.erase(s.after.begin() + static_cast<std::ptrdiff_t>(a));
+      if (a < s.after_pos.size()) s.after_pos.erase(s.after_pos.begin() + static_cast<std::ptrdiff_t>(a));
+    }
+  }
 }
 
 std::vector<Str> unreadable_env_files(const std::vector<ServiceSpec>& services, std::string_view root) {

@@ -26,6 +26,11 @@ Result<void, ConfigError> parse_config_text(std::string_view text, std::string_v
 
 // Reads and parses files in order into out (an empty list or an empty file is
 // an empty config). Users come from users_root + /etc/passwd and /etc/group.
+// enabled = false: such a service leaves `services` for `disabled`, and an
+// `after` naming it is satisfied (the name is dropped). load_config does it
+// once every file is read (a drop-in may disable a service).
+void drop_disabled(Config& c);
+
 Result<void, ConfigError> load_config(const std::vector<Str>& files, Config& out,
                                       std::string_view users_root = "");
 

@@ -13,6 +13,7 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import sys
 import time
@@ -555,6 +556,94 @@ def ready_postgres_redis_migration_ten_starts():
     assert not failures, f"{len(failures)} of 10 starts failed:\n" + "\n".join(failures)
     print(f"   10 of 10 starts ran the migration and the check; podman run took "
           f"{min(took):.1f}..{max(took):.1f}s (a fresh vfs copy of the image each)")
+
+
+# --- operating a running oxinit: oxinit ctl (issue 13) -------------------------
+
+def ctl_image(e):
+    """busybox + oxinit + a service list, ENTRYPOINT oxinit in service mode and
+    `oxinit ctl health` as the image's HEALTHCHECK (docker format: OCI images
+    carry no health check)."""
+    tag = "ctl-health-test"
+    if tag in e._images:
+        return tag
+    ctx = os.path.join(e.dir, "ctx-" + tag)
+    os.makedirs(os.path.join(ctx, "etc"))
+    shutil.copy2(BUSYBOX, os.path.join(ctx, "busybox"))
+    shutil.copy2(e.oxinit, os.path.join(ctx, "oxinit"))
+    with open(os.path.join(ctx, "etc", "oxinit.toml"), "w") as f:
+        f.write("""
+[service.web]
+command = ["/bin/sh", "-c", "echo up; while :; do sleep 1; done"]
+
+[service.flaky]
+command = ["/bin/sh", "-c", "test -e /fail && exit 3; echo flaky-up; exec sleep 1000"]
+restart_delay = "200ms"
+restart_delay_max = "1s"
+""")
+    with open(os.path.join(ctx, "Containerfile"), "w") as f:
+        f.write("FROM scratch\nCOPY busybox /bin/busybox\n"
+                "RUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n"
+                "COPY oxinit /sbin/oxinit\nCOPY etc/oxinit.toml /etc/oxinit.toml\n"
+                "HEALTHCHECK --interval=1h CMD [\"/sbin/oxinit\", \"ctl\", \"health\"]\n"
+                "ENTRYPOINT [\"/sbin/oxinit\"]\n")
+    r = e.podman("build", "--pull=never", "--network", "none", "--layers=false", "--format", "docker",
+                 "-f", os.path.join(ctx, "Containerfile"), "-t", tag, ctx, check=False, timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    e._images[tag] = tag
+    return tag
+
+
+@test
+def ctl_health_is_the_image_healthcheck():
+    e = eng()
+    img = ctl_image(e)
+    cmd = e.podman("image", "inspect", "--format", "{{json .Config.Healthcheck}}", img).stdout
+    assert '"/sbin/oxinit","ctl","health"' in cmd.replace(" ", ""), cmd
+    n = e.start("ctlhealth", img)
+    try:
+        e.wait_log(n, "flaky | flaky-up")
+        e.wait_log(n, "web | up")
+
+        def check():
+            return e.podman("healthcheck", "run", n, check=False, timeout=60)
+        r = check()
+        assert r.returncode == 0, f"healthcheck run: rc {r.returncode}\n{r.stdout}{r.stderr}\n{e.logs(n)}"
+        # A crash-looping service: unhealthy, then healthy once it stays up.
+        e.podman("exec", n, "sh", "-c", "touch /fail; oxinit ctl signal flaky KILL")
+        wait_until(lambda: check().returncode == 1, 30, what="podman healthcheck run to say unhealthy")
+        assert e.state(n)["Health"]["Status"] == "unhealthy", e.state(n).get("Health")
+        why = e.podman("exec", n, "oxinit", "ctl", "health", check=False)
+        assert why.returncode == 1 and why.stderr.startswith("unhealthy: flaky is "), why.stderr
+        e.podman("exec", n, "rm", "/fail")
+        wait_until(lambda: check().returncode == 0, 30, what="healthy again")
+        assert e.state(n)["Health"]["Status"] == "healthy", e.state(n).get("Health")
+    finally:
+        e.rm(n)
+
+
+@test
+def ctl_status_through_podman_exec():
+    e = eng()
+    n = e.start("ctlstatus", ctl_image(e))
+    try:
+        e.wait_log(n, "web | up")
+        r = e.podman("exec", n, "oxinit", "ctl", "status", check=False)
+        assert r.returncode == 0, r.stdout + r.stderr
+        rows = {ln.split()[0]: ln.split() for ln in r.stdout.splitlines()[1:]}
+        assert rows["web"][1] == "ready" and rows["web"][2].isdigit(), r.stdout
+        r = e.podman("exec", n, "oxinit", "ctl", "restart", "web", check=False)
+        assert r.returncode == 0 and r.stdout.startswith("web: "), r.stdout + r.stderr
+        e.wait_log(n, "web | up")
+        r = e.podman("exec", n, "oxinit", "ctl", "status", "web", "--json", check=False)
+        import json
+        s = json.loads(r.stdout)["services"][0]
+        assert s["name"] == "web" and s["restarts"] == 1, s
+        # podman stop still gives the ordered stop, and the socket goes with it.
+        took, err = stop(e, n)
+        assert e.exit_code(n) == 0 and took < ENGINE_STOP / 2, (took, err)
+    finally:
+        e.rm(n)
 
 
 if __name__ == "__main__":

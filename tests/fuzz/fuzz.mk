@@ -10,7 +10,7 @@
 # tests/fuzz/regressions/<target>/ once fixed.
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_TIME    ?= 20
-FUZZ_TARGETS ?= config cli specs ready
+FUZZ_TARGETS ?= config cli specs ready ctl
 FUZZ_CXX     ?= clang++-14
 FUZZ_FLAGS   ?=
 FUZZ_DIR     := tests/fuzz
@@ -19,7 +19,8 @@ FUZZ_CXXFLAGS := -std=c++20 -g -O1 -fno-exceptions -fno-rtti -Isrc -DOXINIT_VERS
   -Wall -Wextra -Werror -Wno-missing-field-initializers $(FUZZ_SAN)
 # Only the parsers' rooms: coverage figures then speak of parser code alone.
 FUZZ_SRC := src/sys/str.cc src/sys/format.cc src/sys/text.cc src/log.cc src/cli.cc src/signals.cc \
-  src/plan.cc src/users.cc src/config/error.cc src/config/toml.cc src/config/schema.cc src/vm/net.cc
+  src/plan.cc src/users.cc src/config/error.cc src/config/toml.cc src/config/schema.cc src/ctl/protocol.cc \
+  src/vm/net.cc
 FUZZ_OBJ := $(patsubst src/%.cc,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRC))
 FUZZ_BINS := $(addprefix $(FUZZ_BUILD)/fuzz-,$(FUZZ_TARGETS))
 # The readiness parsers live beside the probes' and the notify socket's
@@ -30,6 +31,7 @@ FUZZ_MAXLEN_config := 16384
 FUZZ_MAXLEN_cli    := 1024
 FUZZ_MAXLEN_specs  := 64
 FUZZ_MAXLEN_ready  := 4096
+FUZZ_MAXLEN_ctl    := 4096
 
 .PHONY: fuzz fuzz-build fuzz-tool
 fuzz-tool:
@@ -62,7 +64,7 @@ fuzz: fuzz-build
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts/$$t; \
 	  echo "fuzz: $$t: $(FUZZ_TIME) s"; \
-	  ml=$$(case $$t in config) echo $(FUZZ_MAXLEN_config);; cli) echo $(FUZZ_MAXLEN_cli);; ready) echo $(FUZZ_MAXLEN_ready);; *) echo $(FUZZ_MAXLEN_specs);; esac); \
+	  ml=$$(case $$t in config) echo $(FUZZ_MAXLEN_config);; cli) echo $(FUZZ_MAXLEN_cli);; ready) echo $(FUZZ_MAXLEN_ready);; ctl) echo $(FUZZ_MAXLEN_ctl);; *) echo $(FUZZ_MAXLEN_specs);; esac); \
 	  ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  $(FUZZ_BUILD)/fuzz-$$t -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
 	    -max_len=$$ml -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ $(FUZZ_FLAGS) \

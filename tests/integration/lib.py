@@ -60,6 +60,9 @@ class Init:
         for k in list(full_env):
             if k.startswith(("TINI_", "OXINIT_")):
                 del full_env[k]
+        # Each oxinit its own control socket (unless the test names one), so
+        # suites running side by side never meet on /run/oxinit/control.sock.
+        full_env["OXINIT_CONTROL_SOCKET"] = os.path.join(tempfile.mkdtemp(prefix="oxinit-ctl-"), "ctl.sock")
         if env:
             full_env.update(env)
         self.proc = subprocess.Popen(cmd + list(args), stdin=stdin, stdout=stdout, stderr=stderr,

@@ -444,12 +444,16 @@ def config_errors_name_file_line_col_and_nothing_starts():
 
 @test
 def duplicate_service_across_files():
+    """A later file changes the service (a drop-in, issue 13); the same file
+    given twice defines it twice, an error naming both places."""
     d = tmpdir()
-    a = write_config(d, '[service.web]\ncommand = "true"\n', "a.toml")
-    b = write_config(d, '\n[service.web]\ncommand = "true"\n', "b.toml")
+    a = write_config(d, '[service.web]\ncommand = "exit 3"\nrestart = "never"\n', "a.toml")
+    b = write_config(d, '\n[service.web]\ncommand = "exit 0"\n', "b.toml")
     code, out, err = run(["-c", a, "-c", b])
+    assert code == 0, err
+    code, out, err = run(["-c", a, "-c", a])
     assert code == 1
-    assert "a.toml" in err and "b.toml" in err, err
+    assert f"{a}:1:10: service 'web' is already defined at {a}:1" in err, err
 
 
 @test

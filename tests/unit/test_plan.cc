@@ -19,6 +19,7 @@ Plan plan_of(std::string_view text) {
   std::string msg = err.format().c_str();
   INFO(msg);
   REQUIRE(parsed);
+  drop_disabled(c);  // as load_config does
   Plan p;
   bool planned = into(make_plan(c, p), err);
   msg = err.format().c_str();
@@ -185,4 +186,60 @@ TEST_CASE("plan: init settings are carried over") {
   CHECK(p.init.shutdown_timeout == 7000);
   CHECK(p.services.empty());
   CHECK(p.order.empty());
+}
+
+TEST_CASE("plan: a disabled service is left out; after it is satisfied") {
+  Plan p = plan_of(svc("db") + "enabled = false\n" + svc("web", "['db', 'cache']") + svc("cache") +
+                   "[service.w]\ncommand = 'x'\ninstances = 2\nenabled = false\n" + svc("x", "['w.1']"));
+  CHECK(order(p) == "cache web x");
+  REQUIRE(p.disabled.size() == 2);
+  CHECK(std::string(p.disabled[0].c_str()) == "db");
+  CHECK(std::string(p.disabled[1].c_str()) == "w");
+  REQUIRE(p.deps[0].size() == 1);  // web waits for cache only
+  CHECK(p.deps[0][0] == 1);
+  CHECK(p.deps[2].empty());
+  CHECK(plan_error(svc("a", "['nope']") + svc("b") + "enabled = false\n") ==
+        "p.toml:3:10: service 'a': after names an unknown service \"nope\"");
+}
+
+TEST_CASE("plan: the diff of two plans (reload)") {
+  Plan a = plan_of(svc("keep") + svc("gone") + svc("change") + "[service.w]\ncommand = 'w'\ninstances = 3\n");
+  Plan b = plan_of(svc("new") + svc("keep") + "stop_timeout = 99\nafter = ['new']\n" +
+                   "[service.change]\ncommand = 'other'\n[service.w]\ncommand = 'w'\ninstances = 2\n");
+  PlanDiff d = diff_plans(a, b);
+  REQUIRE(d.from.size() == 5);  // new keep change w.0 w.1
+  CHECK(d.from[0] == -1);
+  CHECK(d.from[1] == 0);
+  CHECK_FALSE(d.changed[1]);  // stop_timeout and after apply without a restart
+  CHECK(d.from[2] == 2);
+  CHECK(d.changed[2]);
+  CHECK(d.from[3] == 3);
+  CHECK(d.from[4] == 4);
+  CHECK_FALSE(d.changed[3]);
+  // gone (1) and w.2 (5) are named by no `from`: removed.
+}
+
+TEST_CASE("plan: which keys restart a service on reload") {
+  Plan base = plan_of(svc("s"));
+  const char* process_keys[] = {
+      "type = 'oneshot'", "command = 'y'", "user = 0", "group = 0", "workdir = '/tmp'", "env = { A = '1' }",
+      "env_file = '/e'", "umask = '077'", "rlimits = { nofile = 5 }", "log = 'null'", "log = 'file:/l'",
+      "log_max_size = 5", "log_keep = 1", "ready = 'notify'",
+  };
+  for (const char* k : process_keys) {
+    INFO(k);
+    std::string key = k;
+    Plan p = plan_of(key.substr(0, 7) == "command" ? "[service.s]\n" + key + "\n" : svc("s") + key + "\n");
+    CHECK_FALSE(same_process(base.services[0], p.services[0]));
+  }
+  const char* other_keys[] = {
+      "restart = 'never'", "restart_delay = 5", "restart_delay_max = 9", "max_restarts = 2", "restart_window = 9",
+      "stop_signal = 'INT'", "stop_timeout = 1", "critical = true", "reload_signal = 'HUP'",
+      "ready_timeout = 3", "health = 'tcp://127.0.0.1:1'", "health_interval = 1", "on_unhealthy = 'stop'",
+  };
+  for (const char* k : other_keys) {
+    INFO(k);
+    Plan p = plan_of(svc("s") + k + "\n");
+    CHECK(same_process(base.services[0], p.services[0]));
+  }
 }

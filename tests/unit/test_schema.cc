@@ -775,15 +775,114 @@ TEST_CASE("schema: the fuzz entry point needs no files") {
   CHECK(str(err.format()) == "f.toml:3:8: user: unknown user \"root\" (/etc/passwd)");
 }
 
-TEST_CASE("schema: one service name in two files") {
+TEST_CASE("schema: a later file changes keys of a service (drop-ins, issue 13)") {
   Config c;
   ConfigError err;
   UserDb users = fixture_users();
-  REQUIRE(into(parse_config("[service.web]\ncommand = 'x'\n", "a.toml", c, users), err));
+  REQUIRE(into(parse_config("[service.web]\ncommand = ['x', '1']\nafter = ['db']\nstop_timeout = 3\n"
+                       "env = { A = '1', B = '2' }\nrlimits = { nofile = 10, core = 0 }\nuser = 'app'\n"
+                       "[service.db]\ncommand = 'd'\n",
+                       "a.toml", c, users), err));
   REQUIRE(into(parse_config("\n[init]\nshutdown_timeout = 1\n", "b.toml", c, users), err));
-  CHECK_FALSE(into(parse_config("# web again\n\n[service.web]\ncommand = 'y'\n", "c.toml", c, users), err));
-  CHECK(str(err.format()) == "c.toml:3:10: service 'web' is already defined at a.toml:1");
+  bool merged = into(parse_config("# web again\n\n[service.web]\ncommand = 'y'\nenv = { B = '3', C = '4' }\n"
+                             "rlimits = { nofile = 20 }\ngroup = 'staff'\n",
+                             "c.toml", c, users), err);
+  INFO(err.format().c_str());
+  REQUIRE(merged);
+  REQUIRE(c.services.size() == 2);
+  const ServiceSpec& w = c.services[0];
+  // Arrays and scalars replace; tables merge key by key; the rest stays.
+  REQUIRE(w.argv.size() == 3);
+  CHECK(str(w.argv[2]) == "y");
+  REQUIRE(w.after.size() == 1);
+  CHECK(w.stop_timeout == 3000);
+  REQUIRE(w.env.size() == 3);
+  CHECK(str(w.env[0]) == "A=1");
+  CHECK(str(w.env[1]) == "B=3");
+  CHECK(str(w.env[2]) == "C=4");
+  REQUIRE(w.rlimits.size() == 2);
+  CHECK(w.rlimits[0].resource == RLIMIT_NOFILE);
+  CHECK(w.rlimits[0].soft == 20);
+  CHECK(w.rlimits[1].resource == RLIMIT_CORE);
+  // user stays app; group staff, with app's other groups looked up again
+  CHECK(w.uid == 1000);
+  CHECK(w.gid == 50);
+  REQUIRE(w.groups.size() == 3);
+  CHECK(w.groups[0] == 50);
+  CHECK(str(w.file) == "a.toml");  // where its `after` is written
   CHECK(c.init.shutdown_timeout == 1000);
+
+  // after from the drop-in: its errors point into the drop-in.
+  REQUIRE(into(parse_config("[service.web]\nafter = ['cache']\n", "d.toml", c, users), err));
+  CHECK(str(c.services[0].file) == "d.toml");
+
+  // One file defines a service once (the same file twice too).
+  CHECK_FALSE(into(parse_config("[service.db]\ncommand = 'z'\n", "a.toml", c, users), err));
+  CHECK(str(err.format()) == "a.toml:1:10: service 'db' is already defined at a.toml:8");
+  CHECK(bad("[service.a]\ncommand = 'x'\n[service.a]\ncommand = 'y'\n") ==
+        "c.toml:3:1: table [service.a] is defined twice (first at 1:1)");
+}
+
+TEST_CASE("schema: a drop-in is checked as a whole") {
+  Config c;
+  ConfigError err;
+  UserDb users = fixture_users();
+  REQUIRE(into(parse_config("[service.m]\ncommand = 'x'\n", "a.toml", c, users), err));
+  // A simple service made a oneshot by a drop-in gets a oneshot's restart default.
+  REQUIRE(into(parse_config("[service.m]\ntype = 'oneshot'\n", "b.toml", c, users), err));
+  CHECK(c.services[0].restart == RestartPolicy::Never);
+  Config d;
+  REQUIRE(into(parse_config("[service.m]\ncommand = 'x'\nready = 'notify'\n", "a.toml", d, users), err));
+  CHECK_FALSE(into(parse_config("[service.m]\ntype = 'oneshot'\n", "b.toml", d, users), err));
+  CHECK(str(err.format()) == "b.toml:1:10: ready: a oneshot is ready when it exits with 0 (remove ready)");
+  Config e;
+  REQUIRE(into(parse_config("[service.m]\ncommand = 'x'\nready = 'notify'\nwatchdog = '5s'\n", "a.toml", e, users), err));
+  CHECK_FALSE(into(parse_config("[service.m]\nready = 'started'\n", "b.toml", e, users), err));
+  CHECK(str(err.format()) == "b.toml:1:10: watchdog: needs ready = \"notify\" (the WATCHDOG=1 pings come through NOTIFY_SOCKET)");
+}
+
+TEST_CASE("schema: enabled = false") {
+  Config c = ok("[service.a]\ncommand = 'x'\nenabled = false\n[service.b]\nenabled = false\n");
+  REQUIRE(c.services.size() == 2);
+  CHECK_FALSE(c.services[0].enabled);
+  CHECK(c.services[1].argv.empty());  // a disabled service needs no command
+  CHECK(bad("[service.b]\nenabled = true\n") == "c.toml:1:10: service 'b' has no command");
+  CHECK(bad_key("enabled = 0") == "c.toml:3:11: enabled: expected true or false, got an integer");
+}
+
+TEST_CASE("schema: logs (issue 13)") {
+  ServiceSpec f = with("log = \"file:/var/log/web.log\"\nlog_max_size = \"10M\"\nlog_keep = 3");
+  CHECK(f.log == LogMode::File);
+  CHECK(str(f.log_file) == "/var/log/web.log");
+  CHECK(f.log_max_size == 10u << 20);
+  CHECK(f.log_keep == 3);
+  ServiceSpec d = with("log = \"null\"");
+  CHECK((d.log == LogMode::Null && d.log_file.empty() && d.log_max_size == 1u << 20 && d.log_keep == 5));
+  CHECK(with("log_max_size = 4096").log_max_size == 4096);
+  CHECK(with("log_max_size = \"64K\"").log_max_size == 65536);
+  CHECK(with("log_max_size = \"1G\"").log_max_size == 1u << 30);
+  CHECK(with("log_max_size = \"1024G\"").log_max_size == uint64_t{1} << 40);
+  CHECK(with("log_keep = 0").log_keep == 0);
+  CHECK(bad_key("log = \"file:var/log\"") == "c.toml:3:7: log: expected \"file:/ABSOLUTE/PATH\", got \"file:var/log\"");
+  CHECK(bad_key("log = \"files\"") ==
+        "c.toml:3:7: log: expected \"prefix\", \"inherit\" or \"null\", got \"files\"");
+  std::string size_err = "expected a size in bytes (65536, \"64K\", \"10M\", \"1G\"; at most 1024G), got ";
+  CHECK(bad_key("log_max_size = \"10Q\"") == "c.toml:3:16: log_max_size: " + size_err + "\"10Q\"");
+  CHECK(bad_key("log_max_size = \"1025G\"") == "c.toml:3:16: log_max_size: " + size_err + "\"1025G\"");
+  CHECK(bad_key("log_max_size = -1") == "c.toml:3:16: log_max_size: " + size_err + "\"-1\"");
+  CHECK(bad_key("log_max_size = \"K\"") == "c.toml:3:16: log_max_size: " + size_err + "\"K\"");
+  CHECK(bad_key("log_keep = 1001") == "c.toml:3:12: log_keep: must be between 0 and 1000");
+
+  Config c = ok("[init]\nlog_format = \"json\"\nlog_buffer = \"1M\"\ncontrol_socket = \"/tmp/x.sock\"\n");
+  CHECK(c.init.log_format == LogFormat::Json);
+  CHECK(c.init.log_buffer == 1u << 20);
+  CHECK(str(c.init.control_socket) == "/tmp/x.sock");
+  CHECK(str(ok("[init]\ncontrol_socket = \"none\"\n").init.control_socket) == "none");
+  CHECK(ok("").init.log_format == LogFormat::Text);
+  CHECK(ok("").init.log_buffer == 16384);
+  CHECK(bad("[init]\ncontrol_socket = \"run/x\"\n") ==
+        "c.toml:2:18: control_socket: must be an absolute path, got \"run/x\"");
+  CHECK(bad("[init]\nlog_format = \"yaml\"\n") == "c.toml:2:14: log_format: expected \"text\" or \"json\", got \"yaml\"");
 }
 
 TEST_CASE("load_config: files, errors, empty files") {
@@ -811,8 +910,10 @@ TEST_CASE("load_config: files, errors, empty files") {
 
   Config c3;
   std::string dup = d.write("dup.toml", "[service.a]\ncommand = 'z'\n");
-  CHECK_FALSE(into(load_config({Str(a.c_str()), Str(dup.c_str())}, c3), err));
-  CHECK(str(err.format()) == dup + ":1:10: service 'a' is already defined at " + a + ":3");
+  REQUIRE(into(load_config({Str(a.c_str()), Str(dup.c_str())}, c3), err));  // a drop-in
+  CHECK(str(c3.services[0].argv[2]) == "z");
+  CHECK_FALSE(into(load_config({Str(a.c_str()), Str(a.c_str())}, c3), err));
+  CHECK(str(err.format()) == a + ":3:10: service 'a' is already defined at " + a + ":3");
 
   Config c4;
   std::string syntax = d.write("syntax.toml", "[service.a]\ncommand = ['x'\n");

@@ -274,6 +274,24 @@ TEST_CASE("default shutdown_limit covers the longest chain of stop timeouts") {
   CHECK(limit < 60000);
 }
 
+TEST_CASE("a start by hand waits for its after services when they are not ready (issue 13)") {
+  Fixture fx;
+  fx.running();
+  fx.post(Event::Stop);
+  fx.post(Event::Exited);
+  REQUIRE(fx.s.state == State::Stopped);
+  Facts f;
+  f.deps_ready = false;
+  Step r = step(fx.s, Event::Start, f);
+  CHECK(r.valid);
+  CHECK(fx.s.state == State::Waiting);
+  CHECK_FALSE((r.actions & kActSpawn));
+  r = fx.post(Event::DepsReady);
+  CHECK((r.actions & kActSpawn));
+  fx.post(Event::Started);
+  CHECK(fx.s.starts == 2);
+}
+
 // --- readiness and health (issue 12) ------------------------------------------
 
 namespace {

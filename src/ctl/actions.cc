@@ -1,0 +1,234 @@
+// The supervisor's entry points for the control socket (ctl/server.*) and
+// SIGHUP: a start, stop or restart by hand, a shutdown asked for, a reload.
+// Members of Supervisor, in a file of their own so their code lives in the
+// features' mapping (build-aux/layout.ld): exec mode never runs it.
+#include <signal.h>
+
+#include <cstring>
+
+#include "log.h"
+#include "supervisor.h"
+#include "sys/format.h"
+
+namespace oxinit {
+
+// After a reload: who depends on whom, the main command, the checks each
+// service needs. Indices never change (removed services keep theirs).
+void Supervisor::reindex() {
+  dependents_.assign(services_.size(), {});
+  for (size_t i = 0; i < services_.size(); i++) {
+    Service& s = services_[i];
+    const ServiceSpec& sp = *s.spec;
+    if (s.removed) continue;
+    if (i < plan_->deps.size()) {
+      for (int d : plan_->deps[i]) dependents_[static_cast<size_t>(d)].push_back(static_cast<int>(i));
+    }
+    if (sp.is_main) main_ = static_cast<int>(i);
+    bool want = has_ready_probe(sp) || sp.health.kind != ProbeSpec::None;
+    if (want && !watch_[i]) watch_[i] = new Watch;
+    any_watch_ |= want;
+  }
+}
+
+// The sd_notify socket, once a service has ready = "notify" (at start, or
+// added by a reload).
+void Supervisor::open_notify() {
+  for (const ServiceSpec& sp : plan_->services) {
+    if (sp.ready.kind != ProbeSpec::Notify || notify_) continue;
+    notify_ = new NotifySocket;
+    auto r = notify_->open();
+    if (r) r = loop_.add(notify_->fd(), EPOLLIN, kTokenNotify);
+    if (!r) {
+      OX_WARN("unable to open the notify socket: %s: %s; no ready = \"notify\" service can become ready",
+              r.error().what, strerror(r.error().err));
+      delete notify_;
+      notify_ = nullptr;
+      break;
+    }
+  }
+}
+
+void Supervisor::configure_logs() {
+  const InitSpec& i = plan_->init;
+  logs_.configure(i.log_timestamps, i.log_format == LogFormat::Json, static_cast<uint32_t>(i.log_buffer));
+}
+
+// SIGHUP in service mode: a reload, reported in oxinit's own lines.
+void Supervisor::reload_on_sighup() {
+  ReloadReport r;
+  if (!reload(r)) {
+    OX_WARN("received SIGHUP: the config was not reloaded: %s", r.error.format().c_str());
+    return;
+  }
+  OX_INFO("received SIGHUP: config reloaded: %s", r.summary.c_str());
+}
+
+Supervisor::ByHand Supervisor::start_by_hand(Service& s) {
+  if (is_running(s.state)) {
+    if (s.state != State::Stopping) return ByHand::Running;
+    s.start_after_stop = true;
+    return ByHand::AfterStop;
+  }
+  size_t i = static_cast<size_t>(&s - services_.data());
+  if (dep_failed(i)) return ByHand::DepDown;
+  Facts f;
+  f.now = now_ms();
+  f.deps_ready = deps_ready(i);
+  post(s, Event::Start, f.now, 0, false, f.deps_ready);
+  return f.deps_ready ? ByHand::Started : ByHand::Waiting;
+}
+
+void Supervisor::stop_by_hand(Service& s) {
+  s.start_after_stop = false;
+  post(s, Event::Stop, now_ms());
+}
+
+void Supervisor::restart_by_hand(Service& s) {
+  if (is_running(s.state)) {
+    stop_by_hand(s);
+    s.start_after_stop = true;
+  } else {
+    start_by_hand(s);
+  }
+}
+
+void Supervisor::shutdown_by_hand(int action) {
+  if (action >= 0 && vm_) outcome_.action = static_cast<FinalAction>(action);
+  OX_INFO("shutdown asked for on the control socket: stopping every service");
+  begin_shutdown("ctl shutdown", now_ms());
+}
+
+// A reload. A service of the new plan takes the record (and index) of the
+// old one with its name, so pids, counters, log streams, checks and every
+// loop token stay as they are; a changed one is stopped with its old
+// stop_signal and started again with its new spec; a removed one stops and
+// keeps its record, marked removed, until an added service takes its slot.
+bool Supervisor::reload(ReloadReport& r) {
+  if (phase_ != Phase::Running) {
+    r.error.message = "oxinit is shutting down";
+    return false;
+  }
+  Plan* nextp = new Plan;
+  Plan& next = *nextp;
+  if (loader_) {
+    auto loaded = loader_(loader_ctx_, next);
+    if (!loaded) {
+      r.error = loaded.error();
+      delete nextp;
+      return false;
+    }
+  }
+  // What changed, as "added: a b; removed: c; ...".
+  Str lists[5] = {"added:", "removed:", "restarted:", "reload_signal sent to:",
+                  "[init] keys that apply when oxinit starts again:"};
+  size_t unchanged = 0;
+  if (loader_) {
+    PlanDiff d = diff_plans(*plan_, next);
+    size_t old_n = services_.size(), total = old_n, scan = 0;
+    std::vector<char> kept(old_n);
+    std::vector<int> slot(d.from);
+    for (int& from : slot) {
+      if (from >= 0 && services_[static_cast<size_t>(from)].removed) from = -1;  // back again: a new one
+      if (from >= 0) kept[static_cast<size_t>(from)] = 1;
+    }
+    // Stops first, while every record still has its old spec.
+    for (size_t i = 0; i < old_n; i++) {
+      Service& s = services_[i];
+      if (kept[i] || s.removed) continue;
+      (lists[1] += ' ') += s.spec->name;
+      stop_by_hand(s);
+      s.removed = true;
+    }
+    for (size_t j = 0; j < slot.size(); j++) {
+      const Str& name = next.services[j].name;
+      if (slot[j] >= 0) {
+        Service& s = services_[static_cast<size_t>(slot[j])];
+        if (!d.changed[j]) {
+          unchanged++;
+          continue;
+        }
+        (lists[2] += ' ') += name;
+        // Running: stopped now, started once stopped; failed: started again;
+        // waiting, in backoff, done or stopped by hand: the new spec applies
+        // at its next start.
+        bool up = is_running(s.state);
+        if (up) stop_by_hand(s);
+        s.start_after_stop = up || s.state == State::Failed;
+        continue;
+      }
+      (lists[0] += ' ') += name;
+      // The slot of a removed service that has stopped, or a new one.
+      while (scan < old_n && (kept[scan] || !services_[scan].removed || is_running(services_[scan].state))) scan++;
+      if (scan < old_n) {
+        services_[scan] = Service();
+        delete watch_[scan];
+        watch_[scan] = nullptr;
+        kept[scan] = 1;
+        slot[j] = static_cast<int>(scan);
+      } else {
+        slot[j] = static_cast<int>(total++);
+      }
+    }
+    // The new plan in record order: a new spec where it has one, else the
+    // old spec of a removed service (it may still be stopping).
+    std::vector<int> who(total, -1);
+    for (size_t j = 0; j < slot.size(); j++) who[static_cast<size_t>(slot[j])] = static_cast<int>(j);
+    std::vector<ServiceSpec> specs;
+    specs.reserve(total);
+    std::vector<std::vector<int>> deps(total);
+    for (size_t i = 0; i < total; i++) {
+      int j = who[i];
+      specs.push_back(std::move(j >= 0 ? next.services[static_cast<size_t>(j)] : plan_->services[i]));
+      if (j < 0) continue;
+      for (int dep : next.deps[static_cast<size_t>(j)]) deps[i].push_back(slot[static_cast<size_t>(dep)]);
+    }
+    for (int& o : next.order) o = slot[static_cast<size_t>(o)];
+    next.services.swap(specs);
+    next.deps.swap(deps);
+    // [init]: what the engine reads as it goes applies now; these were used
+    // at start only.
+    const InitSpec &a = plan_->init, &b = next.init;
+    const char* later[] = {a.vm != b.vm ? " vm" : "", a.hostname.view() != b.hostname.view() ? " hostname" : "",
+                           a.mount_cgroup != b.mount_cgroup ? " mount_cgroup" : "",
+                           a.control_socket.view() != b.control_socket.view() ? " control_socket" : ""};
+    for (const char* k : later) lists[4] += k;
+    if (a.final_action != b.final_action) outcome_.action = b.final_action;
+    if (own_plan_) delete plan_;
+    plan_ = nextp;
+    own_plan_ = true;
+    nextp = nullptr;
+    services_.resize(total);
+    watch_.resize(total);
+    Millis now = now_ms();
+    for (size_t i = 0; i < total; i++) {
+      Service& s = services_[i];
+      s.spec = &plan_->services[i];
+      // A health check the old spec had not: due one interval from now.
+      Watch* w = watch_[i];
+      if (w && s.state == State::Ready && w->due == kNoDeadline && !w->probe.busy() &&
+          s.spec->health.kind != ProbeSpec::None)
+        w->due = now + s.spec->health_interval;
+    }
+    reindex();
+    configure_logs();
+    open_notify();
+  }
+  for (Service& s : services_) {
+    if (!s.removed && s.pid > 0 && s.state != State::Stopping && s.spec->reload_signal > 0) {
+      kill(s.pid, s.spec->reload_signal);
+      (lists[3] += ' ') += s.spec->name;
+    }
+  }
+  delete nextp;
+  char b[40];
+  format(b, sizeof b, "unchanged: %zu", unchanged);
+  r.summary = b;
+  for (const Str& l : lists) {
+    if (l.view().back() == ':') continue;
+    r.summary += "; ";
+    r.summary += l;
+  }
+  return true;
+}
+
+}  // namespace oxinit

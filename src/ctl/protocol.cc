@@ -1,0 +1,176 @@
+#include "ctl/protocol.h"
+
+#include "signals.h"
+#include "sys/text.h"
+
+namespace oxinit::ctl {
+
+namespace {
+
+// Per verb: how many names it takes, which options it knows.
+enum Flag : uint8_t { kJson = 1, kFollow = 2, kLines = 4, kAction = 8 };
+struct VerbInfo {
+  char name[9];
+  uint8_t min_names, max_names;
+  uint8_t flags;
+};
+constexpr VerbInfo kVerbs[] = {
+    {"status", 0, kMaxWords, kJson}, {"start", 1, kMaxWords, 0}, {"stop", 1, kMaxWords, 0},
+    {"restart", 1, kMaxWords, 0},    {"signal", 2, 2, 0},        {"health", 0, 0, 0},
+    {"logs", 1, 1, kFollow | kLines}, {"shutdown", 0, 0, kAction}, {"reload", 0, 0, 0},
+};
+static_assert(sizeof kVerbs / sizeof kVerbs[0] == static_cast<size_t>(Verb::Reload) + 1);
+
+bool usage(Str& err, const char* what, std::string_view word = {}) {
+  err = what;
+  if (!word.empty()) err += quote(word);
+  return false;
+}
+
+}  // namespace
+
+bool valid_name(std::string_view s) {
+  if (s.empty() || s.size() > kMaxName) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+          c == '.'))
+      return false;
+  }
+  return true;
+}
+
+bool parse_request(std::string_view line, Request& out, Str& err) {
+  out = Request();
+  int v = -1;
+  const VerbInfo* info = nullptr;
+  size_t i = 0;
+  bool want_lines = false;
+  while (i < line.size()) {
+    unsigned char c = static_cast<unsigned char>(line[i]);
+    if (c == ' ') {
+      i++;
+      continue;
+    }
+    size_t e = line.find(' ', i);
+    std::string_view w = line.substr(i, e - i);
+    i = e == std::string_view::npos ? line.size() : e;
+    for (char ch : w) {
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) return usage(err, "control characters in the request");
+    }
+    if (want_lines) {
+      uint64_t n = 0;
+      if (!parse_uint(w, kMaxLines, n)) return usage(err, "-n: expected a number of lines up to 100000, got ", w);
+      out.lines = static_cast<uint32_t>(n);
+      want_lines = false;
+      continue;
+    }
+    if (v < 0) {
+      for (int k = 0; k < static_cast<int>(sizeof kVerbs / sizeof kVerbs[0]); k++) {
+        if (w == kVerbs[k].name) v = k;
+      }
+      if (v < 0) return usage(err, "unknown command ", w);
+      info = &kVerbs[v];
+      out.verb = static_cast<Verb>(v);
+      continue;
+    }
+    uint8_t flag = 0;
+    if (w == "--json") {
+      flag = kJson;
+      out.json = true;
+    } else if (w == "-f" || w == "--follow") {
+      flag = kFollow;
+      out.follow = true;
+    } else if (w == "-n") {
+      flag = kLines;
+      want_lines = true;
+    } else if (w == "--poweroff" || w == "--reboot" || w == "--halt") {
+      flag = kAction;
+      // FinalAction's order: Poweroff, Reboot, Halt.
+      out.action = w[2] == 'p' ? 0 : w[2] == 'r' ? 1 : 2;
+    } else if (w[0] == '-') {
+      return usage(err, "unknown option ", w);
+    } else if (out.count == info->max_names) {
+      return usage(err, "too many arguments: ", w);
+    } else if (out.verb == Verb::Signal && out.count == 1) {
+      out.signal = signal_by_name(w, true, true);
+      if (out.signal <= 0) return usage(err, "not a signal: ", w);
+      out.count = 2;  // counted, dropped below
+      continue;
+    } else {
+      if (!valid_name(w)) return usage(err, "not a service name: ", w);
+      out.names[out.count++] = w;
+      continue;
+    }
+    if (!(info->flags & flag)) return usage(err, "option not known to this command: ", w);
+  }
+  if (v < 0) return usage(err, "no command given");
+  if (want_lines) return usage(err, "-n: expected a number of lines");
+  if (out.count < info->min_names) return usage(err, out.verb == Verb::Signal ? "usage: signal NAME SIGNAL" : "name a service");
+  if (out.verb == Verb::Signal) out.count = 1;
+  return true;
+}
+
+int parse_answer_head(std::string_view data, int& code) {
+  size_t nl = data.find('\n');
+  if (nl == std::string_view::npos) return data.size() > 3 ? -1 : 0;
+  uint64_t c = 0;
+  if (!parse_uint(data.substr(0, nl), 255, c)) return -1;
+  code = static_cast<int>(c);
+  return static_cast<int>(nl + 1);
+}
+
+// The length of the valid UTF-8 sequence at s[i], or 0 (RFC 3629: no
+// overlong forms, no surrogates, nothing above U+10FFFF).
+static size_t utf8_length(std::string_view s, size_t i) {
+  auto at = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
+  unsigned c = at(0);
+  size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+  if (c < 0xc2 || c > 0xf4) return 0;
+  unsigned lo = 0x80, hi = 0xbf;  // the range of the second byte
+  if (c == 0xe0) lo = 0xa0;
+  if (c == 0xed) hi = 0x9f;
+  if (c == 0xf0) lo = 0x90;
+  if (c == 0xf4) hi = 0x8f;
+  if (at(1) < lo || at(1) > hi) return 0;
+  for (size_t k = 2; k < n; k++) {
+    if ((at(k) & 0xc0) != 0x80) return 0;
+  }
+  return n;
+}
+
+void json_string(Str& out, std::string_view s) {
+  out += '"';
+  size_t run = 0;  // start of the bytes that need no escape
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = 1;
+    const char* esc = nullptr;
+    char u[8];
+    if (c >= 0x80) {
+      len = utf8_length(s, i);
+      if (!len) {
+        esc = "\\ufffd";
+        len = 1;
+      }
+    } else if (c == '"' || c == '\\') {
+      u[0] = '\\';
+      u[1] = static_cast<char>(c);
+      u[2] = 0;
+      esc = u;
+    } else if (c < 0x20 || c == 0x7f) {
+      const char* hex = "0123456789abcdef";
+      u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hex[c >> 4], u[5] = hex[c & 15], u[6] = 0;
+      esc = c == '\n' ? "\\n" : c == '\t' ? "\\t" : u;
+    }
+    if (esc) {
+      out += s.substr(run, i - run);
+      out += esc;
+      run = i + len;
+    }
+    i += len;
+  }
+  out += s.substr(run);
+  out += '"';
+}
+
+}  // namespace oxinit::ctl
