@@ -575,6 +575,75 @@ def m_ctl(inits, cfg, helper, res, scratch):
     add(res, "ctl_rss", "oxinit", rss[f'control_socket = "{sock}"'] - rss['control_socket = "none"'])
 
 
+def host_cgroup2():
+    """This process's directory in the host's cgroup2 tree, or None."""
+    try:
+        with open("/proc/self/mountinfo") as f:
+            mnt = next((ln.split(" - ")[0].split()[4] for ln in f
+                        if ln.split(" - ")[1].split()[0] == "cgroup2" and ln.split()[3] == "/"), None)
+        with open("/proc/self/cgroup") as f:
+            rel = next((ln[3:].strip() for ln in f if ln.startswith("0::")), None)
+    except (OSError, IndexError):
+        return None
+    return os.path.join(mnt, rel.lstrip("/")) if mnt and rel else None
+
+
+def m_cgroups(inits, cfg, helper, res, scratch):
+    """The services row again with each service in a cgroup of its own: oxinit
+    as the root of a private cgroup namespace over a fresh group of the host's
+    cgroup2 tree (what an engine gives a container on a cgroup v2 host), with
+    cgroups = "on", against the same wrapper with cgroups = "off"."""
+    names = [i[0] for i in inits]
+    base = host_cgroup2()
+    if "oxinit" not in names or not base:
+        return
+    oxinit = dict((i[0], i[1]) for i in inits)["oxinit"]
+    n = cfg["services"]
+    confs = {}
+    for mode in ("on", "off"):
+        confs[mode] = os.path.join(scratch, f"cg-{mode}.toml")
+        with open(confs[mode], "w") as f:
+            f.write(f'[init]\ncgroups = "{mode}"\n')
+        with open(confs[mode], "a") as f:
+            for i in range(n):
+                f.write(f'[service.s{i}]\ncommand = ["sleep", "1000"]\n')
+
+    def run(mode, rnd):
+        d = os.path.join(base, f"oxbench-{os.getpid()}-{mode}-{rnd}")
+        os.mkdir(d)
+        wrapper = os.path.join(scratch, f"cgns-{mode}-{rnd}")
+        with open(wrapper, "w") as f:
+            f.write(f"#!/bin/sh\necho 0 > {d}/cgroup.procs || exit 98\n"
+                    f"exec unshare --cgroup --mount sh -c "
+                    f"'mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec \"$0\" \"$@\"' {oxinit} \"$@\"\n")
+        os.chmod(wrapper, 0o755)
+        try:
+            with Launched(helper, [wrapper, "-c", confs[mode]], nofile=True) as l:
+                t = wait_children(l, "sleep", n)
+                return t, cpu_ns(l.pid) / 1e9
+        finally:
+            deadline = time.monotonic() + 20
+            while os.path.isdir(d) and time.monotonic() < deadline:
+                for e in os.listdir(d):
+                    if os.path.isdir(os.path.join(d, e)):
+                        try:
+                            os.rmdir(os.path.join(d, e))
+                        except OSError:
+                            pass
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    time.sleep(0.05)
+
+    for rnd in range(cfg["svc_rounds"]):
+        t_off, c_off = run("off", rnd)
+        t_on, c_on = run("on", rnd)
+        add(res, "cg_up_ms", "oxinit", t_on * 1000)
+        add(res, "cg_off_ms", "oxinit", t_off * 1000)
+        add(res, "cg_per_us", "oxinit", (t_on - t_off) / n * 1e6)
+        add(res, "cg_cpu_per_us", "oxinit", (c_on - c_off) / n * 1e6)
+
+
 class Acceptor:
     """A listening socket on 127.0.0.1 whose connections a thread accepts and
     closes at once: the target of the TCP health checks."""
@@ -801,6 +870,13 @@ def metrics(cfg):
          "{:.0f}", "≤ 2048 B", goal_le(("svc_per", 2048))),
         ("svc_idle", f"{cfg['services']:,} services: idle wake-ups in {cfg['svc_idle_s']:g} s",
          "{:.0f}", "0", goal_le(("svc_idle", 0))),
+        ("cg_up_ms", f"{cfg['services']:,} `sleep` services, each in its own cgroup: all running (ms; "
+         "cgroup v2 in a cgroup namespace, no controllers)", "{:.0f}", "< 1500 ms", goal_le(("cg_up_ms", 1499.999))),
+        ("cg_off_ms", f"{cfg['services']:,} services, the same wrapper with cgroups = \"off\" (ms)", "{:.0f}",
+         "", None),
+        ("cg_per_us", "added cost of a start in its own cgroup (µs per service, same round)", "{:.0f}", "", None),
+        ("cg_cpu_per_us", "added oxinit CPU per start in its own cgroup (µs; mkdir, limits, clone3 "
+         "into the group; same round)", "{:.1f}", "", None),
         ("probe_loop_cpu", f"{cfg['probe_services']} services, a TCP health check each per second, "
          f"in the loop: oxinit CPU over {cfg['probe_s']:g} s (% of a core)", "{:.2f}", "< 0.5 %",
          goal_le(("probe_loop_cpu", 0.4999))),
@@ -956,7 +1032,8 @@ def main():
                   ("reaping", m_reaping), ("signals", m_signals), ("stop", m_stop),
                   ("services", lambda *a: m_services(*a, scratch)),
                   ("probes", lambda *a: m_probes(*a, scratch)),
-                  ("ctl", lambda *a: m_ctl(*a, scratch))]
+                  ("ctl", lambda *a: m_ctl(*a, scratch)),
+                  ("cgroups", lambda *a: m_cgroups(*a, scratch))]
         only = [g for g in args.only.split(",") if g]
         for gname, fn in groups:
             if only and gname not in only:

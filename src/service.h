@@ -27,7 +27,8 @@ const char* state_name(State s);
 
 enum class Event : uint8_t {
   DepsReady,    // every `after` service is ready: start
-  DepFailed,    // an `after` service failed for good: never start
+  DepFailed,    // never start: an `after` service failed for good, or the
+                // machine cannot give what it asks for (a cgroup limit)
   Started,      // the spawn action made a process (pid known)
   SpawnFailed,  // the spawn action could not make one (fork, pipes, env_file)
   Exited,       // the service's main process exited (Facts::code)
@@ -117,6 +118,7 @@ struct Service {
   bool removed = false;         // a reload took it out of the plan: it stops, and is never started
   uint32_t starts = 0;          // processes started, for `ctl status` (restarts = starts - 1)
   uint64_t log_refs[2] = {0, 0};  // its stdout/stderr streams in Logs (0: none)
+  uint64_t oom_kills = 0;        // processes of its cgroup the OOM killer ended
   UniqueFd exec_report;          // open until the child has exec'd (spawn.h)
 };
 

@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -16,6 +17,7 @@
 
 #include "sys/eintr.h"
 #include "sys/fd.h"
+#include "sys/str.h"
 
 namespace oxinit {
 
@@ -33,9 +35,14 @@ struct ChildFailure {
   int step;
 };
 
-const char* const kSteps[] = {"exec",   "setsid",  "tcsetpgrp", "dup2",   "setrlimit",
-                              "chdir",  "setgroups", "setgid",  "setuid", "sigprocmask"};
-enum Step { kExec, kSetsid, kTcsetpgrp, kDup2, kRlimit, kChdir, kSetgroups, kSetgid, kSetuid, kMask };
+const char* const kSteps[] = {"exec",   "setsid",    "tcsetpgrp", "dup2",   "setrlimit",     "chdir",
+                              "setgroups", "setgid", "setuid",    "sigprocmask", "oom_score_adj", "setpriority",
+                              "sched_setaffinity", "capabilities", "capset", "no_new_privs", "cgroup"};
+enum Step {
+  kExec, kSetsid, kTcsetpgrp, kDup2, kRlimit, kChdir, kSetgroups, kSetgid, kSetuid, kMask,
+  kOom, kNice, kAffinity, kBounding, kCapset, kNoNewPrivs, kCgroup, kNumSteps
+};
+static_assert(sizeof kSteps / sizeof kSteps[0] == kNumSteps);
 
 [[noreturn]] void child_fail(int fd, int step) {
   ChildFailure f{errno, step};
@@ -120,8 +127,68 @@ void exec_search(const SpawnRequest& r) {
   if (denied) errno = EACCES;
 }
 
+long sys_prctl(long op, long a, long b = 0) { return syscall(SYS_prctl, op, a, b, 0, 0); }
+
+// capset(2)'s version 3 structures (linux/capability.h): two 32-bit halves.
+struct CapHeader {
+  uint32_t version;
+  int pid;
+};
+struct CapData {
+  uint32_t effective, permitted, inheritable;
+};
+constexpr uint32_t kCapVersion3 = 0x20080522;
+
+// Every set but the bounding one reduced to s.caps, after the switch of
+// user (capabilities(7)): permitted survived it through PR_SET_KEEPCAPS;
+// the kernel cleared ambient, which is raised only now.
+void set_caps(const ServiceSpec& s, int report_fd) {
+  CapHeader h{kCapVersion3, 0};
+  auto lo = static_cast<uint32_t>(s.caps), hi = static_cast<uint32_t>(s.caps >> 32);
+  CapData d[2] = {{lo, lo, lo}, {hi, hi, hi}};
+  if (syscall(SYS_capset, &h, d) < 0) child_fail(report_fd, kCapset);
+  if (sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL) < 0) child_fail(report_fd, kCapset);
+  for (int c = 0; c < 64; c++) {
+    if ((s.caps >> c & 1) && sys_prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c) < 0) child_fail(report_fd, kCapset);
+  }
+}
+
+// oom_score_adj, nice and CPUs: before the switch of user, which drops the
+// right to lower the first two (proc(5), setpriority(2)).
+void set_scheduling(const ServiceSpec& s, int report_fd) {
+  if (s.oom_score_adj != kUnset) {
+    char b[24];
+    size_t n = format_int(b, s.oom_score_adj);
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, b, n) != static_cast<ssize_t>(n)) child_fail(report_fd, kOom);
+    close(fd);
+  }
+  // The raw syscall takes the nice value itself (getpriority's is 20 - nice).
+  if (s.nice != kUnset && syscall(SYS_setpriority, PRIO_PROCESS, 0, s.nice) < 0) child_fail(report_fd, kNice);
+  if (!s.cpus.empty() &&
+      syscall(SYS_sched_setaffinity, 0, s.cpus.size(), s.cpus.c_str()) < 0)
+    child_fail(report_fd, kAffinity);
+  // The bounding set shrinks while CAP_SETPCAP is still there; the
+  // capabilities to keep stay permitted across setuid.
+  if (s.has_caps) {
+    for (int c = 0; c < 64; c++) {
+      long in = sys_prctl(PR_CAPBSET_READ, c);
+      if (in < 0) break;  // EINVAL: past the kernel's last capability
+      if (in == 1 && !(s.caps >> c & 1) && sys_prctl(PR_CAPBSET_DROP, c) < 0) child_fail(report_fd, kBounding);
+    }
+    if (s.has_user && s.uid != 0 && sys_prctl(PR_SET_KEEPCAPS, 1) < 0) child_fail(report_fd, kBounding);
+  }
+}
+
 // Runs in the child: async-signal-safe calls only (signal-safety(7)).
-[[noreturn]] void child(const SpawnRequest& r, int report_fd) {
+// in_cgroup: clone3 started it in r.cgroup_fd's group already.
+[[noreturn]] void child(const SpawnRequest& r, int report_fd, bool in_cgroup) {
+  if (r.cgroup_fd >= 0 && !in_cgroup) {
+    // Writing 0 to cgroup.procs moves the writer, before it makes anything.
+    int fd = openat(r.cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "0", 1) != 1) child_fail(report_fd, kCgroup);
+    close(fd);
+  }
   if (r.new_session) {
     if (setsid() < 0) child_fail(report_fd, kSetsid);
     if (r.controlling_tty) (void)ioctl(STDIN_FILENO, TIOCSCTTY, 0);  // best effort: not a tty, no job control
@@ -153,6 +220,7 @@ void exec_search(const SpawnRequest& r) {
     }
     if (s->umask >= 0) umask(static_cast<mode_t>(s->umask));
     if (!s->workdir.empty() && chdir(s->workdir.c_str()) < 0) child_fail(report_fd, kChdir);
+    set_scheduling(*s, report_fd);
     // Raw syscalls: libc's setuid family synchronises every thread of the
     // process (musl's __synccall, glibc's setxid), pointless in a child that
     // has one thread, and not async-signal-safe in every libc.
@@ -168,6 +236,8 @@ void exec_search(const SpawnRequest& r) {
       if (s->has_group && syscall(kSetgidNr, s->gid) < 0) child_fail(report_fd, kSetgid);
       if (s->has_user && syscall(kSetuidNr, s->uid) < 0) child_fail(report_fd, kSetuid);
     }
+    if (s->has_caps) set_caps(*s, report_fd);
+    if (s->no_new_privs && sys_prctl(PR_SET_NO_NEW_PRIVS, 1) < 0) child_fail(report_fd, kNoNewPrivs);
   }
   if (r.clean_signals) {
     // The raw syscall: libc wrappers refuse the signals they reserve (musl
@@ -205,7 +275,23 @@ struct ChildArgs {
 
 int child_entry(void* arg) {
   auto* a = static_cast<ChildArgs*>(arg);
-  child(*a->req, a->report_fd);
+  child(*a->req, a->report_fd, false);
+}
+
+// clone3(2)'s arguments up to `cgroup` (CLONE_ARGS_SIZE_VER2), linux/sched.h.
+struct CloneArgs {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,
+      cgroup;
+};
+constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;
+
+// fork() straight into a cgroup; -1 with errno, 0 in the child.
+pid_t fork_into(int cgroup_fd) {
+  CloneArgs a{};
+  a.flags = kCloneIntoCgroup;
+  a.exit_signal = SIGCHLD;
+  a.cgroup = static_cast<uint64_t>(cgroup_fd);
+  return static_cast<pid_t>(syscall(SYS_clone3, &a, sizeof a));
 }
 
 }  // namespace
@@ -215,8 +301,9 @@ Result<SpawnResult> spawn(const SpawnRequest& req) {
   if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe2");
   UniqueFd rd(p[0]), wr(p[1]);
   ChildArgs args{&req, wr.get()};
-  pid_t pid;
-  if (req.share_memory && !kSanitized) {
+  pid_t pid = -1;
+  bool vfork_style = req.share_memory && !kSanitized && req.cgroup_fd < 0;
+  if (vfork_style) {
     // CLONE_VM|CLONE_VFORK, as posix_spawn does: no page tables to copy and
     // no copy-on-write faults afterwards, so a crash-looping service costs
     // oxinit little; oxinit is suspended until the child calls exec. The
@@ -224,14 +311,23 @@ Result<SpawnResult> spawn(const SpawnRequest& req) {
     alignas(16) char stack[16384];  // execvpe alone may take PATH_MAX + NAME_MAX
     pid = clone(child_entry, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
   } else {
-    pid = fork();
-    if (pid == 0) child(req, wr.get());
+    if (req.cgroup_fd >= 0 && !kSanitized) {
+      pid = fork_into(req.cgroup_fd);
+      if (pid == 0) child(req, wr.get(), true);
+      // Older kernels: ENOSYS (no clone3, < 5.3), E2BIG or EINVAL (no
+      // CLONE_INTO_CGROUP, < 5.7): the child moves itself instead.
+      if (pid < 0 && errno != ENOSYS && errno != E2BIG && errno != EINVAL) return errno_error("clone3");
+    }
+    if (pid < 0) {
+      pid = fork();
+      if (pid == 0) child(req, wr.get(), false);
+    }
   }
   if (pid < 0) return errno_error("fork");
   wr.reset();
   SpawnResult res;
   res.pid = pid;
-  if (req.share_memory && !kSanitized) {
+  if (vfork_style) {
     // The child has exec'd or failed (CLONE_VFORK), and setpgid is done.
     res.failure = read_exec_report(rd.get());
     return res;
@@ -247,7 +343,7 @@ ExecFailure read_exec_report(int report_fd) {
   ssize_t n = retry_eintr([&] { return read(report_fd, &f, sizeof f); });
   if (n == static_cast<ssize_t>(sizeof f)) {
     out.err = f.err;
-    out.step = f.step >= 0 && f.step <= kMask ? kSteps[f.step] : "spawn";
+    out.step = f.step >= 0 && f.step < kNumSteps ? kSteps[f.step] : "spawn";
   }
   return out;
 }

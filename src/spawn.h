@@ -36,6 +36,11 @@ struct SpawnRequest {
   // the exec; a burst of starts is quicker with fork, which does not wait.
   bool share_memory = false;
   bool sigchld_was_ignored = false;
+  // The directory of the service's cgroup (cgroup.h), -1 for none: the child
+  // starts in it (clone3's CLONE_INTO_CGROUP, Linux 5.7; else it moves itself
+  // before anything else). Such a child is never vfork-style: a move takes a
+  // lock that may wait for an RCU grace period, and oxinit would wait too.
+  int cgroup_fd = -1;
   // The s6 notification fd (notify.h ReadyPipe): ready_fd becomes fd
   // ready_fd_target (>= 3) in the child.
   int ready_fd = -1;

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include <climits>
 #include <csignal>
 #include <cstdint>
 #include <vector>
@@ -13,6 +14,11 @@
 namespace oxinit {
 
 using Millis = int64_t;
+
+// An integer key that was not given (oom_score_adj, nice, weights, pids_max).
+constexpr int kUnset = INT_MIN;
+// A size key that was not given (memory_max, ...): the cgroup's "max".
+constexpr uint64_t kNoLimit = ~uint64_t{0};
 
 enum class ServiceType { Simple, Oneshot };
 enum class RestartPolicy { Never, OnFailure, Always };
@@ -103,6 +109,24 @@ struct ServiceSpec {
   Millis watchdog = 0;              // 0: off; else WATCHDOG=1 at least this often (ready = notify)
   OnUnhealthy on_unhealthy = OnUnhealthy::Restart;
 
+  // Privileges and scheduling, applied in the child before exec (spawn.cc).
+  bool no_new_privs = false;
+  bool has_caps = false;            // `capabilities` given: every set reduced to caps
+  uint64_t caps = 0;                // bit N: capability N (capabilities(7))
+  int oom_score_adj = kUnset;       // -1000..1000
+  int nice = kUnset;                // -20..19
+  Str cpus;                         // cpu_affinity: sched_setaffinity's mask, its bytes; empty: inherit
+
+  // cgroup v2 limits (cgroup.cc); kNoLimit / kUnset: not asked for.
+  uint64_t memory_max = kNoLimit;
+  uint64_t memory_high = kNoLimit;
+  uint64_t memory_swap_max = kNoLimit;
+  uint32_t cpu_quota = 0;           // cpu_max in µs per cpu_period; 0: not asked for
+  uint32_t cpu_period = 100000;
+  int cpu_weight = kUnset;          // 1..10000
+  int io_weight = kUnset;           // 1..10000
+  int pids_max = kUnset;
+
   // Set only for the main command (`oxinit -- CMD`): it keeps oxinit's stdio
   // and terminal, receives forwarded signals and ends everything when it exits.
   bool is_main = false;
@@ -144,6 +168,9 @@ struct InitSpec {
   FinalAction final_action = FinalAction::Poweroff;
   Str hostname;
   bool mount_cgroup = false;
+  // cgroup v2 per service: auto (when /sys/fs/cgroup is a writable cgroup2),
+  // on (an error at start when it is not), off. The words of `vm`.
+  VmMode cgroups = VmMode::Auto;
   BootSpec boot;                // microVM mode only (vm/*)
   Str control_socket;              // "" the default path, "none" no socket
   LogFormat log_format = LogFormat::Text;

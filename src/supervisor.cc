@@ -218,8 +218,9 @@ void Supervisor::log_step(const Service& s, const Step& st) {
       break;
     case Next::StopLeftovers: {
       char b[16];
-      OX_WARN("service %s: %s; stopping what it left in its process group first (%s, then SIGKILL after %s)",
-              name, how, signal_name(spec.stop_signal, b), format_duration(d, spec.stop_timeout));
+      OX_WARN("service %s: %s; stopping what it left in its %s first (%s, then SIGKILL after %s)", name, how,
+              own_cgroup(s) ? "cgroup" : "process group", signal_name(spec.stop_signal, b),
+              format_duration(d, spec.stop_timeout));
       break;
     }
     default:  // Stopped, None; readiness: log_probe_step
@@ -486,7 +487,16 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   // The start-up burst forks without waiting for each exec; a restart or the
   // main command alone is cheaper sharing memory until the exec.
   req.share_memory = spec.is_main || s.state != State::Waiting;
-  Result<SpawnResult> r = env_err ? Result<SpawnResult>(Error{env_err, "env_file"}) : spawn(req);
+  Error before{env_err, "env_file"};
+  UniqueFd cg;
+  if (!env_err && own_cgroup(s)) {
+    auto dir = cgroups_.prepare(spec);
+    if (dir) cg = std::move(dir.value());
+    else before = dir.error();
+    req.cgroup_fd = cg.get();
+  }
+  Result<SpawnResult> r = before.err ? Result<SpawnResult>(before) : spawn(req);
+  cg.reset();
   if (!r) {
     int err = r.error().err;  // before any other call can change errno
     if (spec.is_main) {
@@ -528,11 +538,69 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   }
 }
 
-// To the service's process group (its session, from setsid); to the process
-// alone if it has left that group, so nobody gets the signal twice.
+// To every process in the service's cgroup, which none can leave (SIGKILL:
+// cgroup.kill); without one, to its process group (its session, from
+// setsid), or to the process alone if it has left that group, so nobody gets
+// the signal twice.
 void Supervisor::signal_group(const Service& s, int sig) {
+  if (own_cgroup(s) && (sig == SIGKILL ? cgroups_.kill(s.spec->name) : cgroups_.signal(s.spec->name, sig))) return;
   if (s.pgid > 0 && kill(-s.pgid, sig) == 0) return;
   if (s.pid > 0) kill(s.pid, sig);
+}
+
+// Whether anything of the service is left once its leader exited: its
+// cgroup is populated (cgroup.events), else its process group has members.
+bool Supervisor::leftovers(const Service& s) {
+  int p = own_cgroup(s) ? cgroups_.populated(s.spec->name) : -1;
+  return p >= 0 ? p > 0 : group_alive(s.pgid);
+}
+
+// memory.events' oom_kill grew since the last exit: say so, and count it.
+void Supervisor::check_oom(Service& s) {
+  if (!own_cgroup(s) || !(cgroups_.enabled() & Cgroups::needs(*s.spec) & kCgMemory)) return;
+  uint64_t n = cgroups_.oom_kills(s.spec->name);
+  if (n <= s.oom_kills) return;
+  char b[24] = "";
+  if (s.spec->memory_max != kNoLimit) format_size(b, sizeof b, s.spec->memory_max);
+  OX_WARN("service %s: killed by the OOM killer%s%s%s", s.spec->name.c_str(), *b ? " (memory_max " : "", b,
+          *b ? ")" : "");
+  s.oom_kills = n;
+}
+
+// Service mode only: each service in a cgroup of its own when the machine
+// has cgroup v2 ([init] cgroups). A service whose limits the machine cannot
+// give never starts (it would run unlimited). False: oxinit must not run.
+bool Supervisor::start_cgroups(Millis now) {
+  bool any = false;
+  for (const Service& s : services_) any |= !s.spec->is_main;
+  if (!any) return true;  // exec mode: leave cgroups alone (and cgroup.cc unmapped)
+  unsigned want = 0;
+  for (const Service& s : services_) want |= Cgroups::needs(*s.spec);
+  VmMode mode = plan_->init.cgroups;
+  Error why{0, "[init] cgroups = \"off\""};
+  if (mode != VmMode::Off) {
+    Result<void> r = cgroups_.setup(want);
+    if (!r) why = r.error();
+  }
+  if (!cgroups_.active()) {
+    if (mode == VmMode::On) {
+      OX_FATAL("[init] cgroups = \"on\", but cgroup v2 cannot be used: %s%s%s", why.what, why.err ? ": " : "",
+               why.err ? strerror(why.err) : "");
+      return false;
+    }
+    OX_DEBUG("cgroups not in use: %s", why.what);
+  }
+  for (Service& s : services_) {
+    unsigned missing = s.spec->is_main ? 0 : Cgroups::needs(*s.spec) & ~cgroups_.enabled();
+    if (!missing) continue;
+    bool on = cgroups_.active();
+    bool err = !on && why.err;
+    OX_WARN("service %s: not started: its limits need the %s controller of cgroup v2, %s%s%s%s", s.spec->name.c_str(),
+            Cgroups::controller_name(missing), on ? "which this cgroup does not offer" : "not in use: ",
+            on ? "" : why.what, err ? ": " : "", err ? strerror(why.err) : "");
+    post(s, Event::DepFailed, now);
+  }
+  return true;
 }
 
 int Supervisor::dev_null(bool for_writing) {
@@ -603,7 +671,8 @@ void Supervisor::on_exit(Service& s, int status, Millis now) {
       OX_INFO("Main child exited normally (with status '%d')", code);
     }
   }
-  bool left = !spec.is_main && group_alive(s.pgid);
+  check_oom(s);
+  bool left = !spec.is_main && leftovers(s);
   post(s, Event::Exited, now, code, left);
   if (spec.is_main && !code_set_) {
     outcome_.exit_code = code;
@@ -615,7 +684,7 @@ void Supervisor::on_exit(Service& s, int status, Millis now) {
 // after each reaping pass, see whether that group is empty now.
 void Supervisor::check_groups(Millis now) {
   for (Service& s : services_) {
-    if (s.state == State::Stopping && s.exited && !group_alive(s.pgid)) post(s, Event::GroupEmpty, now);
+    if (s.state == State::Stopping && s.exited && !leftovers(s)) post(s, Event::GroupEmpty, now);
   }
 }
 
@@ -761,12 +830,7 @@ void Supervisor::begin_shutdown(const char* why, Millis now) {
   OX_DEBUG("shutting down: %s", why);
   phase_ = Phase::StoppingServices;
   notify_upwards("STOPPING=1");
-<<<<<<< ours
   limit_deadline_ = now + shutdown_limit();
-=======
-  Millis limit = plan_->init.shutdown_limit >= 0 ? plan_->init.shutdown_limit : default_shutdown_limit(*plan_);
-  limit_deadline_ = now + limit;
->>>>>>> theirs
   // What has not started never will; what waits for a restart gets none.
   for (Service& s : services_) {
     if (s.state == State::Waiting || s.state == State::Backoff || s.state == State::Stopping) {
@@ -776,19 +840,14 @@ void Supervisor::begin_shutdown(const char* why, Millis now) {
 }
 
 Millis Supervisor::shutdown_limit() const {
-  return plan_.init.shutdown_limit >= 0 ? plan_.init.shutdown_limit : default_shutdown_limit(plan_);
+  return plan_->init.shutdown_limit >= 0 ? plan_->init.shutdown_limit : default_shutdown_limit(*plan_);
 }
 
 // [init] shutdown_limit: the whole shutdown is over, whatever is still there
 // (a process in uninterruptible sleep on a hung NFS or FUSE mount).
 void Supervisor::shutdown_limit_reached() {
   char d[24];
-<<<<<<< ours
   OX_WARN("shutdown_limit (%s) reached: finishing with what is still there", format_duration(d, shutdown_limit()));
-=======
-  Millis limit = plan_->init.shutdown_limit >= 0 ? plan_->init.shutdown_limit : default_shutdown_limit(*plan_);
-  OX_WARN("shutdown_limit (%s) reached: finishing with what is still there", format_duration(d, limit));
->>>>>>> theirs
   for (const Service& s : services_) {
     if (is_running(s.state)) {
       OX_WARN("service %s: still %s (pid %d)", s.spec->name.c_str(), state_name(s.state),
@@ -942,6 +1001,10 @@ RunOutcome Supervisor::run() {
   // Only what a service list can ask for reaches the features' code.
   const InitSpec& is = plan_->init;
   if (is.log_format != LogFormat::Text || is.log_buffer != InitSpec().log_buffer) configure_logs();
+  if (!start_cgroups(now_ms())) {
+    outcome_.exit_code = 1;
+    return outcome_;
+  }
   // From here on oxinit's own lines share the services' non-blocking queues.
   logs_.take_own_messages();
   if (source_) source_->start(loop_, kTokenSource);

@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "cgroup.h"
 #include "logs.h"
 #include "loop.h"
 #include "notify.h"
@@ -126,6 +127,10 @@ class Supervisor {
   Millis shutdown_limit() const;  // [init] shutdown_limit, or its default
   void shutdown_limit_reached();
   void signal_group(const Service& s, int sig);
+  bool start_cgroups(Millis now);
+  bool own_cgroup(const Service& s) const { return cgroups_.active() && !s.spec->is_main; }
+  bool leftovers(const Service& s);
+  void check_oom(Service& s);
   int dev_null(bool for_writing);
   Millis next_deadline() const;
   bool deps_ready(size_t i) const;
@@ -159,6 +164,7 @@ class Supervisor {
   bool vm_;
   Loop loop_;
   Logs logs_;
+  Cgroups cgroups_;  // service mode, where cgroup v2 is usable
   vm::Power power_;  // microVM mode: the power button
   std::vector<Service> services_;
   std::vector<std::vector<int>> dependents_;

@@ -92,12 +92,38 @@ constexpr Limit kLimits[] = {
     {"stack", RLIMIT_STACK},
 };
 
+// capabilities(7) without their CAP_, by number (CAP_CHOWN is 0), packed.
+constexpr char kCapNames[] =
+    "CHOWN\0DAC_OVERRIDE\0DAC_READ_SEARCH\0FOWNER\0FSETID\0KILL\0SETGID\0SETUID\0SETPCAP\0"
+    "LINUX_IMMUTABLE\0NET_BIND_SERVICE\0NET_BROADCAST\0NET_ADMIN\0NET_RAW\0IPC_LOCK\0IPC_OWNER\0"
+    "SYS_MODULE\0SYS_RAWIO\0SYS_CHROOT\0SYS_PTRACE\0SYS_PACCT\0SYS_ADMIN\0SYS_BOOT\0SYS_NICE\0"
+    "SYS_RESOURCE\0SYS_TIME\0SYS_TTY_CONFIG\0MKNOD\0LEASE\0AUDIT_WRITE\0AUDIT_CONTROL\0SETFCAP\0"
+    "MAC_OVERRIDE\0MAC_ADMIN\0SYSLOG\0WAKE_ALARM\0BLOCK_SUSPEND\0AUDIT_READ\0PERFMON\0BPF\0"
+    "CHECKPOINT_RESTORE\0";
+
+// The number of capability `name` (without CAP_), or -1.
+int cap_number(std::string_view name) {
+  int n = 0;
+  for (const char* p = kCapNames; *p; p += std::strlen(p) + 1, n++) {
+    if (name == p) return n;
+  }
+  return -1;
+}
+
+// Integer keys and their ranges (Key::choice indexes this for kInt).
+struct Range {
+  int32_t lo, hi;
+};
+constexpr Range kRanges[] = {{-1000, 1000}, {-20, 19}, {1, 10000}, {1, 4194304}};
+enum : uint8_t { kOomRange, kNiceRange, kWeightRange, kPidsRange };
+constexpr uint64_t kMaxCpu = 1024;  // CPU_SETSIZE
+
 // How a key's value is checked, and where it goes: an offset into the
 // ServiceSpec or InitSpec being filled. One table instead of code per key.
 enum Kind : uint8_t {
   kDuration, kTimeout, kLimitDuration, kBool, kChoice, kVm, kSignal, kSignalOrNone, kPath,
   kHostname, kCommand, kAfter, kMaxRestarts, kId, kEnv, kUmask, kRlimits, kInstances, kRetries,
-  kReady, kHealth, kStrings, kNetwork, kSysctl, kSocket, kSize, kKeep, kLog,
+  kReady, kHealth, kInt, kCaps, kCpus, kSize, kCpuMax, kStrings, kNetwork, kSysctl, kSocket, kKeep, kLog,
 };
 struct Key {
   char name[20];
@@ -108,6 +134,7 @@ struct Key {
 static_assert(std::is_standard_layout_v<ServiceSpec> && std::is_standard_layout_v<InitSpec>);
 #define S(name, kind, field) {name, kind, 0, offsetof(ServiceSpec, field)}
 #define C(name, choice, field) {name, kChoice, choice, offsetof(ServiceSpec, field)}
+#define R(name, range, field) {name, kInt, range, offsetof(ServiceSpec, field)}
 constexpr Key kServiceKeys[] = {
     C("type", kTypeChoice, type),
     S("command", kCommand, argv),
@@ -142,9 +169,22 @@ constexpr Key kServiceKeys[] = {
     S("health_start_period", kDuration, health_start_period),
     C("on_unhealthy", kUnhealthyChoice, on_unhealthy),
     S("watchdog", kDuration, watchdog),
+    S("no_new_privs", kBool, no_new_privs),
+    S("capabilities", kCaps, caps),
+    R("oom_score_adj", kOomRange, oom_score_adj),
+    R("nice", kNiceRange, nice),
+    S("cpu_affinity", kCpus, cpus),
+    S("memory_max", kSize, memory_max),
+    S("memory_high", kSize, memory_high),
+    S("memory_swap_max", kSize, memory_swap_max),
+    S("cpu_max", kCpuMax, cpu_quota),
+    R("cpu_weight", kWeightRange, cpu_weight),
+    R("io_weight", kWeightRange, io_weight),
+    R("pids_max", kPidsRange, pids_max),
 };
 #undef S
 #undef C
+#undef R
 #define I(name, kind, choice, field) {name, kind, choice, offsetof(InitSpec, field)}
 constexpr Key kInitKeys[] = {
     I("shutdown_timeout", kDuration, 0, shutdown_timeout),
@@ -154,6 +194,7 @@ constexpr Key kInitKeys[] = {
     I("final_action", kChoice, kFinalChoice, final_action),
     I("hostname", kHostname, 0, hostname),
     I("mount_cgroup", kBool, 0, mount_cgroup),
+    I("cgroups", kVm, kVmChoice, cgroups),
     I("modules", kStrings, 0, boot.modules),
     I("network", kNetwork, 0, boot.network),
     I("sysctl", kSysctl, 0, boot.sysctl),
@@ -162,7 +203,7 @@ constexpr Key kInitKeys[] = {
     I("random_seed_credit", kBool, 0, boot.random_seed_credit),
     I("control_socket", kSocket, 0, control_socket),
     I("log_format", kChoice, kFormatChoice, log_format),
-    I("log_buffer", kSize, 0, log_buffer),
+    I("log_buffer", kSize, 1, log_buffer),
 };
 #undef I
 
@@ -240,6 +281,26 @@ bool parse_ipv6(std::string_view s, uint8_t* a) {
     a[2 * at] = static_cast<uint8_t>(w[k] >> 8);
     a[2 * at + 1] = static_cast<uint8_t>(w[k]);
   }
+  return true;
+}
+
+// "256M", "1G", "512MiB", "4096": K, M, G and T are powers of 1024.
+bool parse_size(std::string_view t, uint64_t& out) {
+  size_t k = 0;
+  while (k < t.size() && t[k] >= '0' && t[k] <= '9') k++;
+  std::string_view unit = t.substr(k);
+  int shift = 0;
+  if (!unit.empty()) {
+    static constexpr char kUnits[] = "KMGT";
+    const char* u = std::strchr(kUnits, unit[0] & ~0x20);
+    if (!u || !*u) return false;
+    shift = 10 * static_cast<int>(u - kUnits + 1);
+    unit.remove_prefix(1);
+    if (!unit.empty() && unit != "B" && unit != "iB") return false;
+  }
+  uint64_t n = 0;
+  if (!parse_uint(t.substr(0, k), ~uint64_t{0} >> shift, n)) return false;
+  out = n << shift;
   return true;
 }
 
@@ -445,21 +506,6 @@ class Schema {
       case kSignal:
       case kSignalOrNone:
         return signal(m, *static_cast<int*>(p), slot.kind == kSignalOrNone);
-      case kSize: {
-        // Bytes: an integer, or with a K, M or G suffix (1024-based).
-        uint64_t bytes = 0, mult = 1;
-        std::string_view t = v.str;
-        char unit = t.empty() ? 0 : t.back();
-        if (v.type == Type::String && (unit == 'K' || unit == 'M' || unit == 'G')) {
-          mult = unit == 'K' ? 1 << 10 : unit == 'M' ? 1 << 20 : 1 << 30;
-          t.remove_suffix(1);
-        }
-        if ((v.type != Type::String && v.type != Type::Integer) || !parse_uint(t, (uint64_t{1} << 40) / mult, bytes))
-          return fail(v.pos, "%s: expected a size in bytes (65536, \"64K\", \"10M\", \"1G\"; at most 1024G), got %s",
-                      m.key.c_str(), got(v).c_str());
-        *static_cast<uint64_t*>(p) = bytes * mult;
-        return true;
-      }
       case kKeep:
         if (!integer(m, 0, kMaxInstances, i)) return false;
         *static_cast<int*>(p) = static_cast<int>(i);
@@ -525,6 +571,26 @@ class Schema {
         return umask(m, s->umask);
       case kRlimits:
         return rlimits(m, *s);
+      case kInt:
+        if (!integer(m, kRanges[slot.choice].lo, kRanges[slot.choice].hi, i)) return false;
+        *static_cast<int*>(p) = static_cast<int>(i);
+        return true;
+      case kCaps:
+        return caps(m, *s);
+      case kCpus:
+        return cpus(m, *s);
+      case kSize: {
+        // Bytes, or with K, M, G or T (powers of 1024). A nonzero choice caps
+        // it at 1G: log_buffer is a ring in memory per service.
+        uint64_t& out = *static_cast<uint64_t*>(p);
+        bool ok = v.type == Type::Integer ? v.integer >= 0 && ((out = static_cast<uint64_t>(v.integer)), true)
+                                          : v.type == Type::String && parse_size(v.str, out);
+        if (ok && (!slot.choice || out <= uint64_t{1} << 30)) return true;
+        return fail(v.pos, "%s: expected a size (\"512K\", \"256M\", \"1G\", \"1GiB\" or an integer of bytes%s), got %s",
+                    m.key.c_str(), slot.choice ? "; at most 1G" : "", got(v).c_str());
+      }
+      case kCpuMax:
+        return cpu_max(m, *s);
       case kStrings: {  // [init] modules
         if (!strings(m, first, n)) return false;
         auto* out = static_cast<std::vector<Str>*>(p);
@@ -833,6 +899,78 @@ class Schema {
       }
     }
     s.rlimits = std::vector<RlimitSpec>(found, found + n);
+    return true;
+  }
+
+  // ["CAP_NET_BIND_SERVICE", ...] (or "net_bind_service"): the mask; [] is none.
+  bool caps(const Member& m, ServiceSpec& s) {
+    const Value* first = nullptr;
+    size_t n = 0;
+    if (!strings(m, first, n)) return false;
+    s.has_caps = true;
+    s.caps = 0;
+    for (size_t k = 0; k < n; k++) {
+      std::string_view w = first[k].str;
+      char up[28];
+      size_t at = 0;
+      for (; at < w.size() && at < sizeof up; at++) up[at] = w[at] >= 'a' && w[at] <= 'z' ? static_cast<char>(w[at] - 32) : w[at];
+      std::string_view name(up, at);
+      if (name.substr(0, 4) == "CAP_") name.remove_prefix(4);
+      int c = cap_number(name);
+      if (c < 0) return fail(first[k].pos, "capabilities: unknown capability %s (see capabilities(7))", quote(w).c_str());
+      s.caps |= uint64_t{1} << c;
+    }
+    return true;
+  }
+
+  // [0, "2-3"]: CPU numbers and ranges.
+  bool cpus(const Member& m, ServiceSpec& s) {
+    const Value& v = m.value;
+    const Value* first = v.type == Type::Array ? v.items.data() : &v;
+    size_t n = v.type == Type::Array ? v.items.size() : 1;
+    constexpr uint64_t kBits = 8 * sizeof(unsigned long);
+    unsigned long mask[kMaxCpu / kBits] = {};
+    uint64_t words = 0;
+    if (n == 0) return fail(v.pos, "cpu_affinity: empty list (leave the key out to keep every CPU)");
+    for (size_t k = 0; k < n; k++) {
+      const Value& it = first[k];
+      std::string_view t = it.str;
+      size_t dash = t.find('-');
+      uint64_t lo = static_cast<uint64_t>(it.integer), hi = lo;
+      bool ok = it.type == Type::Integer ? it.integer >= 0 && lo < kMaxCpu
+                : it.type == Type::String && parse_uint(t.substr(0, dash), kMaxCpu - 1, lo) &&
+                      (dash == std::string_view::npos ? (hi = lo, true)
+                                                      : parse_uint(t.substr(dash + 1), kMaxCpu - 1, hi)) &&
+                      lo <= hi;
+      if (!ok)
+        return fail(it.pos, "cpu_affinity: expected CPU numbers (0 to %d) or ranges such as \"0-3\", got %s",
+                    static_cast<int>(kMaxCpu - 1), got(it).c_str());
+      if (words <= hi / kBits) words = hi / kBits + 1;
+      for (uint64_t c = lo; c <= hi; c++) mask[c / kBits] |= 1UL << (c % kBits);
+    }
+    s.cpus = std::string_view(reinterpret_cast<const char*>(mask), words * sizeof mask[0]);
+    return true;
+  }
+
+  // "50%" of one CPU, or "QUOTA PERIOD" in microseconds as cpu.max takes it.
+  bool cpu_max(const Member& m, ServiceSpec& s) {
+    const Value& v = m.value;
+    std::string_view t = v.str;
+    uint64_t q = 0, p = 100000;
+    size_t sp = t.find(' ');
+    bool ok = v.type == Type::String;
+    if (ok && !t.empty() && t.back() == '%') {
+      ok = parse_uint(t.substr(0, t.size() - 1), 100000, q) && q > 0;
+      q *= 1000;
+    } else if (ok) {
+      ok = sp != std::string_view::npos && parse_uint(t.substr(0, sp), 1000000000, q) &&
+           parse_uint(t.substr(sp + 1), 1000000, p) && q >= 1000 && p >= 1000;
+    }
+    if (!ok)
+      return fail(v.pos, "cpu_max: expected a share of one CPU (\"50%%\", \"200%%\") or \"QUOTA PERIOD\" in "
+                  "microseconds (\"50000 100000\"), got %s", got(v).c_str());
+    s.cpu_quota = static_cast<uint32_t>(q);
+    s.cpu_period = static_cast<uint32_t>(p);
     return true;
   }
 

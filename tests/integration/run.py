@@ -19,6 +19,7 @@ except ModuleNotFoundError as e:
         raise
 import test_trust  # noqa: E402,F401
 import test_config  # noqa: E402,F401
+import test_contain  # noqa: E402,F401
 import test_ready  # noqa: E402,F401
 import test_ctl  # noqa: E402,F401
 from harness import main  # noqa: E402

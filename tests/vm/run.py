@@ -66,10 +66,12 @@ class Scenario:
     vm: extra Vm arguments (hostfwd=True picks a free port; serial_input).
     """
 
-    def __init__(self, name, config, append="", act=None, files=None, modules=(), disk=None, vm=None):
+    def __init__(self, name, config, append="", act=None, files=None, modules=(), disk=None, vm=None,
+                 copies=None):
         self.name, self.config, self.append = name, config, append
         self.act = act or (lambda vm, res: None)
         self.files = files or {}
+        self.copies = copies or {}  # path in the image: a function giving the file to copy there
         self.modules, self.disk, self.vm = modules, disk, vm or {}
 
 
@@ -225,6 +227,143 @@ def act_console(vm, res):
     vm.type("exit\n")
 
 
+# --- cgroup v2 per service (issue 15) ----------------------------------------
+# One boot: a memory hog OOM-killed at memory_max and restarted by policy, a
+# fork bomb stopped at pids_max while the rest goes on, a setsid'd grandchild
+# gone with its service, the limits as written, and oxinit in init.scope.
+
+_contain_lock = threading.Lock()
+
+
+def contain_helper():
+    """tests/vm/helpers/contain.c, built static once per run."""
+    exe = os.path.join(_tmp, "contain-helper.bin")
+    with _contain_lock:
+        if not os.path.exists(exe):
+            cc = shutil.which("cc") or shutil.which("gcc")
+            if not cc:
+                raise vmlib.Missing("a C compiler (apt-get install gcc) for tests/vm/helpers/contain.c")
+            src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "helpers", "contain.c")
+            subprocess.run([cc, "-O2", "-static", "-o", exe + ".tmp", src], check=True, timeout=300)
+            os.rename(exe + ".tmp", exe)
+    return exe
+
+
+CONTAIN_CONFIG = """
+[init]
+mount_cgroup = true
+shutdown_timeout = "2s"
+
+[service.hog]
+command = ["/bin/contain", "hog", "96"]
+memory_max = "32M"
+memory_swap_max = 0
+restart = "on-failure"
+restart_delay = "500ms"
+max_restarts = 1
+
+[service.bomb]
+command = ["/bin/contain", "bomb", "100"]
+pids_max = 20
+cpu_max = "50%"
+cpu_weight = 50
+
+[service.leaver]
+command = "setsid sh -c 'echo $$ > /run/gc.pid; exec sleep 1000' & i=0; while [ ! -e /run/seen ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; echo leader-exits"
+restart = "never"
+stop_timeout = "1s"
+
+[service.tuned]
+command = ["sleep", "1000"]
+memory_high = "100M"
+io_weight = 200
+
+[service.check]
+type = "oneshot"
+after = ["bomb", "leaver", "tuned"]
+command = ["/bin/sh", "/check.sh"]
+"""
+
+# Waits (bounded) for the bomb to hit pids.max and for the leaver's
+# grandchild to come (then lets its leader exit) and go, then prints what
+# the tests read.
+CONTAIN_CHECK = r"""
+cg=/sys/fs/cgroup
+i=0; while [ $i -lt 150 ] && ! grep -q 'max [1-9]' $cg/bomb/pids.events; do sleep 0.2; i=$((i+1)); done
+i=0; while [ $i -lt 150 ] && [ ! -s /run/gc.pid ]; do sleep 0.2; i=$((i+1)); done
+gc=$(cat /run/gc.pid)
+echo "grandchild $gc sid $(cut -d' ' -f6 /proc/$gc/stat 2>/dev/null) cgroup $(grep 0:: /proc/$gc/cgroup 2>/dev/null)"
+touch /run/seen  # now the leaver's leader exits
+i=0; while [ $i -lt 150 ] && kill -0 $gc 2>/dev/null; do sleep 0.2; i=$((i+1)); done
+kill -0 $gc 2>/dev/null && echo "grandchild alive" || echo "grandchild gone"
+echo "pid1 $(grep 0:: /proc/1/cgroup)"
+echo "self $(grep 0:: /proc/self/cgroup)"
+for f in hog/memory.max hog/memory.swap.max bomb/pids.max bomb/cpu.max bomb/cpu.weight tuned/memory.high tuned/io.weight; do
+  echo "file $f $(head -n 1 $cg/$f 2>&1)"
+done
+echo "bomb pids.current $(cat $cg/bomb/pids.current)"
+echo "bomb events $(cat $cg/bomb/pids.events)"
+echo "subtree $(cat $cg/cgroup.subtree_control)"
+echo "pid1 alive $(cut -d' ' -f3 /proc/1/stat)"
+echo done
+"""
+
+
+def act_after_all(*patterns):
+    def act(vm, res):
+        for p in patterns:
+            vm.wait_for(p, BOOT_TIMEOUT)
+        res.acted_at = time.monotonic()
+        vm.sendkey("ctrl-alt-delete")
+    return act
+
+
+# Under TCG a start costs ~50x what it does natively: 200 services keep the
+# boot within its bound; OXINIT_VM_BENCH_N=1000 with OXINIT_VM_ACCEL=kvm.
+BENCH_N = int(os.environ.get("OXINIT_VM_BENCH_N", "200"))
+
+
+def bench_config(cgroups):
+    body = 'command = ["sleep", "1000"]\n'
+    if cgroups:
+        body += 'pids_max = 64\nmemory_max = "64M"\n'
+    head = '[init]\ncgroups = "on"\n' if cgroups else '[init]\ncgroups = "off"\n'
+    return head + "".join(f"[service.s{i}]\n{body}" for i in range(BENCH_N))
+
+
+# A nested oxinit (not PID 1: a subreaper, not a VM) starts BENCH_N sleep
+# services, each in a cgroup with limits or (cgroups = "off") none; the time
+# from its start until BENCH_N children run, alternately, two rounds. This
+# shell and each nested oxinit get a group of their own below the bench
+# service's, so the nested oxinit can enable controllers below it (the "no
+# internal processes" rule; delegation).
+CONTAIN_BENCH = r"""
+ulimit -n 8192
+cg=/sys/fs/cgroup/bench
+mkdir $cg/sh && echo 0 > $cg/sh/cgroup.procs && echo "+pids +memory" > $cg/cgroup.subtree_control || echo "bench setup failed"
+one() {
+  mkdir $cg/$3$4
+  t0=$(cut -d' ' -f1 /proc/uptime)
+  (echo 0 > $cg/$3$4/cgroup.procs && exec /sbin/oxinit -c $1) &
+  pid=$!
+  i=0; n=0
+  while [ $i -lt 6000 ]; do
+    n=$(cat /proc/$pid/task/$pid/children 2>/dev/null | wc -w)
+    [ "$n" -ge $2 ] && break
+    sleep 0.02; i=$((i+1))
+  done
+  t1=$(cut -d' ' -f1 /proc/uptime)
+  echo "bench $3 $n children in $(echo "$t0 $t1" | awk '{printf "%.2f", $2 - $1}') s"
+  kill -TERM $pid; wait $pid
+}
+for r in 1 2; do
+  one /bench-plain.toml $N plain $r
+  one /bench-cg.toml $N cgroups $r
+done
+echo "bench done"
+""".replace("$N", str(BENCH_N))
+
+
 SCENARIOS = {s.name: s for s in [
     Scenario("cad", HEADER + f"""
 [service.first]
@@ -305,6 +444,19 @@ restart = "never"
 critical = true
 """, files={"/probe.sh": PROBE_SH + NET_PROBE, "/seed": SEED_TEXT}, modules=["virtio_pci", "virtio_net"],
         vm={"hostfwd": True}),
+    Scenario("contain", CONTAIN_CONFIG, files={"/check.sh": CONTAIN_CHECK}, copies={"/bin/contain": contain_helper},
+             act=act_after_all(r"^check \| done", r"service hog: .*failed for good")),
+    Scenario("contain-bench", """
+[init]
+mount_cgroup = true
+[service.bench]
+type = "oneshot"
+command = ["/bin/sh", "/bench.sh"]
+critical = true
+pids_max = 10000
+memory_max = "600M"
+""", files={"/bench.sh": CONTAIN_BENCH, "/bench-cg.toml": bench_config(True),
+            "/bench-plain.toml": bench_config(False)}, vm={"mem": 768}),
 ]}
 
 
@@ -340,6 +492,8 @@ def _boot(sc, tree):
         st.write("/etc/oxinit.toml", sc.config)
         for path, text in sc.files.items():
             st.write(path, text, 0o755)
+        for path, src in sc.copies.items():
+            st.copy(src(), path)
         if sc.modules:
             st.add_modules(tree, sc.modules)
         initrd = st.pack(os.path.join(work, "initrd.cpio"))
@@ -437,6 +591,11 @@ _TESTS = {
     "disk-quit": ("disk_root_hard_quit_shows_the_check_can_fail",),
     "console": ("console_shell_has_job_control_and_ctrl_c",),
     "badmodule": ("missing_module_is_an_error_then_power_off",),
+    "contain": ("cgroup_memory_hog_is_oom_killed_reported_and_restarted",
+                "cgroup_fork_bomb_stops_at_pids_max_while_the_rest_goes_on",
+                "cgroup_setsid_grandchild_is_gone_after_its_leader_exits",
+                "cgroup_limits_as_written_and_oxinit_in_init_scope"),
+    "contain-bench": ("cgroup_services_start_time_with_and_without_cgroups",),
 }
 
 
@@ -696,6 +855,79 @@ def missing_module_is_an_error_then_power_off():
     assert re.search(r"ERROR oxinit \(1\)\] vm: unable to load module no_such_module: ", c), c
     assert "unable to switch root to /dev/vda: no such device" in c, c
     assert vmlib.PANIC not in c and vmlib.POWER_DOWN in c and r.rc == 0, c
+
+
+@test(timeout=900)
+def cgroup_memory_hog_is_oom_killed_reported_and_restarted():
+    r = result("contain")
+    c = r.console
+    oom = [ln for ln in c.splitlines() if "service hog: killed by the OOM killer (memory_max 32M)" in ln]
+    assert len(oom) == 2, c  # the first run and its one restart (max_restarts = 1)
+    assert lines(r, "hog").count("hog survived") == 0, c
+    assert "service hog: killed by SIGKILL; restarting in 500ms" in c, c
+    assert "service hog: killed by SIGKILL; failed for good: 1 restarts within 60s (max_restarts)" in c, c
+    first = index_of(c, oom[0])
+    assert first < index_of(c, "restarting in 500ms") < c.find(oom[1], first + 1), c
+    ended_clean(r)
+
+
+@test(timeout=900)
+def cgroup_fork_bomb_stops_at_pids_max_while_the_rest_goes_on():
+    r = result("contain")
+    c = r.console
+    out = lines(r, "bomb")
+    forked = [ln for ln in out if ln.startswith("forked ")]
+    assert forked == ["forked 19, refused 81, other errors 0"], (forked, c)  # 20 with the leader
+    check = lines(r, "check")
+    assert "bomb pids.current 20" in check, c
+    assert any(ln.startswith("bomb events max ") and ln != "bomb events max 0" for ln in check), check
+    assert "done" in check, c  # a service started after the bomb ran to its end
+    # the bomb stops with everything else at the end, none left behind
+    assert "service bomb: still running" not in c, c
+    ended_clean(r)
+
+
+@test(timeout=900)
+def cgroup_setsid_grandchild_is_gone_after_its_leader_exits():
+    r = result("contain")
+    c = r.console
+    check = lines(r, "check")
+    gc = [ln.split() for ln in check if ln.startswith("grandchild ") and " sid " in ln]
+    assert gc and gc[0][1] == gc[0][3] and gc[0][5] == "0::/leaver", check  # own session, in leaver's group
+    assert "grandchild gone" in check, c
+    assert "service leaver: exited with 0; stopping what it left in its cgroup first" in c, c
+    ended_clean(r)
+
+
+@test(timeout=900)
+def cgroup_limits_as_written_and_oxinit_in_init_scope():
+    r = result("contain")
+    check = lines(r, "check")
+    want = {"hog/memory.max": "33554432", "hog/memory.swap.max": "0", "bomb/pids.max": "20",
+            "bomb/cpu.max": "50000 100000", "bomb/cpu.weight": "50", "tuned/memory.high": "104857600",
+            "tuned/io.weight": "default 200"}
+    got = {ln.split()[1]: ln.split(" ", 2)[2] for ln in check if ln.startswith("file ")}
+    assert got == want, (got, r.console)
+    assert "pid1 0::/init.scope" in check, check
+    assert "self 0::/check" in check, check
+    sub = [ln for ln in check if ln.startswith("subtree ")]
+    assert sub and set(sub[0].split()[1:]) == {"cpu", "io", "memory", "pids"}, sub
+    ended_clean(r)
+
+
+@test(timeout=1800)
+def cgroup_services_start_time_with_and_without_cgroups():
+    r = result("contain-bench")
+    c = r.console
+    rows = [ln.split() for ln in lines(r, "bench") if ln.startswith("bench ") and ln.endswith(" s")]
+    assert "bench setup failed" not in c, c
+    assert len(rows) == 4 and all(int(x[2]) >= BENCH_N for x in rows), c
+    plain = [float(x[5]) for x in rows if x[1] == "plain"]
+    cg = [float(x[5]) for x in rows if x[1] == "cgroups"]
+    per = (min(cg) - min(plain)) / BENCH_N * 1e6
+    print(f"  {BENCH_N} services all running (VM, {os.environ.get('OXINIT_VM_ACCEL', 'tcg')}): "
+          f"plain {plain} s, in cgroups with limits {cg} s; added {per:.0f} us per start")
+    ended_clean(r)
 
 
 if __name__ == "__main__":
