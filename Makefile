@@ -22,9 +22,10 @@ all: $(BUILD)/build.ninja man
 deps:
 	@scripts/deps.sh --build
 
-# The musl machine file names the host's paths, so it is generated.
-$(BUILD)/build.ninja: | deps
-	@mkdir -p $(BUILD) && $(PY) build-aux/musl-machine.py --native > $(BUILD)/musl-native.ini
+# The musl machine file names the host's paths, so it is generated; a
+# changed generator (new flags) sets the build up anew.
+$(BUILD)/build.ninja: build-aux/musl-machine.py | deps
+	@rm -rf $(BUILD) && mkdir -p $(BUILD) && $(PY) build-aux/musl-machine.py --native > $(BUILD)/musl-native.ini
 	meson setup $(BUILD) --native-file $(BUILD)/musl-native.ini -Dmusl=true -Dunit_tests=false
 
 $(TEST_BUILD)/build.ninja: | deps
