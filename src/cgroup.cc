@@ -1,5 +1,6 @@
 #include "cgroup.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -126,16 +127,25 @@ Result<void> Cgroups::setup(unsigned want) {
   // Writing 0 moves the writer.
   if (mkdirat(base.get(), kLeaf, 0755) < 0 && errno != EEXIST) return errno_error("unable to create init.scope");
   if (int e = write_at(base.get(), "init.scope/cgroup.procs", "0")) return Error{e, "unable to move into init.scope"};
-  // One controller at a time: one the group does not offer (or cannot give
-  // away, EBUSY) leaves the others enabled.
-  for (const Controller& c : kControllers) {
-    if ((want & c.bit) && write_at(base.get(), "cgroup.subtree_control", c.plus_name) == 0) enabled_ |= c.bit;
-  }
   base_ = std::move(base);
+  enable(want);
   return {};
 }
 
+unsigned Cgroups::enable(unsigned want) {
+  // One controller at a time: one the group does not offer (or cannot give
+  // away, EBUSY) leaves the others enabled.
+  for (const Controller& c : kControllers) {
+    if ((want & c.bit & ~enabled_) && write_at(base_.get(), "cgroup.subtree_control", c.plus_name) == 0)
+      enabled_ |= c.bit;
+  }
+  return enabled_;
+}
+
 Result<UniqueFd> Cgroups::prepare(const ServiceSpec& s) {
+  // A reload may add limits the first setup had no reason to enable.
+  if (unsigned want = needs(s); want & ~enable(want))
+    return Error{EOPNOTSUPP, "a cgroup controller its limits need (memory, cpu, io, pids)"};
   const char* name = s.name.c_str();
   if (mkdirat(base_.get(), name, 0755) < 0 && errno != EEXIST) return errno_error("cgroup mkdir");
   UniqueFd dir(openat(base_.get(), name, O_DIRECTORY | O_RDONLY | O_CLOEXEC));

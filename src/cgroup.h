@@ -23,6 +23,9 @@ class Cgroups {
   // (the "no internal processes" rule), then enables the controllers in
   // `want` that the group offers. An Error says why cgroups cannot be used.
   Result<void> setup(unsigned want);
+  // Enables what of `want` is not yet enabled and the group offers;
+  // returns every controller enabled.
+  unsigned enable(unsigned want);
   bool active() const { return base_.valid(); }
   unsigned enabled() const { return enabled_; }
 
@@ -32,7 +35,8 @@ class Cgroups {
   static const char* controller_name(unsigned bits);
 
   // Makes the service's group (if missing) and writes its limits; returns
-  // the group's directory, for the child to start in (spawn.h).
+  // the group's directory, for the child to start in (spawn.h). EOPNOTSUPP:
+  // a controller its limits need cannot be enabled.
   Result<UniqueFd> prepare(const ServiceSpec& spec);
   // sig to every process in the group; false when the group is unreadable.
   bool signal(std::string_view name, int sig);

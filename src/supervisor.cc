@@ -489,7 +489,11 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   req.share_memory = spec.is_main || s.state != State::Waiting;
   Error before{env_err, "env_file"};
   UniqueFd cg;
-  if (!env_err && own_cgroup(s)) {
+  if (!env_err && !spec.is_main && !cgroups_.active() && Cgroups::needs(spec)) {
+    // Added by a reload while cgroups are not in use: it must not run
+    // unlimited (at start-up, start_cgroups refuses it the same way).
+    before = Error{EOPNOTSUPP, "its limits need cgroup v2, which is not in use"};
+  } else if (!env_err && own_cgroup(s)) {
     auto dir = cgroups_.prepare(spec);
     if (dir) cg = std::move(dir.value());
     else before = dir.error();
