@@ -147,9 +147,11 @@ def group_forwarding_with_g_reaches_grandchild():
             i.destroy()
 
 
-@test(timeout=120)
+@test(timeout=300)
 def thousands_of_orphans_reaped():
-    code, out, err = run(["--", PY, helper("orphans.py"), "3000"], timeout=100)
+    # 2,000 double forks from Python: a minute on a loaded 2-core machine,
+    # so the bound is generous (what is asserted is the outcome: no zombie).
+    code, out, err = run(["--", PY, helper("orphans.py"), "2000"], timeout=270)
     assert code == 0, (out, err)
     assert "zombies=0" in out
 
