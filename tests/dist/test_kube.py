@@ -99,6 +99,42 @@ def pod_stop_stops_the_services_in_order():
         e.podman("pod", "rm", "-f", "oxinit-demo", check=False)
 
 
+@test(timeout=300)
+def the_health_probe_follows_the_services():
+    """pod.yaml's probes run `oxinit ctl health`; podman turns the
+    livenessProbe into the container's healthcheck. Its exit code follows the
+    services: web failing (in its restart backoff) makes it 1, web back up 0."""
+    e = engine()
+    flaky = ("echo web: serving;", "test -e /tmp/fail && exit 3; echo web: serving;")
+    path = manifest(e, "pod.yaml")
+    with open(path) as f:
+        text = f.read()
+    assert flaky[0] in text
+    with open(path, "w") as f:
+        f.write(text.replace(*flaky))
+    play(e, path, "oxinit-demo")
+    app = "oxinit-demo-app"
+    try:
+        e.wait_log(app, "worker: working", timeout=60)
+
+        def health(code):
+            r = e.podman("healthcheck", "run", app, check=False, timeout=30)
+            return r.returncode == code and r
+        wait_until(lambda: health(0), timeout=60, step=0.5, what="healthcheck run: healthy")
+        r = e.podman("exec", app, "/sbin/oxinit", "ctl", "health", check=False, timeout=30)
+        assert r.returncode == 0 and r.stdout.startswith("healthy: 3 services"), (r.stdout, r.stderr)
+        exec_sh(e, app, "touch /tmp/fail && /sbin/oxinit ctl signal web KILL")
+        wait_until(lambda: health(1), timeout=60, step=0.5, what="healthcheck run: unhealthy")
+        r = e.podman("exec", app, "/sbin/oxinit", "ctl", "health", check=False, timeout=30)
+        assert r.returncode == 1 and r.stderr.startswith("unhealthy: web is "), (r.stdout, r.stderr)
+        exec_sh(e, app, "rm /tmp/fail")
+        wait_until(lambda: health(0), timeout=60, step=0.5, what="healthcheck run: healthy again")
+        st = e.podman("exec", app, "/sbin/oxinit", "ctl", "status", check=False, timeout=30).stdout
+        assert re.search(r"^web\s+ready", st, re.M), st
+    finally:
+        e.podman("pod", "rm", "-f", "oxinit-demo", check=False)
+
+
 def exec_sh(e, ctr, script):
     return e.podman("exec", ctr, "sh", "-c", script, check=False, timeout=30).stdout
 
