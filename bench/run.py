@@ -43,10 +43,12 @@ FULL = dict(startup_pairs=300, idle_s=10.0, mem_rounds=3, orphans=50000, orphan_
             burst=10000, burst_rounds=9, sig_n=200, sig_rounds=9, storm=10000, storm_rounds=3,
             stop_rounds=3, stop_bound_ms=3000, services=1000, svc_rounds=3, svc_idle_s=10.0,
             crash_services=100, crash_s=30.0, probe_services=100, probe_s=60.0, ready_rounds=10)
-QUICK = dict(startup_pairs=40, idle_s=2.0, mem_rounds=1, orphans=3000, orphan_rounds=1,
-             burst=2000, burst_rounds=2, sig_n=50, sig_rounds=1, storm=10000, storm_rounds=1,
-             stop_rounds=1, stop_bound_ms=1500, services=1000, svc_rounds=1, svc_idle_s=2.0,
-             crash_services=100, crash_s=3.0, probe_services=100, probe_s=5.0, ready_rounds=3)
+# Quick mode checks that the harness runs (tests/bench), not speed: small
+# enough for a loaded 2-core machine, where a double fork can take 10 ms.
+QUICK = dict(startup_pairs=20, idle_s=2.0, mem_rounds=1, orphans=500, orphan_rounds=1,
+             burst=500, burst_rounds=1, sig_n=30, sig_rounds=1, storm=2000, storm_rounds=1,
+             stop_rounds=1, stop_bound_ms=1500, services=200, svc_rounds=1, svc_idle_s=2.0,
+             crash_services=20, crash_s=3.0, probe_services=20, probe_s=5.0, ready_rounds=2)
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
