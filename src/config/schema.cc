@@ -290,6 +290,10 @@ Str got(const Value& v) {
   return v.type == Type::String || v.type == Type::Integer ? quote(v.str) : Str(toml::type_name(v.type));
 }
 
+// s = v, written once (a Str from a string_view is a temporary, a move and
+// a destructor at every call site).
+[[gnu::noinline]] void put(Str& s, std::string_view v) { s = v; }
+
 // v is the string word.
 [[gnu::noinline]] bool is(const Value& v, std::string_view word) { return v.type == Type::String && v.str.view() == word; }
 
@@ -526,7 +530,7 @@ class Schema {
         if (slot.kind == kLog) {
           if (v.type == Type::String && v.str.view().substr(0, 5) == "file:") {
             s->log = LogMode::File;
-            s->log_file = v.str.view().substr(5);
+            put(s->log_file, v.str.view().substr(5));
             if (v.str[5] == '/') return true;
             return fail(v.pos, KEY_ EXPECTED_ "\"file:/ABSOLUTE/PATH\"" GOT_, m, v);
           }
@@ -637,12 +641,11 @@ class Schema {
       }
       sp = &o;
     }
-    if (!sp) {
+    bool fresh = !sp;
+    if (fresh) {
       cfg.services.push_back(ServiceSpec());
       sp = &cfg.services.back();
       sp->name = sm.key;
-      sp->file = file_;
-      sp->line = sm.pos.line;
     }
     ServiceSpec& s = *sp;
     format(section_, sizeof section_, " in [service.%s]", sm.key.c_str());
@@ -652,26 +655,34 @@ class Schema {
       if (k < 0 || !set(m, kServiceKeys[k], reinterpret_cast<char*>(&s))) return false;
       seen[k] = &m;
     }
-    if (seen[kAfterKey]) {  // its positions are in this file
-      s.file = file_;
+    if (fresh || seen[kAfterKey]) {  // a new service, or after's positions are in this file
+      put(s.file, file_);
       s.line = sm.pos.line;
     }
-    auto at = [&](int k) { return seen[k] ? seen[k]->value.pos : sm.pos; };
-    const Value& v = sm.value;
-    if (s.argv.empty() && s.enabled) return fail(sm.pos, "service '" KEY_ "' has no command", sm, v);
+    if (s.argv.empty() && s.enabled) return fail(sm.pos, "service '" KEY_ "' has no command", sm, sm.value);
+    // The checks across keys: the message points at the key when this file
+    // set it, else at the service.
+    int k = -1;
+    const char* msg = nullptr;
     if (s.type == ServiceType::Oneshot) {
       if (!seen[kRestartKey] && s.restart == RestartPolicy::Always) s.restart = RestartPolicy::Never;
-      if (s.restart == RestartPolicy::Always)
-        return fail(at(kRestartKey), "restart: a oneshot cannot use \"always\" (use \"on-failure\" or \"never\")", sm, v);
-      if (seen[kReadyKey] || s.ready.kind != ProbeSpec::Started)
-        return fail(at(kReadyKey), "ready: a oneshot is ready when it exits with 0 (remove ready)", sm, v);
-      if (s.health.kind != ProbeSpec::None)
-        return fail(at(kHealthKey), "health: a oneshot has no health check (remove health)", sm, v);
+      if (s.restart == RestartPolicy::Always) {
+        k = kRestartKey;
+        msg = "restart: a oneshot cannot use \"always\" (use \"on-failure\" or \"never\")";
+      } else if (seen[kReadyKey] || s.ready.kind != ProbeSpec::Started) {
+        k = kReadyKey;
+        msg = "ready: a oneshot is ready when it exits with 0 (remove ready)";
+      } else if (s.health.kind != ProbeSpec::None) {
+        k = kHealthKey;
+        msg = "health: a oneshot has no health check (remove health)";
+      }
     }
     if (s.restart_delay_max < s.restart_delay) s.restart_delay_max = s.restart_delay;
-    if (s.watchdog > 0 && s.ready.kind != ProbeSpec::Notify)
-      return fail(at(kWatchdogKey),
-                  "watchdog: needs ready = \"notify\" (the WATCHDOG=1 pings come through NOTIFY_SOCKET)", sm, v);
+    if (!msg && s.watchdog > 0 && s.ready.kind != ProbeSpec::Notify) {
+      k = kWatchdogKey;
+      msg = "watchdog: needs ready = \"notify\" (the WATCHDOG=1 pings come through NOTIFY_SOCKET)";
+    }
+    if (msg) return fail(seen[k] ? seen[k]->value.pos : sm.pos, msg, sm, sm.value);
     return credentials(seen[kUserKey], seen[kGroupKey], s);
   }
 
@@ -687,7 +698,7 @@ class Schema {
     }
     std::string_view host = hp.substr(v6, end - v6);
     std::string_view rest = hp.substr(end + v6);  // ":PORT" or ""
-    out.host = host;
+    put(out.host, host);
     out.family = v6 ? AF_INET6 : AF_INET;
     if (!v6 && host == "localhost") host = "127.0.0.1";
     uint64_t port = dflt;
@@ -738,11 +749,11 @@ class Schema {
     } else if (kind == ProbeSpec::Http) {
       arg.remove_prefix(2);
       size_t slash = arg.find('/');
-      out.path_or_cmd = slash == std::string_view::npos ? "/" : arg.substr(slash);
+      put(out.path_or_cmd, slash == std::string_view::npos ? "/" : arg.substr(slash));
       for (char c : out.path_or_cmd.view()) ok = ok && static_cast<unsigned char>(c) > ' ' && c != 0x7f;
       ok = host_port(arg.substr(0, slash), 80, out) && ok;
     } else if (kind >= ProbeSpec::Exec) {
-      out.path_or_cmd = arg;
+      put(out.path_or_cmd, arg);
       ok = kind == ProbeSpec::Exec ? arg.find_first_not_of(" \t") != std::string_view::npos
                                    : !arg.empty() && arg[0] == '/';
     }
@@ -961,7 +972,7 @@ class Schema {
       if (words <= hi / kBits) words = hi / kBits + 1;
       for (uint64_t c = lo; c <= hi; c++) mask[c / kBits] |= 1UL << (c % kBits);
     }
-    s.cpus = std::string_view(reinterpret_cast<const char*>(mask), words * sizeof mask[0]);
+    put(s.cpus, std::string_view(reinterpret_cast<const char*>(mask), words * sizeof mask[0]));
     return true;
   }
 
@@ -990,39 +1001,36 @@ class Schema {
   // user -> uid, primary group, supplementary groups; group overrides the
   // primary group (as initgroups(user, group) would).
   bool credentials(const Member* user, const Member* group, ServiceSpec& s) {
-    UserDb::User u;
-    char b[24];
-    auto id = [&](const Value& v) {
-      return v.type == Type::Integer ? std::string_view(b, format_int(b, v.integer)) : v.str.view();
-    };
     if (!user && !group) return true;  // a drop-in that names neither keeps what was resolved
-    // A drop-in's group: the user's other groups are looked up again.
-    if (!user && s.has_user) {
-      auto r = users_.user(std::string_view(b, format_int(b, s.uid)));
-      if (r) u = std::move(r.value());
+    char b[24];
+    auto id = [&](const Member* m, int64_t n) {
+      return m && m->value.type != Type::Integer ? m->value.str.view()
+                                                 : std::string_view(b, format_int(b, m ? m->value.integer : n));
+    };
+    // A drop-in's group: the user's other groups are looked up again (an
+    // error there leaves them out, as no user does).
+    auto r = user || s.has_user ? users_.user(id(user, s.uid)) : Result<UserDb::User, Str>(Str());
+    if (user) {
+      if (!r) return fail(user->value.pos, KEY_ ": " ARG1_, *user, user->value, r.error().c_str());
+      s.has_user = s.has_group = true;
+      s.uid = r->uid;
+      s.gid = r->gid;
+      s.user_name = r->name;
+      s.user_home = r->home;
+      s.user_shell = r->shell;
     }
     s.groups.clear();
-    if (user) {
-      auto r = users_.user(id(user->value));
-      if (!r) return fail(user->value.pos, KEY_ ": " ARG1_, *user, user->value, r.error().c_str());
-      u = std::move(r.value());
-      s.has_user = s.has_group = true;
-      s.uid = u.uid;
-      s.gid = u.gid;
-      s.user_name = u.name;
-      s.user_home = u.home;
-      s.user_shell = u.shell;
-    }
     if (group) {
-      auto r = users_.group(id(group->value));
-      if (!r) return fail(group->value.pos, KEY_ ": " ARG1_, *group, group->value, r.error().c_str());
-      s.gid = r.value();
+      auto g = users_.group(id(group, 0));
+      if (!g) return fail(group->value.pos, KEY_ ": " ARG1_, *group, group->value, g.error().c_str());
+      s.gid = g.value();
       s.has_group = true;
     }
     if (!s.has_group) return true;
     s.groups.push_back(s.gid);
-    for (size_t k = 1; k < u.groups.size(); k++) {
-      if (u.groups[k] != s.gid) s.groups.push_back(u.groups[k]);
+    const std::vector<gid_t>& more = r.value().groups;
+    for (size_t k = 1; k < more.size(); k++) {
+      if (more[k] != s.gid) s.groups.push_back(more[k]);
     }
     return true;
   }
@@ -1062,7 +1070,8 @@ Result<void, ConfigError> load_config(const std::vector<Str>& files, Config& out
     if (e) {
       ConfigError err;
       err.file = f;
-      err.message = e == EFBIG ? Str("file too large (the limit is 1 MiB)") : "unable to read: " + Str(strerror(e));
+      err.message = e == EFBIG ? "file too large (the limit is 1 MiB)" : "unable to read: ";
+      if (e != EFBIG) err.message += strerror(e);
       return err;
     }
     if (auto r = parse_config(text, f, out, users); !r) return r;
