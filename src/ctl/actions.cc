@@ -15,7 +15,9 @@ namespace oxinit {
 // After a reload: who depends on whom, the main command, the checks each
 // service needs. Indices never change (removed services keep theirs).
 void Supervisor::reindex() {
-  dependents_.assign(services_.size(), {});
+  // clear + resize: the resize's code is the constructor's (supervisor.cc).
+  dependents_.clear();
+  dependents_.resize(services_.size());
   for (size_t i = 0; i < services_.size(); i++) {
     Service& s = services_[i];
     const ServiceSpec& sp = *s.spec;
