@@ -210,6 +210,8 @@ bool Supervisor::reload(ReloadReport& r) {
     plan_ = nextp;
     own_plan_ = true;
     nextp = nullptr;
+    // Records only grow (told, so resize leaves out its shrinking code).
+    if (total < services_.size() || total < watch_.size()) __builtin_unreachable();
     services_.resize(total);
     watch_.resize(total);
     Millis now = now_ms();
