@@ -208,8 +208,8 @@ void Server::serve(Client& c) {
     c.deadline = now_ms() + kIdle;
     size_t keep = static_cast<size_t>(r);
     if (c.in.size() + keep > kMaxRequest) keep = kMaxRequest - c.in.size();
-    c.in.insert(c.in.end(), buf, buf + keep);
-    std::string_view in(c.in.data(), c.in.size());
+    c.in += std::string_view(buf, keep);
+    std::string_view in = c.in;
     size_t nl = in.find('\n');
     if (nl != std::string_view::npos) answer(c, in.substr(0, nl));
     else if (c.in.size() >= kMaxRequest) queue(c, "2\noxinit ctl: request too long\n");
@@ -225,15 +225,15 @@ void Server::queue(Client& c, std::string_view data) {
   if (c.out.size() - c.sent + data.size() > kMaxPending || total + data.size() > kMaxPendingTotal)
     return close_client(c);  // it does not read what it asked for
   if (c.sent > c.out.size() / 2) {
-    c.out.erase(c.out.begin(), c.out.begin() + static_cast<std::ptrdiff_t>(c.sent));
+    c.out = c.out.view().substr(c.sent);
     c.sent = 0;
   }
-  c.out.insert(c.out.end(), data.begin(), data.end());
+  c.out += data;
 }
 
 void Server::flush(Client& c) {
   while (c.fd.valid() && c.sent < c.out.size()) {
-    ssize_t w = send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t w = send(c.fd.get(), c.out.c_str() + c.sent, c.out.size() - c.sent, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && errno == EAGAIN) return;
     if (w <= 0) return close_client(c);
@@ -270,7 +270,7 @@ void Server::answer(Client& c, std::string_view line) {
   a.clear();
   add(a, "%d\n", code);
   a += body;
-  std::vector<char>().swap(c.in);
+  c.in = Str();
   queue(c, a);
 }
 
