@@ -62,12 +62,12 @@ void OutputSink::push(std::string_view a, std::string_view b, std::string_view c
     return;
   }
   if (head_ > kOutputQueueCap / 2) {  // compact now and then
-    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
+    buf_ = buf_.view().substr(head_);
     head_ = 0;
   }
-  buf_.insert(buf_.end(), a.begin(), a.end());
-  buf_.insert(buf_.end(), b.begin(), b.end());
-  buf_.insert(buf_.end(), c.begin(), c.end());
+  buf_ += a;
+  buf_ += b;
+  buf_ += c;
 }
 
 void OutputSink::note_drops() {
@@ -85,8 +85,8 @@ bool OutputSink::flush() {
     // Without a private non-blocking handle, a pipe write of at most PIPE_BUF
     // after EPOLLOUT cannot block (pipe(7)).
     if (!own_.valid() && !is_socket_ && pollable_ && n > 4096) n = 4096;
-    ssize_t w = is_socket_ ? send(fd_, buf_.data() + head_, n, MSG_DONTWAIT | MSG_NOSIGNAL)
-                           : write(fd_, buf_.data() + head_, n);
+    ssize_t w = is_socket_ ? send(fd_, buf_.c_str() + head_, n, MSG_DONTWAIT | MSG_NOSIGNAL)
+                           : write(fd_, buf_.c_str() + head_, n);
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) return true;
@@ -244,16 +244,16 @@ bool Logs::read_stream(size_t slot) {
     std::string_view piece = data.substr(0, nl);
     if (nl == std::string_view::npos) {
       // Keep the partial line; cut it when it grows past kMaxLine.
-      s.partial.insert(s.partial.end(), piece.begin(), piece.end());
+      s.partial += piece;
       while (s.partial.size() >= kMaxLine) {
-        emit(s, std::string_view(s.partial.data(), kMaxLine));
-        s.partial.erase(s.partial.begin(), s.partial.begin() + kMaxLine);
+        emit(s, s.partial.view().substr(0, kMaxLine));
+        s.partial = s.partial.view().substr(kMaxLine);
       }
       break;
     }
     if (!s.partial.empty()) {
-      s.partial.insert(s.partial.end(), piece.begin(), piece.end());
-      emit(s, std::string_view(s.partial.data(), s.partial.size()));
+      s.partial += piece;
+      emit(s, s.partial);
       s.partial.clear();
     } else {
       emit(s, piece);
@@ -280,9 +280,8 @@ void Logs::drain_stream(uint64_t ref) {
 
 void Logs::close_stream(size_t slot) {
   Stream& s = streams_[slot];
-  if (!s.partial.empty()) emit(s, std::string_view(s.partial.data(), s.partial.size()));
-  s.partial.clear();
-  s.partial.shrink_to_fit();
+  if (!s.partial.empty()) emit(s, s.partial);
+  s.partial = Str();
   loop_->remove(s.fd.get());
   s.fd.reset();
 }

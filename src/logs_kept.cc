@@ -22,7 +22,7 @@ void Logs::configure(bool timestamps, bool json, uint32_t ring_bytes) {
   json_ = json;
   ring_cap_ = ring_bytes;
   if (!ring_bytes) {
-    for (Channel& c : channels_) std::vector<char>().swap(c.ring);
+    for (Channel& c : channels_) c.ring = Str();
   }
 }
 
@@ -49,15 +49,15 @@ uint32_t Logs::bind_channel(std::string_view name, const ServiceSpec* spec) {
 bool Logs::keep(Stream& s, std::string_view line) {
   Channel& c = channels_[s.channel];
   if (ring_cap_) {
-    std::vector<char>& r = c.ring;
-    r.insert(r.end(), line.begin(), line.end());
-    r.push_back('\n');
+    Str& r = c.ring;
+    r += line;
+    r += '\n';
     // Down to the newest ring_cap_ bytes of whole lines once twice that is
     // held: each byte is moved at most once on average.
     if (r.size() > 2 * size_t{ring_cap_}) {
       size_t cut = r.size() - ring_cap_;
       while (r[cut - 1] != '\n') cut++;
-      r.erase(r.begin(), r.begin() + static_cast<std::ptrdiff_t>(cut));
+      r = r.view().substr(cut);
     }
   }
   if (tap_) tap_(tap_ctx_, s.channel, line);
@@ -98,13 +98,13 @@ int Logs::channel(std::string_view name, bool make) {
 
 std::string_view Logs::tail(int channel, uint32_t n) const {
   if (channel < 0 || static_cast<size_t>(channel) >= channels_.size()) return {};
-  const std::vector<char>& r = channels_[static_cast<size_t>(channel)].ring;
+  std::string_view r = channels_[static_cast<size_t>(channel)].ring;
   size_t at = r.size();
   for (uint32_t k = 0; k < n && at > 0; k++) {
     at--;  // past this line's '\n', then back to the end of the one before
     while (at > 0 && r[at - 1] != '\n') at--;
   }
-  return std::string_view(r.data() + at, r.size() - at);
+  return r.substr(at);
 }
 
 // log = "file:PATH": appended, and rotated once it would pass log_max_size
