@@ -27,6 +27,8 @@ void swallow_own_sigpipe() {
   sigtimedwait(&s, nullptr, &zero);
 }
 
+void drop_front(Str& s, size_t n) { s = s.view().substr(n); }
+
 void OutputSink::open(int fd) {
   fd_ = fd;
   struct stat st;
@@ -62,7 +64,7 @@ void OutputSink::push(std::string_view a, std::string_view b, std::string_view c
     return;
   }
   if (head_ > kOutputQueueCap / 2) {  // compact now and then
-    buf_ = buf_.view().substr(head_);
+    drop_front(buf_, head_);
     head_ = 0;
   }
   buf_ += a;
@@ -247,7 +249,7 @@ bool Logs::read_stream(size_t slot) {
       s.partial += piece;
       while (s.partial.size() >= kMaxLine) {
         emit(s, s.partial.view().substr(0, kMaxLine));
-        s.partial = s.partial.view().substr(kMaxLine);
+        drop_front(s.partial, kMaxLine);
       }
       break;
     }

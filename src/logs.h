@@ -140,6 +140,10 @@ class Logs {
   bool own_messages_ = false;
 };
 
+// Drops the first n bytes of s (n <= s.size()): one call where the
+// queues, the ring and the control socket's answers let go of what is done.
+void drop_front(Str& s, size_t n);
+
 // After our own write got EPIPE, the kernel also queued a SIGPIPE for this
 // thread; take it off so it is not mistaken for one to forward.
 void swallow_own_sigpipe();

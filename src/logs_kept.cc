@@ -57,7 +57,7 @@ bool Logs::keep(Stream& s, std::string_view line) {
     if (r.size() > 2 * size_t{ring_cap_}) {
       size_t cut = r.size() - ring_cap_;
       while (r[cut - 1] != '\n') cut++;
-      r = r.view().substr(cut);
+      drop_front(r, cut);
     }
   }
   if (tap_) tap_(tap_ctx_, s.channel, line);
@@ -119,13 +119,14 @@ bool Logs::write_file(Channel& c, std::string_view line, bool is_stderr) {
     Str from, to;
     char n[24];
     for (int k = c.keep; k >= 1; k--) {
-      from = path;
+      from = c.path;
       if (k > 1) {
         format(n, sizeof n, ".%d", k - 1);
         from += n;
       }
       format(n, sizeof n, ".%d", k);
-      to = path + Str(n);
+      to = c.path;
+      to += n;
       rename(from.c_str(), to.c_str());
     }
     if (c.keep == 0) unlink(path);

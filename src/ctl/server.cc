@@ -71,8 +71,10 @@ void Server::start(Loop& loop, uint64_t kind) {
   if (path_.size() < sizeof a.sun_path && path[0] == '/') {
     std::memcpy(a.sun_path, path, path_.size());
     // Its directory, private when oxinit makes it (the default /run/oxinit).
-    Str dir(path_.view().substr(0, path_.view().rfind('/')));
-    if (!dir.empty()) mkdir(dir.c_str(), 0700);
+    char dir[sizeof a.sun_path];
+    std::memcpy(dir, path, path_.size() + 1);
+    *strrchr(dir, '/') = 0;  // path starts with '/'
+    if (*dir) mkdir(dir, 0700);
     listen_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     r = bind(listen_.get(), sa, sizeof a);
     struct stat st;
@@ -225,7 +227,7 @@ void Server::queue(Client& c, std::string_view data) {
   if (c.out.size() - c.sent + data.size() > kMaxPending || total + data.size() > kMaxPendingTotal)
     return close_client(c);  // it does not read what it asked for
   if (c.sent > c.out.size() / 2) {
-    c.out = c.out.view().substr(c.sent);
+    drop_front(c.out, c.sent);
     c.sent = 0;
   }
   c.out += data;
