@@ -207,16 +207,18 @@ void Logs::format_line(std::string_view name, const char* kv, std::string_view l
     // RFC 3339 in UTC: a static binary has no time zone database.
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t secs = ts.tv_sec, days = secs / 86400, rem = secs % 86400;
-    // Civil date from days since 1970-01-01 (H. Hinnant's days_from_civil, inverted).
-    days += 719468;
-    int64_t era = days / 146097, doe = days - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-    int64_t day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
-    int64_t year = yoe + era * 400 + (month <= 2);
-    n = format(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", static_cast<int>(year),
-               static_cast<int>(month), static_cast<int>(day), static_cast<int>(rem / 3600),
+    int64_t secs = ts.tv_sec, rem = secs % 86400;
+    // The civil date, counted from 1970-01-01 a year and then a month at a
+    // time: a few dozen steps, less code than a closed form.
+    int days = static_cast<int>(secs / 86400), year = 1970, month = 0;
+    auto length = [&](int m) {  // of month m of `year`, or of the year for m = 12
+      bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+      return m == 12 ? 365 + leap : m == 1 ? 28 + leap : 31 - ((m + (m > 6)) & 1);
+    };
+    for (; days >= length(12); year++) days -= length(12);
+    for (; days >= length(month); month++) days -= length(month);
+    n = format(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, month + 1, days + 1,
+               static_cast<int>(rem / 3600),
                static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60),
                static_cast<int>(ts.tv_nsec / 1000000));
   }

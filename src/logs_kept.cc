@@ -75,13 +75,11 @@ void Logs::own_json(int level, std::string_view line, size_t head) {
 
 // log_format = "json": {"time":...,"service":...,"stream"|"level":...,"line":...}.
 void Logs::json_line(std::string_view stamp, std::string_view name, const char* kv, std::string_view line) {
-  line_ += "{\"time\":\"";
-  line_ += stamp;
-  line_ += "\",\"service\":";
+  char b[96];  // the stamp's 24 bytes, or a level's or stream's name and the keys
+  line_ += std::string_view(
+      b, format(b, sizeof b, "{\"time\":\"%.*s\",\"service\":", static_cast<int>(stamp.size()), stamp.data()));
   ctl::json_string(line_, name.empty() ? "oxinit" : name);
-  line_ += name.empty() ? ",\"level\":\"" : ",\"stream\":\"";
-  line_ += kv;
-  line_ += "\",\"line\":";
+  line_ += std::string_view(b, format(b, sizeof b, ",\"%s\":\"%s\",\"line\":", name.empty() ? "level" : "stream", kv));
   ctl::json_string(line_, line);
   line_ += "}\n";
 }
