@@ -27,7 +27,7 @@ void Supervisor::reindex() {
     }
     if (sp.is_main) main_ = static_cast<int>(i);
     bool want = has_ready_probe(sp) || sp.health.kind != ProbeSpec::None;
-    if (want && !watch_[i]) watch_[i] = new Watch;
+    if (want && !watch_[i]) watch_[i] = new Watch();
     any_watch_ |= want;
   }
 }
@@ -37,7 +37,7 @@ void Supervisor::reindex() {
 void Supervisor::open_notify() {
   for (const ServiceSpec& sp : plan_->services) {
     if (sp.ready.kind != ProbeSpec::Notify || notify_) continue;
-    notify_ = new NotifySocket;
+    notify_ = new NotifySocket();
     auto r = notify_->open();
     if (r) r = loop_.add(notify_->fd(), EPOLLIN, kTokenNotify);
     if (!r) {
@@ -110,7 +110,7 @@ bool Supervisor::reload(ReloadReport& r) {
     r.error.message = "oxinit is shutting down";
     return false;
   }
-  Plan* nextp = new Plan;
+  Plan* nextp = new Plan();
   Plan& next = *nextp;
   if (loader_) {
     auto loaded = loader_(loader_ctx_, next);

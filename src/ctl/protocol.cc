@@ -40,7 +40,7 @@ bool valid_name(std::string_view s) {
 }
 
 bool parse_request(std::string_view line, Request& out, Str& err) {
-  out = Request();
+  out = Request{};
   int v = -1;
   const VerbInfo* info = nullptr;
   size_t i = 0;

@@ -137,7 +137,7 @@ void Server::on_event(uint64_t token, uint32_t) {
 }
 
 void Server::accept_clients() {
-  if (!clients_) clients_ = new Client[kMaxClients];
+  if (!clients_) clients_ = new Client[kMaxClients]();
   for (int k = 0; k < 16; k++) {
     UniqueFd fd(accept4(listen_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd.valid()) {
