@@ -27,6 +27,8 @@ void swallow_own_sigpipe() {
   sigtimedwait(&s, nullptr, &zero);
 }
 
+void drop_front(Str& s, size_t n) { s = s.view().substr(n); }
+
 void OutputSink::open(int fd) {
   fd_ = fd;
   struct stat st;
@@ -62,12 +64,12 @@ void OutputSink::push(std::string_view a, std::string_view b, std::string_view c
     return;
   }
   if (head_ > kOutputQueueCap / 2) {  // compact now and then
-    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(head_));
+    drop_front(buf_, head_);
     head_ = 0;
   }
-  buf_.insert(buf_.end(), a.begin(), a.end());
-  buf_.insert(buf_.end(), b.begin(), b.end());
-  buf_.insert(buf_.end(), c.begin(), c.end());
+  buf_ += a;
+  buf_ += b;
+  buf_ += c;
 }
 
 void OutputSink::note_drops() {
@@ -85,8 +87,8 @@ bool OutputSink::flush() {
     // Without a private non-blocking handle, a pipe write of at most PIPE_BUF
     // after EPOLLOUT cannot block (pipe(7)).
     if (!own_.valid() && !is_socket_ && pollable_ && n > 4096) n = 4096;
-    ssize_t w = is_socket_ ? send(fd_, buf_.data() + head_, n, MSG_DONTWAIT | MSG_NOSIGNAL)
-                           : write(fd_, buf_.data() + head_, n);
+    ssize_t w = is_socket_ ? send(fd_, buf_.c_str() + head_, n, MSG_DONTWAIT | MSG_NOSIGNAL)
+                           : write(fd_, buf_.c_str() + head_, n);
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) return true;
@@ -205,16 +207,18 @@ void Logs::format_line(std::string_view name, const char* kv, std::string_view l
     // RFC 3339 in UTC: a static binary has no time zone database.
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t secs = ts.tv_sec, days = secs / 86400, rem = secs % 86400;
-    // Civil date from days since 1970-01-01 (H. Hinnant's days_from_civil, inverted).
-    days += 719468;
-    int64_t era = days / 146097, doe = days - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-    int64_t day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
-    int64_t year = yoe + era * 400 + (month <= 2);
-    n = format(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", static_cast<int>(year),
-               static_cast<int>(month), static_cast<int>(day), static_cast<int>(rem / 3600),
+    int64_t secs = ts.tv_sec, rem = secs % 86400;
+    // The civil date, counted from 1970-01-01 a year and then a month at a
+    // time: a few dozen steps, less code than a closed form.
+    int days = static_cast<int>(secs / 86400), year = 1970, month = 0;
+    auto length = [&](int m) {  // of month m of `year`, or of the year for m = 12
+      bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+      return m == 12 ? 365 + leap : m == 1 ? 28 + leap : 31 - ((m + (m > 6)) & 1);
+    };
+    for (; days >= length(12); year++) days -= length(12);
+    for (; days >= length(month); month++) days -= length(month);
+    n = format(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", year, month + 1, days + 1,
+               static_cast<int>(rem / 3600),
                static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60),
                static_cast<int>(ts.tv_nsec / 1000000));
   }
@@ -244,16 +248,16 @@ bool Logs::read_stream(size_t slot) {
     std::string_view piece = data.substr(0, nl);
     if (nl == std::string_view::npos) {
       // Keep the partial line; cut it when it grows past kMaxLine.
-      s.partial.insert(s.partial.end(), piece.begin(), piece.end());
+      s.partial += piece;
       while (s.partial.size() >= kMaxLine) {
-        emit(s, std::string_view(s.partial.data(), kMaxLine));
-        s.partial.erase(s.partial.begin(), s.partial.begin() + kMaxLine);
+        emit(s, s.partial.view().substr(0, kMaxLine));
+        drop_front(s.partial, kMaxLine);
       }
       break;
     }
     if (!s.partial.empty()) {
-      s.partial.insert(s.partial.end(), piece.begin(), piece.end());
-      emit(s, std::string_view(s.partial.data(), s.partial.size()));
+      s.partial += piece;
+      emit(s, s.partial);
       s.partial.clear();
     } else {
       emit(s, piece);
@@ -280,9 +284,8 @@ void Logs::drain_stream(uint64_t ref) {
 
 void Logs::close_stream(size_t slot) {
   Stream& s = streams_[slot];
-  if (!s.partial.empty()) emit(s, std::string_view(s.partial.data(), s.partial.size()));
-  s.partial.clear();
-  s.partial.shrink_to_fit();
+  if (!s.partial.empty()) emit(s, s.partial);
+  s.partial = Str();
   loop_->remove(s.fd.get());
   s.fd.reset();
 }

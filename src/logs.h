@@ -37,7 +37,7 @@ class OutputSink {
   int fd_ = -1;
   bool pollable_ = false;
   bool is_socket_ = false;
-  std::vector<char> buf_;
+  Str buf_;
   size_t head_ = 0;
   uint64_t dropped_ = 0;        // since the last notice
   uint64_t dropped_total_ = 0;
@@ -96,12 +96,12 @@ class Logs {
     uint32_t channel = 0;
     Str prefix;  // "name | "
     bool is_stderr = false;
-    std::vector<char> partial;
+    Str partial;
   };
   // Per service, by name: what outlives its streams.
   struct Channel {
     Str name;
-    std::vector<char> ring;  // its last lines, each ending in '\n'
+    Str ring;                // its last lines, each ending in '\n'
     Str path;                // log = "file:PATH"
     uint64_t max_size = 0;
     int keep = 0;
@@ -139,6 +139,10 @@ class Logs {
   bool watching_out_[2] = {false, false};
   bool own_messages_ = false;
 };
+
+// Drops the first n bytes of s (n <= s.size()): one call where the
+// queues, the ring and the control socket's answers let go of what is done.
+void drop_front(Str& s, size_t n);
 
 // After our own write got EPIPE, the kernel also queued a SIGPIPE for this
 // thread; take it off so it is not mistaken for one to forward.

@@ -22,7 +22,7 @@ void Logs::configure(bool timestamps, bool json, uint32_t ring_bytes) {
   json_ = json;
   ring_cap_ = ring_bytes;
   if (!ring_bytes) {
-    for (Channel& c : channels_) std::vector<char>().swap(c.ring);
+    for (Channel& c : channels_) c.ring = Str();
   }
 }
 
@@ -49,15 +49,15 @@ uint32_t Logs::bind_channel(std::string_view name, const ServiceSpec* spec) {
 bool Logs::keep(Stream& s, std::string_view line) {
   Channel& c = channels_[s.channel];
   if (ring_cap_) {
-    std::vector<char>& r = c.ring;
-    r.insert(r.end(), line.begin(), line.end());
-    r.push_back('\n');
+    Str& r = c.ring;
+    r += line;
+    r += '\n';
     // Down to the newest ring_cap_ bytes of whole lines once twice that is
     // held: each byte is moved at most once on average.
     if (r.size() > 2 * size_t{ring_cap_}) {
       size_t cut = r.size() - ring_cap_;
       while (r[cut - 1] != '\n') cut++;
-      r.erase(r.begin(), r.begin() + static_cast<std::ptrdiff_t>(cut));
+      drop_front(r, cut);
     }
   }
   if (tap_) tap_(tap_ctx_, s.channel, line);
@@ -75,13 +75,11 @@ void Logs::own_json(int level, std::string_view line, size_t head) {
 
 // log_format = "json": {"time":...,"service":...,"stream"|"level":...,"line":...}.
 void Logs::json_line(std::string_view stamp, std::string_view name, const char* kv, std::string_view line) {
-  line_ += "{\"time\":\"";
-  line_ += stamp;
-  line_ += "\",\"service\":";
+  char b[96];  // the stamp's 24 bytes, or a level's or stream's name and the keys
+  line_ += std::string_view(
+      b, format(b, sizeof b, "{\"time\":\"%.*s\",\"service\":", static_cast<int>(stamp.size()), stamp.data()));
   ctl::json_string(line_, name.empty() ? "oxinit" : name);
-  line_ += name.empty() ? ",\"level\":\"" : ",\"stream\":\"";
-  line_ += kv;
-  line_ += "\",\"line\":";
+  line_ += std::string_view(b, format(b, sizeof b, ",\"%s\":\"%s\",\"line\":", name.empty() ? "level" : "stream", kv));
   ctl::json_string(line_, line);
   line_ += "}\n";
 }
@@ -98,13 +96,13 @@ int Logs::channel(std::string_view name, bool make) {
 
 std::string_view Logs::tail(int channel, uint32_t n) const {
   if (channel < 0 || static_cast<size_t>(channel) >= channels_.size()) return {};
-  const std::vector<char>& r = channels_[static_cast<size_t>(channel)].ring;
+  std::string_view r = channels_[static_cast<size_t>(channel)].ring;
   size_t at = r.size();
   for (uint32_t k = 0; k < n && at > 0; k++) {
     at--;  // past this line's '\n', then back to the end of the one before
     while (at > 0 && r[at - 1] != '\n') at--;
   }
-  return std::string_view(r.data() + at, r.size() - at);
+  return r.substr(at);
 }
 
 // log = "file:PATH": appended, and rotated once it would pass log_max_size
@@ -119,13 +117,14 @@ bool Logs::write_file(Channel& c, std::string_view line, bool is_stderr) {
     Str from, to;
     char n[24];
     for (int k = c.keep; k >= 1; k--) {
-      from = path;
+      from = c.path;
       if (k > 1) {
         format(n, sizeof n, ".%d", k - 1);
         from += n;
       }
       format(n, sizeof n, ".%d", k);
-      to = path + Str(n);
+      to = c.path;
+      to += n;
       rename(from.c_str(), to.c_str());
     }
     if (c.keep == 0) unlink(path);

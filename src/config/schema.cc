@@ -25,74 +25,75 @@ using toml::Type;
 using toml::Value;
 
 constexpr Millis kMaxSeconds = kMaxDuration / 1000;
-constexpr int kMaxInstances = 1000;
+static_assert(kMaxSeconds == 1000000000, "the duration message spells it out");
+constexpr uint64_t kMaxCpu = 1024;  // CPU_SETSIZE; the cpu_affinity message spells it out
 
-// A list of names to match a word against: entries `stride` bytes apart,
-// each starting with its NUL-terminated name (arrays of char[N], or tables
-// of structs whose first member is the name). One shape for keys, choices
-// and rlimit names, so lookups and suggestions are written once.
-struct Names {
-  const char* first;
-  uint8_t stride;
-  uint8_t count;
-  const char* at(int k) const { return first + static_cast<size_t>(k) * stride; }
-};
-template <size_t L, size_t N>
-constexpr Names names(const char (&a)[N][L]) {
-  return {a[0], L, N};
+// Lists of names (keys, choices, rlimits, capabilities) are packed in one
+// string, "a\0b\0": the literal's own NUL ends the list. One shape, so
+// lookups and suggestions are written once.
+const char* next_name(const char* p) { return p + std::strlen(p) + 1; }
+
+// s begins with p (string_view's substr is bounds-checked: more code).
+[[gnu::noinline]] bool starts(std::string_view s, std::string_view p) {
+  return s.size() >= p.size() && std::memcmp(s.data(), p.data(), p.size()) == 0;
 }
-template <class T, size_t N>
-constexpr Names names(const T (&a)[N]) {
-  static_assert(offsetof(T, name) == 0);
-  return {a[0].name, sizeof(T), N};
+
+// Index of word in names, or -1.
+int index_of(std::string_view word, const char* names) {
+  for (int k = 0; *names; k++, names = next_name(names)) {
+    if (word == names) return k;
+  }
+  return -1;
+}
+
+// "; did you mean 'x'?" when one of names is close enough to word to be a
+// likely typo, else "".
+Str did_you_mean(std::string_view word, const char* names) {
+  Suggestion s{word};
+  for (; *names; names = next_name(names)) s.consider(names);
+  return s.text();
+}
+
+consteval int count(const char* names) {
+  int n = 0;
+  for (; *names; names += std::string_view(names).size() + 1) n++;
+  return n;
 }
 
 // Choices, in the order messages list them; the index is the enum's value
 // (restart is listed backwards).
-constexpr char kTypeNames[][8] = {"simple", "oneshot"};
-constexpr char kRestartNames[][11] = {"always", "on-failure", "never"};
-constexpr char kLogNames[][8] = {"prefix", "inherit", "null"};
-constexpr char kVmNames[][5] = {"auto", "on", "off"};
-constexpr char kFinalNames[][9] = {"poweroff", "reboot", "halt"};
-constexpr char kUnhealthyNames[][8] = {"restart", "stop", "ignore"};
-constexpr char kTmpNames[][6] = {"none", "tmpfs"};
-constexpr char kFormatNames[][5] = {"text", "json"};
-constexpr Names kChoices[] = {names(kTypeNames),  names(kRestartNames),   names(kLogNames), names(kVmNames),
-                              names(kFinalNames), names(kUnhealthyNames), names(kTmpNames), names(kFormatNames)};
+constexpr const char* kChoices[] = {
+    "simple\0oneshot\0",       "always\0on-failure\0never\0", "prefix\0inherit\0null\0", "auto\0on\0off\0",
+    "poweroff\0reboot\0halt\0", "restart\0stop\0ignore\0",     "none\0tmpfs\0",            "text\0json\0",
+};
 enum Choice : uint8_t {
   kTypeChoice, kRestartChoice, kLogChoice, kVmChoice, kFinalChoice, kUnhealthyChoice, kTmpChoice, kFormatChoice,
 };
-static_assert(kChoices[kTypeChoice].first == kTypeNames[0] && kChoices[kRestartChoice].first == kRestartNames[0] &&
-              kChoices[kLogChoice].first == kLogNames[0] && kChoices[kVmChoice].first == kVmNames[0] &&
-              kChoices[kFinalChoice].first == kFinalNames[0] &&
-              kChoices[kUnhealthyChoice].first == kUnhealthyNames[0] && kChoices[kTmpChoice].first == kTmpNames[0] &&
-              kChoices[kFormatChoice].first == kFormatNames[0]);
 static_assert(static_cast<int>(RestartPolicy::Always) == 2 && static_cast<int>(RestartPolicy::Never) == 0);
 static_assert(static_cast<int>(VmMode::On) == 1 && static_cast<int>(VmMode::Off) == 2);
 static_assert(static_cast<int>(OnUnhealthy::Stop) == 1 && static_cast<int>(OnUnhealthy::Ignore) == 2);
+static_assert(static_cast<int>(LogMode::Null) == 2 && static_cast<int>(TmpMode::Tmpfs) == 1 &&
+              static_cast<int>(FinalAction::Halt) == 2 && static_cast<int>(LogFormat::Json) == 1);
 static_assert(sizeof(ServiceType) == sizeof(int) && sizeof(RestartPolicy) == sizeof(int) &&
               sizeof(LogMode) == sizeof(int) && sizeof(VmMode) == sizeof(int) &&
               sizeof(FinalAction) == sizeof(int) && sizeof(OnUnhealthy) == sizeof(int) &&
               sizeof(TmpMode) == sizeof(int) && sizeof(LogFormat) == sizeof(int));
 
-constexpr char kRootKeys[][8] = {"init", "service", "mount"};
-constexpr char kNetworkKeys[][10] = {"interface", "address", "gateway", "dns"};
-constexpr char kMountKeys[][8] = {"source", "target", "type", "options"};
+constexpr char kRootKeys[] = "init\0service\0mount\0";
+constexpr char kNetworkKeys[] = "interface\0address\0gateway\0dns\0";
+constexpr char kMountKeys[] = "source\0target\0type\0options\0";
 
-struct Limit {
-  char name[11];  // cppcheck-suppress unusedStructMember ; read through names(), by offset
-  uint8_t id;  // RLIMIT_*
+constexpr char kLimitNames[] =
+    "as\0core\0cpu\0data\0fsize\0locks\0memlock\0msgqueue\0nice\0nofile\0nproc\0rss\0rtprio\0rttime\0sigpending\0"
+    "stack\0";
+constexpr uint8_t kLimitIds[] = {
+    RLIMIT_AS,    RLIMIT_CORE,  RLIMIT_CPU, RLIMIT_DATA,   RLIMIT_FSIZE,  RLIMIT_LOCKS,      RLIMIT_MEMLOCK,
+    RLIMIT_MSGQUEUE, RLIMIT_NICE, RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_RSS, RLIMIT_RTPRIO, RLIMIT_RTTIME,
+    RLIMIT_SIGPENDING, RLIMIT_STACK,
 };
-constexpr Limit kLimits[] = {
-    {"as", RLIMIT_AS},         {"core", RLIMIT_CORE},       {"cpu", RLIMIT_CPU},
-    {"data", RLIMIT_DATA},     {"fsize", RLIMIT_FSIZE},     {"locks", RLIMIT_LOCKS},
-    {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
-    {"nofile", RLIMIT_NOFILE}, {"nproc", RLIMIT_NPROC},     {"rss", RLIMIT_RSS},
-    {"rtprio", RLIMIT_RTPRIO}, {"rttime", RLIMIT_RTTIME},   {"sigpending", RLIMIT_SIGPENDING},
-    {"stack", RLIMIT_STACK},
-};
+static_assert(count(kLimitNames) == sizeof kLimitIds);
 
-// capabilities(7) without their CAP_, by number (CAP_CHOWN is 0), packed.
+// capabilities(7) without their CAP_, by number (CAP_CHOWN is 0).
 constexpr char kCapNames[] =
     "CHOWN\0DAC_OVERRIDE\0DAC_READ_SEARCH\0FOWNER\0FSETID\0KILL\0SETGID\0SETUID\0SETPCAP\0"
     "LINUX_IMMUTABLE\0NET_BIND_SERVICE\0NET_BROADCAST\0NET_ADMIN\0NET_RAW\0IPC_LOCK\0IPC_OWNER\0"
@@ -101,147 +102,131 @@ constexpr char kCapNames[] =
     "MAC_OVERRIDE\0MAC_ADMIN\0SYSLOG\0WAKE_ALARM\0BLOCK_SUSPEND\0AUDIT_READ\0PERFMON\0BPF\0"
     "CHECKPOINT_RESTORE\0";
 
-// The number of capability `name` (without CAP_), or -1.
-int cap_number(std::string_view name) {
-  int n = 0;
-  for (const char* p = kCapNames; *p; p += std::strlen(p) + 1, n++) {
-    if (name == p) return n;
-  }
-  return -1;
-}
+// ready = / health = by kind: ProbeSpec::Kind is the index.
+constexpr char kProbeNames[] = "none\0started\0notify\0fd\0tcp\0http\0exec\0file\0";
+static_assert(ProbeSpec::Started == 1 && ProbeSpec::Notify == 2 && ProbeSpec::Fd == 3 && ProbeSpec::Tcp == 4 &&
+              ProbeSpec::Http == 5 && ProbeSpec::Exec == 6 && ProbeSpec::File == 7);
 
 // Integer keys and their ranges (Key::choice indexes this for kInt).
 struct Range {
-  int32_t lo, hi;
+  int32_t lo;
+  uint32_t hi;
 };
-constexpr Range kRanges[] = {{-1000, 1000}, {-20, 19}, {1, 10000}, {1, 4194304}};
-enum : uint8_t { kOomRange, kNiceRange, kWeightRange, kPidsRange };
-constexpr uint64_t kMaxCpu = 1024;  // CPU_SETSIZE
+constexpr Range kRanges[] = {{-1000, 1000}, {-20, 19}, {1, 10000}, {1, 4194304},
+                             {1, 1000},     {0, 1000}, {-1, 1000000}, {0, 0xfffffffe}};
+enum : uint8_t { kOomRange, kNiceRange, kWeightRange, kPidsRange, kCountRange, kKeepRange, kRestartsRange, kIdRange };
 
 // How a key's value is checked, and where it goes: an offset into the
-// ServiceSpec or InitSpec being filled. One table instead of code per key.
+// ServiceSpec or InitSpec being filled. One table instead of code per key;
+// the names are packed apart (kServiceNames), in the same order.
 enum Kind : uint8_t {
-  kDuration, kTimeout, kLimitDuration, kBool, kChoice, kVm, kSignal, kSignalOrNone, kPath,
-  kHostname, kCommand, kAfter, kMaxRestarts, kId, kEnv, kUmask, kRlimits, kInstances, kRetries,
-  kReady, kHealth, kInt, kCaps, kCpus, kSize, kCpuMax, kStrings, kNetwork, kSysctl, kSocket, kKeep, kLog,
+  kDuration, kTimeout, kLimitDuration, kBool, kChoice, kVm, kLog, kSignal, kSignalOrNone, kSocket, kPath,
+  kHostname, kCommand, kAfter, kMaxRestarts, kInt, kId, kEnv, kUmask, kRlimits, kReady, kHealth, kCaps, kCpus,
+  kSize, kCpuMax, kStrings, kNetwork, kSysctl,
 };
 struct Key {
-  char name[20];
   uint8_t kind;
-  uint8_t choice;
+  uint8_t choice;  // kChoice, kVm, kLog: kChoices index; kInt, kMaxRestarts: kRanges index; kSize: nonzero caps at 1G
   uint16_t offset;
 };
 static_assert(std::is_standard_layout_v<ServiceSpec> && std::is_standard_layout_v<InitSpec>);
-#define S(name, kind, field) {name, kind, 0, offsetof(ServiceSpec, field)}
-#define C(name, choice, field) {name, kChoice, choice, offsetof(ServiceSpec, field)}
-#define R(name, range, field) {name, kInt, range, offsetof(ServiceSpec, field)}
-constexpr Key kServiceKeys[] = {
-    C("type", kTypeChoice, type),
-    S("command", kCommand, argv),
-    S("after", kAfter, after),
-    C("restart", kRestartChoice, restart),
-    S("restart_delay", kDuration, restart_delay),
-    S("restart_delay_max", kDuration, restart_delay_max),
-    S("max_restarts", kMaxRestarts, max_restarts),
-    S("restart_window", kDuration, restart_window),
-    S("stop_signal", kSignal, stop_signal),
-    S("stop_timeout", kDuration, stop_timeout),
-    S("critical", kBool, critical),
-    S("user", kId, uid),
-    S("group", kId, gid),
-    S("workdir", kPath, workdir),
-    S("env", kEnv, env),
-    S("env_file", kPath, env_file),
-    S("umask", kUmask, umask),
-    S("rlimits", kRlimits, rlimits),
-    {"log", kLog, kLogChoice, offsetof(ServiceSpec, log)},
-    S("log_max_size", kSize, log_max_size),
-    S("log_keep", kKeep, log_keep),
-    S("enabled", kBool, enabled),
-    S("instances", kInstances, instances),
-    S("reload_signal", kSignalOrNone, reload_signal),
-    S("ready", kReady, ready),
-    S("ready_timeout", kTimeout, ready_timeout),
-    S("health", kHealth, health),
-    S("health_interval", kTimeout, health_interval),
-    S("health_timeout", kTimeout, health_timeout),
-    S("health_retries", kRetries, health_retries),
-    S("health_start_period", kDuration, health_start_period),
-    C("on_unhealthy", kUnhealthyChoice, on_unhealthy),
-    S("watchdog", kDuration, watchdog),
-    S("no_new_privs", kBool, no_new_privs),
-    S("capabilities", kCaps, caps),
-    R("oom_score_adj", kOomRange, oom_score_adj),
-    R("nice", kNiceRange, nice),
-    S("cpu_affinity", kCpus, cpus),
-    S("memory_max", kSize, memory_max),
-    S("memory_high", kSize, memory_high),
-    S("memory_swap_max", kSize, memory_swap_max),
-    S("cpu_max", kCpuMax, cpu_quota),
-    R("cpu_weight", kWeightRange, cpu_weight),
-    R("io_weight", kWeightRange, io_weight),
-    R("pids_max", kPidsRange, pids_max),
-};
-#undef S
-#undef C
-#undef R
-#define I(name, kind, choice, field) {name, kind, choice, offsetof(InitSpec, field)}
-constexpr Key kInitKeys[] = {
-    I("shutdown_timeout", kDuration, 0, shutdown_timeout),
-    I("shutdown_limit", kLimitDuration, 0, shutdown_limit),
-    I("log_timestamps", kBool, 0, log_timestamps),
-    I("vm", kVm, kVmChoice, vm),
-    I("final_action", kChoice, kFinalChoice, final_action),
-    I("hostname", kHostname, 0, hostname),
-    I("mount_cgroup", kBool, 0, mount_cgroup),
-    I("cgroups", kVm, kVmChoice, cgroups),
-    I("modules", kStrings, 0, boot.modules),
-    I("network", kNetwork, 0, boot.network),
-    I("sysctl", kSysctl, 0, boot.sysctl),
-    I("tmp", kChoice, kTmpChoice, boot.tmp),
-    I("random_seed", kPath, 0, boot.random_seed),
-    I("random_seed_credit", kBool, 0, boot.random_seed_credit),
-    I("control_socket", kSocket, 0, control_socket),
-    I("log_format", kChoice, kFormatChoice, log_format),
-    I("log_buffer", kSize, 1, log_buffer),
-};
-#undef I
+
+#define SERVICE_KEYS(X)                                    \
+  X("type", kChoice, kTypeChoice, type)                    \
+  X("command", kCommand, 0, argv)                          \
+  X("after", kAfter, 0, after)                             \
+  X("restart", kChoice, kRestartChoice, restart)           \
+  X("restart_delay", kDuration, 0, restart_delay)          \
+  X("restart_delay_max", kDuration, 0, restart_delay_max)  \
+  X("max_restarts", kMaxRestarts, kRestartsRange, max_restarts) \
+  X("restart_window", kDuration, 0, restart_window)        \
+  X("stop_signal", kSignal, 0, stop_signal)                \
+  X("stop_timeout", kDuration, 0, stop_timeout)            \
+  X("critical", kBool, 0, critical)                        \
+  X("user", kId, 0, uid)                                   \
+  X("group", kId, 0, gid)                                  \
+  X("workdir", kPath, 0, workdir)                          \
+  X("env", kEnv, 0, env)                                   \
+  X("env_file", kPath, 0, env_file)                        \
+  X("umask", kUmask, 0, umask)                             \
+  X("rlimits", kRlimits, 0, rlimits)                       \
+  X("log", kLog, kLogChoice, log)                          \
+  X("log_max_size", kSize, 0, log_max_size)                \
+  X("log_keep", kInt, kKeepRange, log_keep)                \
+  X("enabled", kBool, 0, enabled)                          \
+  X("instances", kInt, kCountRange, instances)             \
+  X("reload_signal", kSignalOrNone, 0, reload_signal)      \
+  X("ready", kReady, 0, ready)                             \
+  X("ready_timeout", kTimeout, 0, ready_timeout)           \
+  X("health", kHealth, 0, health)                          \
+  X("health_interval", kTimeout, 0, health_interval)       \
+  X("health_timeout", kTimeout, 0, health_timeout)         \
+  X("health_retries", kInt, kCountRange, health_retries)   \
+  X("health_start_period", kDuration, 0, health_start_period) \
+  X("on_unhealthy", kChoice, kUnhealthyChoice, on_unhealthy) \
+  X("watchdog", kDuration, 0, watchdog)                    \
+  X("no_new_privs", kBool, 0, no_new_privs)                \
+  X("capabilities", kCaps, 0, caps)                        \
+  X("oom_score_adj", kInt, kOomRange, oom_score_adj)       \
+  X("nice", kInt, kNiceRange, nice)                        \
+  X("cpu_affinity", kCpus, 0, cpus)                        \
+  X("memory_max", kSize, 0, memory_max)                    \
+  X("memory_high", kSize, 0, memory_high)                  \
+  X("memory_swap_max", kSize, 0, memory_swap_max)          \
+  X("cpu_max", kCpuMax, 0, cpu_quota)                      \
+  X("cpu_weight", kInt, kWeightRange, cpu_weight)          \
+  X("io_weight", kInt, kWeightRange, io_weight)            \
+  X("pids_max", kInt, kPidsRange, pids_max)
+#define INIT_KEYS(X)                                       \
+  X("shutdown_timeout", kDuration, 0, shutdown_timeout)    \
+  X("shutdown_limit", kLimitDuration, 0, shutdown_limit)   \
+  X("log_timestamps", kBool, 0, log_timestamps)            \
+  X("vm", kVm, kVmChoice, vm)                              \
+  X("final_action", kChoice, kFinalChoice, final_action)   \
+  X("hostname", kHostname, 0, hostname)                    \
+  X("mount_cgroup", kBool, 0, mount_cgroup)                \
+  X("cgroups", kVm, kVmChoice, cgroups)                    \
+  X("modules", kStrings, 0, boot.modules)                  \
+  X("network", kNetwork, 0, boot.network)                  \
+  X("sysctl", kSysctl, 0, boot.sysctl)                     \
+  X("tmp", kChoice, kTmpChoice, boot.tmp)                  \
+  X("random_seed", kPath, 0, boot.random_seed)             \
+  X("random_seed_credit", kBool, 0, boot.random_seed_credit) \
+  X("control_socket", kSocket, 0, control_socket)          \
+  X("log_format", kChoice, kFormatChoice, log_format)      \
+  X("log_buffer", kSize, 1, log_buffer)
+#define NAME(name, kind, choice, field) name "\0"
+#define SERVICE_KEY(name, kind, choice, field) {kind, choice, offsetof(ServiceSpec, field)},
+#define INIT_KEY(name, kind, choice, field) {kind, choice, offsetof(InitSpec, field)},
+constexpr char kServiceNames[] = SERVICE_KEYS(NAME);
+constexpr Key kServiceKeys[] = {SERVICE_KEYS(SERVICE_KEY)};
+constexpr char kInitNames[] = INIT_KEYS(NAME);
+constexpr Key kInitKeys[] = {INIT_KEYS(INIT_KEY)};
+#undef NAME
+#undef SERVICE_KEY
+#undef INIT_KEY
+#undef SERVICE_KEYS
+#undef INIT_KEYS
 
 // The index of a key the code checks after the loop, derived from the table:
 // a name that is not there stops the build (key_not_found is not constexpr).
 inline void key_not_found() {}
-template <size_t N>
-consteval int key(const Key (&keys)[N], std::string_view name) {
-  for (size_t k = 0; k < N; k++) {
-    if (std::string_view(keys[k].name) == name) return static_cast<int>(k);
+consteval int key(const char* names, std::string_view name) {
+  for (int k = 0; *names; k++, names += std::string_view(names).size() + 1) {
+    if (std::string_view(names) == name) return k;
   }
   key_not_found();
   return -1;
 }
 constexpr int kNumServiceKeys = sizeof kServiceKeys / sizeof kServiceKeys[0];
-constexpr int kAfterKey = key(kServiceKeys, "after");
-constexpr int kRestartKey = key(kServiceKeys, "restart");
-constexpr int kUserKey = key(kServiceKeys, "user");
-constexpr int kGroupKey = key(kServiceKeys, "group");
-constexpr int kReadyKey = key(kServiceKeys, "ready");
-constexpr int kHealthKey = key(kServiceKeys, "health");
-constexpr int kWatchdogKey = key(kServiceKeys, "watchdog");
-
-// Index of word in names, or -1.
-int index_of(std::string_view word, Names names) {
-  for (int k = 0; k < names.count; k++) {
-    if (word == names.at(k)) return k;
-  }
-  return -1;
-}
-
-// "; did you mean 'x'?" when one of names is close enough to word to be a
-// likely typo, else "".
-Str did_you_mean(std::string_view word, Names names) {
-  Suggestion s{word};
-  for (int k = 0; k < names.count; k++) s.consider(names.at(k));
-  return s.text();
-}
+static_assert(count(kServiceNames) == kNumServiceKeys);
+constexpr int kAfterKey = key(kServiceNames, "after");
+constexpr int kRestartKey = key(kServiceNames, "restart");
+constexpr int kUserKey = key(kServiceNames, "user");
+constexpr int kGroupKey = key(kServiceNames, "group");
+constexpr int kReadyKey = key(kServiceNames, "ready");
+constexpr int kHealthKey = key(kServiceNames, "health");
+constexpr int kWatchdogKey = key(kServiceNames, "watchdog");
 
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -255,7 +240,7 @@ bool parse_ipv6(std::string_view s, uint8_t* a) {
   uint16_t w[8] = {};
   int n = 0, gap = -1;
   size_t i = 0;
-  if (s.substr(0, 2) == "::") {
+  if (starts(s, "::")) {
     gap = 0;
     i = 2;
   }
@@ -310,6 +295,13 @@ Str got(const Value& v) {
   return v.type == Type::String || v.type == Type::Integer ? quote(v.str) : Str(toml::type_name(v.type));
 }
 
+// s = v, written once (a Str from a string_view is a temporary, a move and
+// a destructor at every call site).
+[[gnu::noinline]] void put(Str& s, std::string_view v) { s = v; }
+
+// v is the string word.
+[[gnu::noinline]] bool is(const Value& v, std::string_view word) { return v.type == Type::String && v.str.view() == word; }
+
 bool valid_name(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
   for (char c : s) {
@@ -320,6 +312,39 @@ bool valid_name(std::string_view s) {
   return true;
 }
 
+// Every message is a template with these codes (one error path instead of
+// a printf per check): the key of the member at fault, the key quoted, the
+// two texts given with it, the value as got() shows it, the value's type;
+// and three phrases that most messages share.
+#define KEY_ "\1"
+#define QKEY_ "\2"
+#define ARG1_ "\3"
+#define ARG2_ "\4"
+#define VAL_ "\5"
+#define TYPE_ "\6"
+#define EXPECTED_ "\7"  // ": expected "
+#define GOT_ "\16"      // ", got " VAL_
+#define GOT_TYPE_ "\17" // ", got " TYPE_
+
+void expand(Str& out, const char* t, const Member& m, const Value& v, const char* const* args) {
+  for (; *t; t++) {
+    switch (*t) {
+      case 1: out += m.key; break;
+      case 2: out += quote(m.key); break;
+      case 3:
+      case 4:
+        if (args[*t - 3]) out += args[*t - 3];
+        break;
+      case 5: out += got(v); break;
+      case 6: out += toml::type_name(v.type); break;
+      case 7: out += ": expected "; break;
+      case 016: expand(out, ", got " VAL_, m, v, args); break;
+      case 017: expand(out, ", got " TYPE_, m, v, args); break;
+      default: out += *t;
+    }
+  }
+}
+
 class Schema {
  public:
   Schema(std::string_view file, ConfigError& err, UserDb& users)
@@ -327,11 +352,11 @@ class Schema {
 
   bool apply(const Value& root, Config& cfg) {
     for (const Member& m : root.members) {
-      int k = pick(m, names(kRootKeys), "");
+      int k = pick(m, kRootKeys, nullptr);
       if (k < 0 || !expect(m, m.value, Type::Table, "a table")) return false;
       for (const Member& e : m.value.members) {
         if (k == 0) {
-          int i = pick(e, names(kInitKeys), "[init]");
+          int i = pick(e, kInitNames, " in [init]");
           if (i < 0 || !set(e, kInitKeys[i], reinterpret_cast<char*>(&cfg.init))) return false;
         } else if (k == 2) {
           if (!mount(e, cfg.init)) return false;
@@ -347,13 +372,15 @@ class Schema {
   std::string_view file_;
   ConfigError& err_;
   UserDb& users_;
-  char section_[80] = {};  // "[service.web]", for messages
+  char section_[80] = {};  // " in [service.web]", for messages
 
-  [[gnu::cold, gnu::noinline, gnu::format(printf, 3, 4)]] bool fail(SrcPos p, const char* fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    err_.message = vfmt(fmt, ap);
-    va_end(ap);
+  // The one error path: msg (a template, see expand) about member m and its
+  // value v (or an item of it), at p.
+  [[gnu::cold, gnu::noinline]] bool fail(SrcPos p, const char* msg, const Member& m, const Value& v,
+                                         const char* a = nullptr, const char* b = nullptr) {
+    const char* args[] = {a, b};
+    err_.message.clear();
+    expand(err_.message, msg, m, v, args);
     err_.file = file_;
     err_.line = p.line;
     err_.col = p.col;
@@ -361,29 +388,40 @@ class Schema {
   }
 
   // Index of m's key in names, or -1 after reporting an unknown key.
-  int pick(const Member& m, Names names, const char* where) {
+  int pick(const Member& m, const char* names, const char* where) {
     int k = index_of(m.key, names);
-    if (k < 0) {
-      fail(m.pos, "unknown key %s%s%s%s", quote(m.key).c_str(), *where ? " in " : "", where,
-           did_you_mean(m.key, names).c_str());
-    }
+    if (k < 0) fail(m.pos, "unknown key " QKEY_ ARG1_ ARG2_, m, m.value, where, did_you_mean(m.key, names).c_str());
     return k;
   }
 
   bool expect(const Member& m, const Value& v, Type t, const char* what) {
     if (v.type == t) return true;
-    return fail(v.pos, "%s: expected %s, got %s", m.key.c_str(), what, toml::type_name(v.type));
+    return fail(v.pos, KEY_ EXPECTED_ ARG1_ GOT_TYPE_, m, v, what);
   }
 
   // A non-empty string.
   bool text(const Member& m, const Value& v) {
     if (!expect(m, v, Type::String, "a string")) return false;
-    if (v.str.empty()) return fail(v.pos, "%s: must not be empty", m.key.c_str());
+    if (v.str.empty()) return fail(v.pos, KEY_ ": must not be empty", m, v);
     return true;
   }
 
+  // A non-empty string that starts with /.
+  bool path(const Member& m, const Value& v) {
+    if (!text(m, v)) return false;
+    if (v.str[0] != '/') return fail(v.pos, KEY_ ": must be an absolute path" GOT_, m, v);
+    return true;
+  }
+
+  // [service.NAME] or [mount.NAME]: a table with a valid name.
+  bool entry(const Member& m, const char* what) {
+    if (!valid_name(m.key))
+      return fail(m.pos, "invalid " ARG1_ " name " QKEY_ " (use 1 to 64 letters, digits, '_' or '-')", m, m.value, what);
+    return expect(m, m.value, Type::Table, "a table");
+  }
+
   // A string out of names; its index in out.
-  bool choice(const Member& m, Names names, bool backwards, void* out) {
+  bool choice(const Member& m, const char* names, bool backwards, void* out) {
     const Value& v = m.value;
     if (v.type == Type::String) {
       int k = index_of(v.str, names);
@@ -394,24 +432,31 @@ class Schema {
       }
     }
     Str list;
-    for (int k = 0; k < names.count; k++) {
-      if (k) list += k + 1 < names.count ? ", " : " or ";
+    for (const char* p = names; *p;) {
+      const char* q = next_name(p);
+      if (p != names) list += *q ? ", " : " or ";
       list += '"';
-      list += names.at(k);
+      list += p;
       list += '"';
+      p = q;
     }
-    bool s = v.type == Type::String;
-    return fail(v.pos, "%s: expected %s, got %s%s", m.key.c_str(), list.c_str(),
-                (s ? quote(v.str) : Str(toml::type_name(v.type))).c_str(),
-                (s ? did_you_mean(v.str, names) : Str()).c_str());
+    return fail(v.pos, v.type == Type::String ? KEY_ EXPECTED_ ARG1_ GOT_ ARG2_ : KEY_ EXPECTED_ ARG1_ GOT_TYPE_, m, v,
+                list.c_str(), did_you_mean(v.str, names).c_str());
   }
 
-  bool integer(const Member& m, int64_t lo, int64_t hi, int64_t& out) {
-    if (!expect(m, m.value, Type::Integer, "an integer")) return false;
-    out = m.value.integer;
-    if (out < lo || out > hi)
-      return fail(m.value.pos, "%s: must be between %lld and %lld", m.key.c_str(), static_cast<long long>(lo),
-                  static_cast<long long>(hi));
+  // An integer in kRanges[r], stored at out (an int) unless out is null.
+  bool integer(const Member& m, uint8_t r, void* out) {
+    const Value& v = m.value;
+    if (!expect(m, v, Type::Integer, "an integer")) return false;
+    Range g = kRanges[r];
+    if (v.integer < g.lo || v.integer > g.hi) {
+      char lo[24], hi[24];
+      lo[format_int(lo, g.lo)] = 0;
+      hi[format_int(hi, g.hi)] = 0;
+      return fail(v.pos, KEY_ ": must be between " ARG1_ " and " ARG2_, m, v, lo, hi);
+    }
+    int i = static_cast<int>(v.integer);
+    if (out) std::memcpy(out, &i, sizeof i);
     return true;
   }
 
@@ -421,23 +466,20 @@ class Schema {
     const Value& v = m.value;
     if (v.type == Type::Integer) {
       if (v.integer < 0 || v.integer > kMaxSeconds)
-        return fail(v.pos, "%s: must be between 0 and %lld seconds", m.key.c_str(),
-                    static_cast<long long>(kMaxSeconds));
+        return fail(v.pos, KEY_ ": must be between 0 and 1000000000 seconds", m, v);
       out = v.integer * 1000;
     } else if (v.type != Type::String || !parse_duration(v.str, out)) {
       return fail(v.pos,
-                  "%s: expected a duration (\"250ms\", \"5s\", \"2m\", \"1h\" or an integer of seconds), got %s",
-                  m.key.c_str(), got(v).c_str());
+                  KEY_ EXPECTED_ "a duration (\"250ms\", \"5s\", \"2m\", \"1h\" or an integer of seconds)" GOT_, m, v);
     }
-    if (out == 0 && kind == kTimeout) return fail(v.pos, "%s: must be more than 0", m.key.c_str());
+    if (out == 0 && kind == kTimeout) return fail(v.pos, KEY_ ": must be more than 0", m, v);
     if (out == 0 && kind == kLimitDuration) out = -1;
     return true;
   }
 
   bool signal(const Member& m, int& out, bool allow_none) {
     const Value& v = m.value;
-    if (allow_none && ((v.type == Type::String && v.str == "none") ||
-                       (v.type == Type::Integer && v.integer == 0))) {
+    if (allow_none && (is(v, "none") || (v.type == Type::Integer && v.integer == 0))) {
       out = 0;
       return true;
     }
@@ -446,8 +488,8 @@ class Schema {
       return true;
     }
     if (v.type == Type::String && (out = signal_by_name(v.str, true, true)) > 0) return true;
-    return fail(v.pos, "%s: expected a signal (\"SIGTERM\", \"TERM\" or 1 to 64%s), got %s", m.key.c_str(),
-                allow_none ? ", or \"none\"" : "", got(v).c_str());
+    return fail(v.pos, KEY_ EXPECTED_ "a signal (\"SIGTERM\", \"TERM\" or 1 to 64" ARG1_ ")" GOT_, m, v,
+                allow_none ? ", or \"none\"" : nullptr);
   }
 
   // A string, or an array of strings (a list of one is the same as the
@@ -467,13 +509,12 @@ class Schema {
   }
 
   // Checks m's value as slot says and stores it at base + slot.offset.
-  bool set(const Member& m, const Key& slot, char* base) {
+  bool set(const Member& m, Key slot, char* base) {
     const Value& v = m.value;
     void* p = base + slot.offset;
     auto* s = reinterpret_cast<ServiceSpec*>(base);  // for the service-only kinds
     const Value* first = nullptr;
     size_t n = 0;
-    int64_t i = 0;
     switch (slot.kind) {
       case kDuration:
       case kTimeout:
@@ -492,13 +533,13 @@ class Schema {
       case kLog:
         // log: "file:PATH", or one of the choices.
         if (slot.kind == kLog) {
-          if (v.type == Type::String && v.str.view().substr(0, 5) == "file:") {
+          if (v.type == Type::String && starts(v.str, "file:")) {
             s->log = LogMode::File;
-            s->log_file = v.str.view().substr(5);
-            if (s->log_file.view().substr(0, 1) == "/") return true;
-            return fail(v.pos, "log: expected \"file:/ABSOLUTE/PATH\", got %s", quote(v.str).c_str());
+            put(s->log_file, v.str.view().substr(5));
+            if (v.str[5] == '/') return true;
+            return fail(v.pos, KEY_ EXPECTED_ "\"file:/ABSOLUTE/PATH\"" GOT_, m, v);
           }
-          s->log_file = Str();
+          s->log_file.clear();
         }
         [[fallthrough]];
       case kChoice:
@@ -506,31 +547,19 @@ class Schema {
       case kSignal:
       case kSignalOrNone:
         return signal(m, *static_cast<int*>(p), slot.kind == kSignalOrNone);
-      case kKeep:
-        if (!integer(m, 0, kMaxInstances, i)) return false;
-        *static_cast<int*>(p) = static_cast<int>(i);
-        return true;
       case kSocket:
-        if (v.type == Type::String && v.str == "none") {
-          *static_cast<Str*>(p) = v.str;
-          return true;
-        }
+        if (is(v, "none")) break;
         [[fallthrough]];
-      case kPath: {
-        if (!text(m, v)) return false;
-        if (v.str[0] != '/')
-          return fail(v.pos, "%s: must be an absolute path, got %s", m.key.c_str(), quote(v.str).c_str());
-        *static_cast<Str*>(p) = v.str;
-        return true;
-      }
+      case kPath:
+        if (!path(m, v)) return false;
+        break;
       case kHostname:
         if (!text(m, v)) return false;
-        if (v.str.size() > 64) return fail(v.pos, "hostname: longer than 64 characters");
-        *static_cast<Str*>(p) = v.str;
-        return true;
+        if (v.str.size() > 64) return fail(v.pos, KEY_ ": longer than 64 characters", m, v);
+        break;
       case kCommand:
         if (!strings(m, first, n)) return false;
-        if (n == 0 || first[0].str.empty()) return fail(v.pos, "command: empty command");
+        if (n == 0 || first[0].str.empty()) return fail(v.pos, KEY_ ": empty command", m, v);
         s->argv.clear();
         if (v.type == Type::String) {  // a shell command
           s->argv.push_back("/bin/sh");
@@ -548,33 +577,24 @@ class Schema {
         }
         return true;
       case kMaxRestarts:
-        if (v.type == Type::String && v.str == "unlimited") {
+        if (is(v, "unlimited")) {
           s->max_restarts = -1;
           return true;
         }
-        if (!integer(m, -1, 1000000, i)) return false;
-        s->max_restarts = static_cast<int>(i);
-        return true;
-      case kInstances:
-      case kRetries:
-        if (!integer(m, 1, kMaxInstances, i)) return false;
-        *static_cast<int*>(p) = static_cast<int>(i);
-        return true;
-      case kReady:
-      case kHealth:
-        return probe(m, slot.kind == kReady, *static_cast<ProbeSpec*>(p));
+        [[fallthrough]];
+      case kInt:
+        return integer(m, slot.choice, p);
       case kId:  // checked here, resolved in credentials()
-        return v.type == Type::Integer ? integer(m, 0, 0xfffffffe, i) : text(m, v);
+        return v.type == Type::Integer ? integer(m, kIdRange, nullptr) : text(m, v);
       case kEnv:
         return env(m, *s);
       case kUmask:
         return umask(m, s->umask);
       case kRlimits:
         return rlimits(m, *s);
-      case kInt:
-        if (!integer(m, kRanges[slot.choice].lo, kRanges[slot.choice].hi, i)) return false;
-        *static_cast<int*>(p) = static_cast<int>(i);
-        return true;
+      case kReady:
+      case kHealth:
+        return probe(m, slot.kind == kReady, *static_cast<ProbeSpec*>(p));
       case kCaps:
         return caps(m, *s);
       case kCpus:
@@ -586,8 +606,8 @@ class Schema {
         bool ok = v.type == Type::Integer ? v.integer >= 0 && ((out = static_cast<uint64_t>(v.integer)), true)
                                           : v.type == Type::String && parse_size(v.str, out);
         if (ok && (!slot.choice || out <= uint64_t{1} << 30)) return true;
-        return fail(v.pos, "%s: expected a size (\"512K\", \"256M\", \"1G\", \"1GiB\" or an integer of bytes%s), got %s",
-                    m.key.c_str(), slot.choice ? "; at most 1G" : "", got(v).c_str());
+        return fail(v.pos, KEY_ EXPECTED_ "a size (\"512K\", \"256M\", \"1G\", \"1GiB\" or an integer of bytes" ARG1_ ")" GOT_,
+                    m, v, slot.choice ? "; at most 1G" : nullptr);
       }
       case kCpuMax:
         return cpu_max(m, *s);
@@ -595,7 +615,7 @@ class Schema {
         if (!strings(m, first, n)) return false;
         auto* out = static_cast<std::vector<Str>*>(p);
         for (size_t k = 0; k < n; k++) {
-          if (first[k].str.empty()) return fail(first[k].pos, "%s: must not be empty", m.key.c_str());
+          if (first[k].str.empty()) return fail(first[k].pos, KEY_ ": must not be empty", m, first[k]);
           out->push_back(first[k].str);
         }
         return true;
@@ -605,57 +625,69 @@ class Schema {
       case kSysctl:
         return sysctl(m, *static_cast<std::vector<Str>*>(p));
     }
-    return false;
+    // kSocket, kPath, kHostname: the string as written.
+    *static_cast<Str*>(p) = v.str;
+    return true;
   }
 
   // A service's table. A name already defined in an earlier file is a
   // drop-in: the keys given here replace those (tables such as env and
   // rlimits merge key by key), the rest stays as defined before.
   bool service(const Member& sm, Config& cfg) {
-    if (!valid_name(sm.key))
-      return fail(sm.pos, "invalid service name %s (use 1 to 64 letters, digits, '_' or '-')",
-                  quote(sm.key).c_str());
-    if (!expect(sm, sm.value, Type::Table, "a table")) return false;
+    if (!entry(sm, "service")) return false;
     ServiceSpec* sp = nullptr;
     for (ServiceSpec& o : cfg.services) {
       if (o.name.view() != sm.key.view()) continue;
-      if (o.file.view() == file_)
-        return fail(sm.pos, "service '%s' is already defined at %s:%d", sm.key.c_str(), o.file.c_str(), o.line);
+      if (o.file.view() == file_) {
+        char line[24];
+        line[format_int(line, o.line)] = 0;
+        return fail(sm.pos, "service '" KEY_ "' is already defined at " ARG1_ ":" ARG2_, sm, sm.value, o.file.c_str(),
+                    line);
+      }
       sp = &o;
     }
-    if (!sp) {
+    bool fresh = !sp;
+    if (fresh) {
       cfg.services.push_back(ServiceSpec());
       sp = &cfg.services.back();
       sp->name = sm.key;
-      sp->file = file_;
-      sp->line = sm.pos.line;
     }
     ServiceSpec& s = *sp;
-    format(section_, sizeof section_, "[service.%s]", sm.key.c_str());
+    format(section_, sizeof section_, " in [service.%s]", sm.key.c_str());
     const Member* seen[kNumServiceKeys] = {};
     for (const Member& m : sm.value.members) {
-      int k = pick(m, names(kServiceKeys), section_);
+      int k = pick(m, kServiceNames, section_);
       if (k < 0 || !set(m, kServiceKeys[k], reinterpret_cast<char*>(&s))) return false;
       seen[k] = &m;
     }
-    if (seen[kAfterKey]) {  // its positions are in this file
-      s.file = file_;
+    if (fresh || seen[kAfterKey]) {  // a new service, or after's positions are in this file
+      put(s.file, file_);
       s.line = sm.pos.line;
     }
-    auto at = [&](int k) { return seen[k] ? seen[k]->value.pos : sm.pos; };
-    if (s.argv.empty() && s.enabled) return fail(sm.pos, "service '%s' has no command", sm.key.c_str());
+    if (s.argv.empty() && s.enabled) return fail(sm.pos, "service '" KEY_ "' has no command", sm, sm.value);
+    // The checks across keys: the message points at the key when this file
+    // set it, else at the service.
+    int k = -1;
+    const char* msg = nullptr;
     if (s.type == ServiceType::Oneshot) {
       if (!seen[kRestartKey] && s.restart == RestartPolicy::Always) s.restart = RestartPolicy::Never;
-      if (s.restart == RestartPolicy::Always)
-        return fail(at(kRestartKey), "restart: a oneshot cannot use \"always\" (use \"on-failure\" or \"never\")");
-      if (seen[kReadyKey] || s.ready.kind != ProbeSpec::Started)
-        return fail(at(kReadyKey), "ready: a oneshot is ready when it exits with 0 (remove ready)");
-      if (s.health.kind != ProbeSpec::None)
-        return fail(at(kHealthKey), "health: a oneshot has no health check (remove health)");
+      if (s.restart == RestartPolicy::Always) {
+        k = kRestartKey;
+        msg = "restart: a oneshot cannot use \"always\" (use \"on-failure\" or \"never\")";
+      } else if (seen[kReadyKey] || s.ready.kind != ProbeSpec::Started) {
+        k = kReadyKey;
+        msg = "ready: a oneshot is ready when it exits with 0 (remove ready)";
+      } else if (s.health.kind != ProbeSpec::None) {
+        k = kHealthKey;
+        msg = "health: a oneshot has no health check (remove health)";
+      }
     }
     if (s.restart_delay_max < s.restart_delay) s.restart_delay_max = s.restart_delay;
-    if (s.watchdog > 0 && s.ready.kind != ProbeSpec::Notify)
-      return fail(at(kWatchdogKey), "watchdog: needs ready = \"notify\" (the WATCHDOG=1 pings come through NOTIFY_SOCKET)");
+    if (!msg && s.watchdog > 0 && s.ready.kind != ProbeSpec::Notify) {
+      k = kWatchdogKey;
+      msg = "watchdog: needs ready = \"notify\" (the WATCHDOG=1 pings come through NOTIFY_SOCKET)";
+    }
+    if (msg) return fail(seen[k] ? seen[k]->value.pos : sm.pos, msg, sm, sm.value);
     return credentials(seen[kUserKey], seen[kGroupKey], s);
   }
 
@@ -663,7 +695,7 @@ class Schema {
   // IPv6 address in brackets, or localhost (probes run in the event loop, so
   // names are not resolved). Without ":PORT" the port is dflt (0: required).
   static bool host_port(std::string_view hp, uint16_t dflt, ProbeSpec& out) {
-    bool v6 = hp.substr(0, 1) == "[";
+    bool v6 = starts(hp, "[");
     size_t end = hp.find(v6 ? ']' : ':');
     if (end == std::string_view::npos) {
       if (v6) return false;
@@ -671,7 +703,7 @@ class Schema {
     }
     std::string_view host = hp.substr(v6, end - v6);
     std::string_view rest = hp.substr(end + v6);  // ":PORT" or ""
-    out.host = host;
+    put(out.host, host);
     out.family = v6 ? AF_INET6 : AF_INET;
     if (!v6 && host == "localhost") host = "127.0.0.1";
     uint64_t port = dflt;
@@ -691,53 +723,53 @@ class Schema {
     std::string_view t = v.str;
     size_t colon = t.find(':');
     std::string_view scheme = t.substr(0, colon);
-    std::string_view arg = colon == std::string_view::npos ? "" : t.substr(colon + 1);
-    bool slashes = arg.substr(0, 2) == "//";
+    std::string_view arg = t.substr(scheme.size() + (colon != std::string_view::npos));
+    bool slashes = starts(arg, "//");
+    int kind = index_of(scheme, kProbeNames);
+    // none, started and notify take nothing after them, tcp: and http: take //.
+    if ((kind <= ProbeSpec::Notify && colon != std::string_view::npos) ||
+        ((kind == ProbeSpec::Tcp || kind == ProbeSpec::Http) && !slashes) || (kind == ProbeSpec::None && ready))
+      kind = -1;
+    if (kind < 0)
+      return fail(v.pos,
+                  KEY_ EXPECTED_ ARG1_ "\"tcp://HOST:PORT\", \"http://HOST:PORT/PATH\", \"exec:COMMAND\" or "
+                                       "\"file:PATH\"" ARG2_ GOT_,
+                  m, v, ready ? "\"started\", \"notify\", \"fd:N\", " : nullptr, ready ? nullptr : " (or \"none\")");
+    // What ProbeSpec() holds, field by field (no temporary to move from).
+    out.host.clear();
+    out.path_or_cmd.clear();
+    std::memset(static_cast<void*>(&out), 0, offsetof(ProbeSpec, fd));
+    out.kind = static_cast<ProbeSpec::Kind>(kind);
+    out.fd = -1;
+    if (kind == ProbeSpec::None) return true;
+    if (!ready && kind <= ProbeSpec::Fd)
+      return fail(v.pos, KEY_ ": " VAL_ " is for ready only (health takes tcp://, http://, exec: or file:)", m, v);
     bool ok = true;
     uint64_t fd = 0;
-    out = ProbeSpec();
-    if (t == "started") {
-      out.kind = ProbeSpec::Started;
-    } else if (t == "notify") {
-      out.kind = ProbeSpec::Notify;
-    } else if (scheme == "fd") {
-      out.kind = ProbeSpec::Fd;
+    if (kind == ProbeSpec::Fd) {
       ok = parse_uint(arg, 1023, fd) && fd >= 3;
       out.fd = static_cast<int>(fd);
-    } else if (t == "none" && !ready) {
-      return true;
-    } else if (scheme == "tcp" && slashes) {
-      out.kind = ProbeSpec::Tcp;
+    } else if (kind == ProbeSpec::Tcp) {
       ok = host_port(arg.substr(2), 0, out);
-    } else if (scheme == "http" && slashes) {
-      out.kind = ProbeSpec::Http;
+    } else if (kind == ProbeSpec::Http) {
       arg.remove_prefix(2);
       size_t slash = arg.find('/');
-      out.path_or_cmd = slash == std::string_view::npos ? "/" : arg.substr(slash);
+      put(out.path_or_cmd, slash == std::string_view::npos ? "/" : arg.substr(slash));
       for (char c : out.path_or_cmd.view()) ok = ok && static_cast<unsigned char>(c) > ' ' && c != 0x7f;
       ok = host_port(arg.substr(0, slash), 80, out) && ok;
-    } else if (scheme == "exec") {
-      out.kind = ProbeSpec::Exec;
-      ok = arg.find_first_not_of(" \t") != std::string_view::npos;
-      out.path_or_cmd = arg;
-    } else if (scheme == "file") {
-      out.kind = ProbeSpec::File;
-      ok = arg.substr(0, 1) == "/";
-      out.path_or_cmd = arg;
-    } else {
-      return fail(v.pos, "%s: expected %s\"tcp://HOST:PORT\", \"http://HOST:PORT/PATH\", \"exec:COMMAND\" or \"file:PATH\"%s, got %s",
-                  m.key.c_str(), ready ? "\"started\", \"notify\", \"fd:N\", " : "", ready ? "" : " (or \"none\")",
-                  quote(t).c_str());
+    } else if (kind >= ProbeSpec::Exec) {
+      put(out.path_or_cmd, arg);
+      ok = kind == ProbeSpec::Exec ? arg.find_first_not_of(" \t") != std::string_view::npos
+                                   : !arg.empty() && arg[0] == '/';
     }
-    if (!ready && out.kind <= ProbeSpec::Fd)
-      return fail(v.pos, "health: %s is for ready only (health takes tcp://, http://, exec: or file:)", quote(t).c_str());
     if (ok) return true;
-    static constexpr const char* kForms[] = {
-        "fd:N with N from 3 to 1023",
-        "tcp://HOST:PORT, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535",
-        "http://HOST:PORT/PATH, HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535, no spaces in PATH",
-        "exec:COMMAND", "file:/ABSOLUTE/PATH"};
-    return fail(v.pos, "%s: expected %s, got %s", m.key.c_str(), kForms[out.kind - ProbeSpec::Fd], quote(t).c_str());
+    static constexpr const char* kForms[] = {"fd:N with N from 3 to 1023", "tcp://HOST:PORT, ", "http://HOST:PORT/PATH, ",
+                                             "exec:COMMAND", "file:/ABSOLUTE/PATH"};
+    bool net = kind == ProbeSpec::Tcp || kind == ProbeSpec::Http;
+    return fail(v.pos,
+                net ? KEY_ EXPECTED_ ARG1_ "HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535" ARG2_ GOT_
+                    : KEY_ EXPECTED_ ARG1_ GOT_,
+                m, v, kForms[kind - ProbeSpec::Fd], kind == ProbeSpec::Http ? ", no spaces in PATH" : nullptr);
   }
 
   // [init] network = { interface = "eth0", address = "10.0.2.15/24",
@@ -748,23 +780,35 @@ class Schema {
     int prefix;
     Str* fields[] = {&net.interface, &net.address, &net.gateway};
     for (const Member& e : m.value.members) {
-      int k = pick(e, names(kNetworkKeys), "network");
+      int k = pick(e, kNetworkKeys, " in network");
       const Value* first = nullptr;
       size_t n = 0;
       if (k < 0 || !(k == 3 ? strings(e, first, n) : text(e, e.value))) return false;
       const Value& v = e.value;
       if (k == 1 && !vm::parse_cidr(v.str, a, prefix))
-        return fail(v.pos, "address: expected an IPv4 address and prefix length such as \"10.0.2.15/24\", got %s",
-                    quote(v.str).c_str());
-      if (k == 2 && !parse_ipv4(v.str, a))
-        return fail(v.pos, "gateway: expected an IPv4 address, got %s", quote(v.str).c_str());
-      if (k < 3) *fields[k] = v.str;
-      for (size_t j = 0; j < n; j++) {
-        if (!parse_ipv4(first[j].str, a))
-          return fail(first[j].pos, "dns: expected an IPv4 address, got %s", quote(first[j].str).c_str());
-        net.dns.push_back(first[j].str);
+        return fail(v.pos, KEY_ EXPECTED_ "an IPv4 address and prefix length such as \"10.0.2.15/24\"" GOT_, e, v);
+      if (k == 2) {  // one address, checked as dns's are
+        first = &v;
+        n = 1;
       }
+      for (size_t j = 0; j < n; j++) {
+        if (!parse_ipv4(first[j].str, a)) return fail(first[j].pos, KEY_ EXPECTED_ "an IPv4 address" GOT_, e, first[j]);
+        if (k == 3) net.dns.push_back(first[j].str);
+      }
+      if (k < 3) *fields[k] = v.str;
     }
+    return true;
+  }
+
+  // NAME=value into out from e, a member of m (env, sysctl): a string, an
+  // integer as written, or a boolean as yes or no.
+  bool assignment(const Member& m, const Member& e, const char* what, const char* yes, const char* no, Str& out) {
+    const Value& v = e.value;
+    if (v.type > Type::Boolean)
+      return fail(v.pos, ARG1_ ": " QKEY_ EXPECTED_ ARG2_ GOT_TYPE_, e, v, m.key.c_str(), what);
+    out = e.key;
+    out += '=';
+    out += v.type == Type::Boolean ? std::string_view(v.boolean ? yes : no) : v.str.view();
     return true;
   }
 
@@ -773,17 +817,12 @@ class Schema {
   bool sysctl(const Member& m, std::vector<Str>& out) {
     if (!expect(m, m.value, Type::Table, "a table such as { \"net.ipv4.ip_forward\" = 1 }")) return false;
     for (const Member& e : m.value.members) {
-      const Value& v = e.value;
       std::string_view k = e.key;
       if (k.empty() || k[0] == '/' || k[0] == '.' || k.find('=') != std::string_view::npos ||
           k.find("..") != std::string_view::npos)
-        return fail(e.pos, "sysctl: invalid name %s", quote(k).c_str());
-      if (v.type != Type::String && v.type != Type::Integer && v.type != Type::Boolean)
-        return fail(v.pos, "sysctl: %s: expected a string or an integer, got %s", quote(k).c_str(),
-                    toml::type_name(v.type));
-      Str kv = k;
-      kv += '=';
-      kv += v.type == Type::Boolean ? std::string_view(v.boolean ? "1" : "0") : v.str.view();
+        return fail(e.pos, "sysctl: invalid name " QKEY_, e, e.value);
+      Str kv;
+      if (!assignment(m, e, "a string or an integer", "1", "0", kv)) return false;
       out.push_back(std::move(kv));
     }
     return true;
@@ -792,45 +831,37 @@ class Schema {
   // [mount.NAME]: source, target (absolute), type, options; mounted at boot
   // in file order.
   bool mount(const Member& mm, InitSpec& init) {
-    if (!valid_name(mm.key))
-      return fail(mm.pos, "invalid mount name %s (use 1 to 64 letters, digits, '_' or '-')", quote(mm.key).c_str());
-    if (!expect(mm, mm.value, Type::Table, "a table")) return false;
+    if (!entry(mm, "mount")) return false;
     for (const MountSpec& o : init.boot.mounts)
-      if (o.name.view() == mm.key.view()) return fail(mm.pos, "mount '%s' is already defined", mm.key.c_str());
-    format(section_, sizeof section_, "[mount.%s]", mm.key.c_str());
-    MountSpec ms;
+      if (o.name.view() == mm.key.view()) return fail(mm.pos, "mount '" KEY_ "' is already defined", mm, mm.value);
+    format(section_, sizeof section_, " in [mount.%s]", mm.key.c_str());
+    MountSpec& ms = init.boot.mounts.emplace_back();  // an error drops the whole config
     ms.name = mm.key;
     Str* fields[] = {&ms.source, &ms.target, &ms.type, &ms.options};
     for (const Member& e : mm.value.members) {
-      int k = pick(e, names(kMountKeys), section_);
-      if (k < 0 || !text(e, e.value)) return false;
-      if (k == 1 && e.value.str[0] != '/')
-        return fail(e.value.pos, "target: must be an absolute path, got %s", quote(e.value.str).c_str());
+      int k = pick(e, kMountKeys, section_);
+      if (k < 0 || !(k == 1 ? path(e, e.value) : text(e, e.value))) return false;
       *fields[k] = e.value.str;
     }
     if (ms.source.empty() || ms.target.empty())
-      return fail(mm.pos, "mount '%s' needs a source and a target", mm.key.c_str());
-    init.boot.mounts.push_back(std::move(ms));
+      return fail(mm.pos, "mount '" KEY_ "' needs a source and a target", mm, mm.value);
     return true;
   }
 
   bool env(const Member& m, ServiceSpec& s) {
     if (!expect(m, m.value, Type::Table, "a table of NAME = \"value\"")) return false;
     for (const Member& e : m.value.members) {
-      const Value& v = e.value;
       if (e.key.empty() || e.key.view().find('=') != std::string_view::npos)
-        return fail(e.pos, "env: invalid variable name %s", quote(e.key).c_str());
-      if (v.type != Type::String && v.type != Type::Integer && v.type != Type::Boolean)
-        return fail(v.pos, "env: %s: expected a string, got %s", quote(e.key).c_str(), toml::type_name(v.type));
-      Str var = e.key;
-      var += '=';
+        return fail(e.pos, "env: invalid variable name " QKEY_, e, e.value);
+      Str var;
+      if (!assignment(m, e, "a string", "true", "false", var)) return false;
+      size_t n = e.key.size() + 1;  // "NAME="
       for (size_t k = 0; k < s.env.size(); k++) {  // a drop-in's value replaces the earlier one
-        if (s.env[k].view().substr(0, var.size()) == var.view()) {
+        if (starts(s.env[k], var.view().substr(0, n))) {
           s.env.erase(s.env.begin() + static_cast<std::ptrdiff_t>(k));
           break;
         }
       }
-      var += v.type == Type::Boolean ? std::string_view(v.boolean ? "true" : "false") : v.str.view();
       s.env.push_back(std::move(var));
     }
     return true;
@@ -852,13 +883,13 @@ class Schema {
       }
     }
     if (!ok || value < 0 || value > 0777)
-      return fail(v.pos, "umask: expected an octal mode such as \"022\", got %s", got(v).c_str());
+      return fail(v.pos, KEY_ EXPECTED_ "an octal mode such as \"022\"" GOT_, m, v);
     out = static_cast<int>(value);
     return true;
   }
 
   bool limit_value(const Member& m, const Value& v, rlim_t& out) {
-    if (v.type == Type::String && v.str == "unlimited") {
+    if (is(v, "unlimited")) {
       out = RLIM_INFINITY;
       return true;
     }
@@ -869,30 +900,29 @@ class Schema {
       out = static_cast<rlim_t>(v.integer);
       return true;
     }
-    return fail(v.pos, "rlimits: %s: expected an integer, \"unlimited\" or [soft, hard], got %s", m.key.c_str(),
-                got(v).c_str());
+    return fail(v.pos, "rlimits: " KEY_ EXPECTED_ "an integer, \"unlimited\" or [soft, hard]" GOT_, m, v);
   }
 
   bool rlimits(const Member& m, ServiceSpec& s) {
     if (!expect(m, m.value, Type::Table, "a table such as { nofile = 4096 }")) return false;
     // Keys are unique and known, so there are at most as many as names.
     // The earlier file's limits first: a drop-in's replace them one by one.
-    RlimitSpec found[sizeof kLimits / sizeof kLimits[0]];
+    RlimitSpec found[sizeof kLimitIds];
     size_t n = s.rlimits.size();
     for (size_t k = 0; k < n; k++) found[k] = s.rlimits[k];
     for (const Member& e : m.value.members) {
-      int k = pick(e, names(kLimits), "rlimits");
+      int k = pick(e, kLimitNames, " in rlimits");
       if (k < 0) return false;
       size_t at = 0;
-      while (at < n && found[at].resource != kLimits[k].id) at++;
+      while (at < n && found[at].resource != kLimitIds[k]) at++;
       RlimitSpec& r = found[at];
       n += at == n;
-      r.resource = kLimits[k].id;
+      r.resource = kLimitIds[k];
       const Value& v = e.value;
       if (v.type == Type::Array) {
-        if (v.items.size() != 2) return fail(v.pos, "rlimits: %s: expected [soft, hard]", e.key.c_str());
+        if (v.items.size() != 2) return fail(v.pos, "rlimits: " KEY_ EXPECTED_ "[soft, hard]", e, v);
         if (!limit_value(e, v.items[0], r.soft) || !limit_value(e, v.items[1], r.hard)) return false;
-        if (r.soft > r.hard) return fail(v.pos, "rlimits: %s: soft limit above the hard limit", e.key.c_str());
+        if (r.soft > r.hard) return fail(v.pos, "rlimits: " KEY_ ": soft limit above the hard limit", e, v);
       } else {
         if (!limit_value(e, v, r.soft)) return false;
         r.hard = r.soft;
@@ -915,9 +945,9 @@ class Schema {
       size_t at = 0;
       for (; at < w.size() && at < sizeof up; at++) up[at] = w[at] >= 'a' && w[at] <= 'z' ? static_cast<char>(w[at] - 32) : w[at];
       std::string_view name(up, at);
-      if (name.substr(0, 4) == "CAP_") name.remove_prefix(4);
-      int c = cap_number(name);
-      if (c < 0) return fail(first[k].pos, "capabilities: unknown capability %s (see capabilities(7))", quote(w).c_str());
+      if (starts(name, "CAP_")) name.remove_prefix(4);
+      int c = index_of(name, kCapNames);
+      if (c < 0) return fail(first[k].pos, KEY_ ": unknown capability " VAL_ " (see capabilities(7))", m, first[k]);
       s.caps |= uint64_t{1} << c;
     }
     return true;
@@ -931,7 +961,7 @@ class Schema {
     constexpr uint64_t kBits = 8 * sizeof(unsigned long);
     unsigned long mask[kMaxCpu / kBits] = {};
     uint64_t words = 0;
-    if (n == 0) return fail(v.pos, "cpu_affinity: empty list (leave the key out to keep every CPU)");
+    if (n == 0) return fail(v.pos, KEY_ ": empty list (leave the key out to keep every CPU)", m, v);
     for (size_t k = 0; k < n; k++) {
       const Value& it = first[k];
       std::string_view t = it.str;
@@ -943,12 +973,11 @@ class Schema {
                                                       : parse_uint(t.substr(dash + 1), kMaxCpu - 1, hi)) &&
                       lo <= hi;
       if (!ok)
-        return fail(it.pos, "cpu_affinity: expected CPU numbers (0 to %d) or ranges such as \"0-3\", got %s",
-                    static_cast<int>(kMaxCpu - 1), got(it).c_str());
+        return fail(it.pos, KEY_ EXPECTED_ "CPU numbers (0 to 1023) or ranges such as \"0-3\"" GOT_, m, it);
       if (words <= hi / kBits) words = hi / kBits + 1;
       for (uint64_t c = lo; c <= hi; c++) mask[c / kBits] |= 1UL << (c % kBits);
     }
-    s.cpus = std::string_view(reinterpret_cast<const char*>(mask), words * sizeof mask[0]);
+    put(s.cpus, std::string_view(reinterpret_cast<const char*>(mask), words * sizeof mask[0]));
     return true;
   }
 
@@ -967,8 +996,8 @@ class Schema {
            parse_uint(t.substr(sp + 1), 1000000, p) && q >= 1000 && p >= 1000;
     }
     if (!ok)
-      return fail(v.pos, "cpu_max: expected a share of one CPU (\"50%%\", \"200%%\") or \"QUOTA PERIOD\" in "
-                  "microseconds (\"50000 100000\"), got %s", got(v).c_str());
+      return fail(v.pos, KEY_ EXPECTED_ "a share of one CPU (\"50%\", \"200%\") or \"QUOTA PERIOD\" in "
+                  "microseconds (\"50000 100000\")" GOT_, m, v);
     s.cpu_quota = static_cast<uint32_t>(q);
     s.cpu_period = static_cast<uint32_t>(p);
     return true;
@@ -977,43 +1006,50 @@ class Schema {
   // user -> uid, primary group, supplementary groups; group overrides the
   // primary group (as initgroups(user, group) would).
   bool credentials(const Member* user, const Member* group, ServiceSpec& s) {
-    UserDb::User u;
-    char b[24];
-    auto id = [&](const Value& v) {
-      return v.type == Type::Integer ? std::string_view(b, format_int(b, v.integer)) : v.str.view();
-    };
     if (!user && !group) return true;  // a drop-in that names neither keeps what was resolved
-    // A drop-in's group: the user's other groups are looked up again.
-    if (!user && s.has_user) {
-      auto r = users_.user(std::string_view(b, format_int(b, s.uid)));
-      if (r) u = std::move(r.value());
+    char b[24];
+    auto id = [&](const Member* m, int64_t n) {
+      return m && m->value.type != Type::Integer ? m->value.str.view()
+                                                 : std::string_view(b, format_int(b, m ? m->value.integer : n));
+    };
+    // A drop-in's group: the user's other groups are looked up again (an
+    // error there leaves them out, as no user does).
+    auto r = user || s.has_user ? users_.user(id(user, s.uid)) : Result<UserDb::User, Str>(Str());
+    if (user) {
+      if (!r) return fail(user->value.pos, KEY_ ": " ARG1_, *user, user->value, r.error().c_str());
+      s.has_user = s.has_group = true;
+      s.uid = r->uid;
+      s.gid = r->gid;
+      s.user_name = r->name;
+      s.user_home = r->home;
+      s.user_shell = r->shell;
     }
     s.groups.clear();
-    if (user) {
-      auto r = users_.user(id(user->value));
-      if (!r) return fail(user->value.pos, "user: %s", r.error().c_str());
-      u = std::move(r.value());
-      s.has_user = s.has_group = true;
-      s.uid = u.uid;
-      s.gid = u.gid;
-      s.user_name = u.name;
-      s.user_home = u.home;
-      s.user_shell = u.shell;
-    }
     if (group) {
-      auto r = users_.group(id(group->value));
-      if (!r) return fail(group->value.pos, "group: %s", r.error().c_str());
-      s.gid = r.value();
+      auto g = users_.group(id(group, 0));
+      if (!g) return fail(group->value.pos, KEY_ ": " ARG1_, *group, group->value, g.error().c_str());
+      s.gid = g.value();
       s.has_group = true;
     }
     if (!s.has_group) return true;
     s.groups.push_back(s.gid);
-    for (size_t k = 1; k < u.groups.size(); k++) {
-      if (u.groups[k] != s.gid) s.groups.push_back(u.groups[k]);
+    const std::vector<gid_t>& more = r.value().groups;
+    for (size_t k = 1; k < more.size(); k++) {
+      if (more[k] != s.gid) s.groups.push_back(more[k]);
     }
     return true;
   }
 };
+
+#undef KEY_
+#undef QKEY_
+#undef ARG1_
+#undef ARG2_
+#undef VAL_
+#undef TYPE_
+#undef EXPECTED_
+#undef GOT_
+#undef GOT_TYPE_
 
 }  // namespace
 
@@ -1039,7 +1075,8 @@ Result<void, ConfigError> load_config(const std::vector<Str>& files, Config& out
     if (e) {
       ConfigError err;
       err.file = f;
-      err.message = e == EFBIG ? Str("file too large (the limit is 1 MiB)") : "unable to read: " + Str(strerror(e));
+      err.message = e == EFBIG ? "file too large (the limit is 1 MiB)" : "unable to read: ";
+      if (e != EFBIG) err.message += strerror(e);
       return err;
     }
     if (auto r = parse_config(text, f, out, users); !r) return r;

@@ -15,7 +15,9 @@ namespace oxinit {
 // After a reload: who depends on whom, the main command, the checks each
 // service needs. Indices never change (removed services keep theirs).
 void Supervisor::reindex() {
-  dependents_.assign(services_.size(), {});
+  // clear + resize: the resize's code is the constructor's (supervisor.cc).
+  dependents_.clear();
+  dependents_.resize(services_.size());
   for (size_t i = 0; i < services_.size(); i++) {
     Service& s = services_[i];
     const ServiceSpec& sp = *s.spec;
@@ -25,7 +27,7 @@ void Supervisor::reindex() {
     }
     if (sp.is_main) main_ = static_cast<int>(i);
     bool want = has_ready_probe(sp) || sp.health.kind != ProbeSpec::None;
-    if (want && !watch_[i]) watch_[i] = new Watch;
+    if (want && !watch_[i]) watch_[i] = new Watch();
     any_watch_ |= want;
   }
 }
@@ -35,7 +37,7 @@ void Supervisor::reindex() {
 void Supervisor::open_notify() {
   for (const ServiceSpec& sp : plan_->services) {
     if (sp.ready.kind != ProbeSpec::Notify || notify_) continue;
-    notify_ = new NotifySocket;
+    notify_ = new NotifySocket();
     auto r = notify_->open();
     if (r) r = loop_.add(notify_->fd(), EPOLLIN, kTokenNotify);
     if (!r) {
@@ -108,7 +110,7 @@ bool Supervisor::reload(ReloadReport& r) {
     r.error.message = "oxinit is shutting down";
     return false;
   }
-  Plan* nextp = new Plan;
+  Plan* nextp = new Plan();
   Plan& next = *nextp;
   if (loader_) {
     auto loaded = loader_(loader_ctx_, next);
@@ -118,23 +120,27 @@ bool Supervisor::reload(ReloadReport& r) {
       return false;
     }
   }
-  // What changed, as "added: a b; removed: c; ...".
-  Str lists[5] = {"added:", "removed:", "restarted:", "reload_signal sent to:",
-                  "[init] keys that apply when oxinit starts again:"};
+  // What changed, as "added: a b; removed: c; ...": the names per list,
+  // their labels added at the end.
+  static const char* const kLists[] = {"added:", "removed:", "restarted:", "reload_signal sent to:",
+                                       "[init] keys that apply when oxinit starts again:"};
+  Str lists[5];
   size_t unchanged = 0;
   if (loader_) {
     PlanDiff d = diff_plans(*plan_, next);
+    std::vector<int>& slot = d.from;  // per new service: its record, once known
     size_t old_n = services_.size(), total = old_n, scan = 0;
-    std::vector<char> kept(old_n);
-    std::vector<int> slot(d.from);
-    for (int& from : slot) {
+    // Per record: the new service it holds, -1 for none (a removed one).
+    std::vector<int> who(old_n + slot.size(), -1);
+    for (size_t j = 0; j < slot.size(); j++) {
+      int& from = slot[j];
       if (from >= 0 && services_[static_cast<size_t>(from)].removed) from = -1;  // back again: a new one
-      if (from >= 0) kept[static_cast<size_t>(from)] = 1;
+      if (from >= 0) who[static_cast<size_t>(from)] = static_cast<int>(j);
     }
     // Stops first, while every record still has its old spec.
     for (size_t i = 0; i < old_n; i++) {
       Service& s = services_[i];
-      if (kept[i] || s.removed) continue;
+      if (who[i] >= 0 || s.removed) continue;
       (lists[1] += ' ') += s.spec->name;
       stop_by_hand(s);
       s.removed = true;
@@ -158,29 +164,36 @@ bool Supervisor::reload(ReloadReport& r) {
       }
       (lists[0] += ' ') += name;
       // The slot of a removed service that has stopped, or a new one.
-      while (scan < old_n && (kept[scan] || !services_[scan].removed || is_running(services_[scan].state))) scan++;
+      while (scan < old_n && (who[scan] >= 0 || !services_[scan].removed || is_running(services_[scan].state))) scan++;
       if (scan < old_n) {
-        services_[scan] = Service();
+        services_[scan].~Service();
+        new (&services_[scan]) Service();
         delete watch_[scan];
         watch_[scan] = nullptr;
-        kept[scan] = 1;
         slot[j] = static_cast<int>(scan);
       } else {
         slot[j] = static_cast<int>(total++);
       }
+      who[static_cast<size_t>(slot[j])] = static_cast<int>(j);
     }
-    // The new plan in record order: a new spec where it has one, else the
-    // old spec of a removed service (it may still be stopping).
-    std::vector<int> who(total, -1);
-    for (size_t j = 0; j < slot.size(); j++) who[static_cast<size_t>(slot[j])] = static_cast<int>(j);
-    std::vector<ServiceSpec> specs;
-    specs.reserve(total);
-    std::vector<std::vector<int>> deps(total);
+    // The new plan in record order, made in the old plan's vectors: a new
+    // spec where a record has one, else the old spec of a removed service
+    // (it may still be stopping).
+    std::vector<ServiceSpec>& specs = plan_->services;
+    std::vector<std::vector<int>>& deps = plan_->deps;
+    deps.resize(total);
     for (size_t i = 0; i < total; i++) {
       int j = who[i];
-      specs.push_back(std::move(j >= 0 ? next.services[static_cast<size_t>(j)] : plan_->services[i]));
       if (j < 0) continue;
-      for (int dep : next.deps[static_cast<size_t>(j)]) deps[i].push_back(slot[static_cast<size_t>(dep)]);
+      ServiceSpec& spec = next.services[static_cast<size_t>(j)];
+      if (i < old_n) {
+        specs[i].~ServiceSpec();
+        new (&specs[i]) ServiceSpec(std::move(spec));
+      } else {
+        specs.push_back(std::move(spec));
+      }
+      deps[i] = std::move(next.deps[static_cast<size_t>(j)]);
+      for (int& dep : deps[i]) dep = slot[static_cast<size_t>(dep)];
     }
     for (int& o : next.order) o = slot[static_cast<size_t>(o)];
     next.services.swap(specs);
@@ -197,6 +210,8 @@ bool Supervisor::reload(ReloadReport& r) {
     plan_ = nextp;
     own_plan_ = true;
     nextp = nullptr;
+    // Records only grow (told, so resize leaves out its shrinking code).
+    if (total < services_.size() || total < watch_.size()) __builtin_unreachable();
     services_.resize(total);
     watch_.resize(total);
     Millis now = now_ms();
@@ -223,10 +238,11 @@ bool Supervisor::reload(ReloadReport& r) {
   char b[40];
   format(b, sizeof b, "unchanged: %zu", unchanged);
   r.summary = b;
-  for (const Str& l : lists) {
-    if (l.view().back() == ':') continue;
+  for (size_t k = 0; k < 5; k++) {
+    if (lists[k].empty()) continue;
     r.summary += "; ";
-    r.summary += l;
+    r.summary += kLists[k];
+    r.summary += lists[k];
   }
   return true;
 }

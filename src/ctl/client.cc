@@ -26,6 +26,9 @@ void put(int fd, std::string_view s) {
   }
 }
 
+// To stderr (a message in pieces: the same bytes as one write).
+[[gnu::noinline]] void say(const char* s) { put(2, s); }
+
 const char kUsageText[] =
     "usage: oxinit ctl [-s SOCKET] COMMAND (or oxinitctl COMMAND)\n"
     "  status [NAME...] [--json] | start NAME... | stop NAME... | restart NAME...\n"
@@ -54,7 +57,7 @@ int client_main(int argc, const char* const* argv, const char* const*) {
   bool follow = false;
   for (; i < argc; i++) {
     std::string_view a = argv[i];
-    follow |= a == "-f" || a == "--follow";
+    follow |= !strcmp(argv[i], "-f") || !strcmp(argv[i], "--follow");
     for (char c : a) {
       if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) why = "an argument with a blank";
     }
@@ -77,17 +80,17 @@ int client_main(int argc, const char* const* argv, const char* const*) {
   // A refusal may come before the request is read: the answer tells.
   if (fd >= 0) send(fd, req.c_str(), req.size(), MSG_NOSIGNAL);
   if (fd < 0) {
-    Str m("oxinit ctl: ");
+    const char* err = strerror(errno);
+    say("oxinit ctl: ");
     if (why) {
-      m += why;
+      say(why);
     } else {
-      m += "no oxinit answers on ";
-      m += path;
-      m += ": ";
-      m += strerror(errno);
+      say("no oxinit answers on ");
+      say(path);
+      say(": ");
+      say(err);
     }
-    m += '\n';
-    put(2, m);
+    say("\n");
     return why ? kUsage : kFailed;
   }
   char buf[4096];
@@ -109,7 +112,7 @@ int client_main(int argc, const char* const* argv, const char* const*) {
     have = 0;
   }
   if (code >= 0) return code;
-  put(2, "oxinit ctl: no answer from oxinit\n");
+  say("oxinit ctl: no answer from oxinit\n");
   return kFailed;
 }
 

@@ -40,7 +40,7 @@ bool valid_name(std::string_view s) {
 }
 
 bool parse_request(std::string_view line, Request& out, Str& err) {
-  out = Request();
+  out = Request{};
   int v = -1;
   const VerbInfo* info = nullptr;
   size_t i = 0;
@@ -73,20 +73,21 @@ bool parse_request(std::string_view line, Request& out, Str& err) {
       out.verb = static_cast<Verb>(v);
       continue;
     }
-    uint8_t flag = 0;
-    if (w == "--json") {
-      flag = kJson;
-      out.json = true;
-    } else if (w == "-f" || w == "--follow") {
-      flag = kFollow;
-      out.follow = true;
-    } else if (w == "-n") {
-      flag = kLines;
-      want_lines = true;
-    } else if (w == "--poweroff" || w == "--reboot" || w == "--halt") {
-      flag = kAction;
-      // FinalAction's order: Poweroff, Reboot, Halt.
-      out.action = w[2] == 'p' ? 0 : w[2] == 'r' ? 1 : 2;
+    // The options: which flag each sets (the actions in FinalAction's
+    // order: Poweroff, Reboot, Halt).
+    static constexpr struct {
+      char name[11];
+      uint8_t flag;
+    } kOptions[] = {{"--json", kJson},      {"-f", kFollow},      {"--follow", kFollow}, {"-n", kLines},
+                    {"--poweroff", kAction}, {"--reboot", kAction}, {"--halt", kAction}};
+    int k = 0;
+    while (k < 7 && w != kOptions[k].name) k++;
+    uint8_t flag = k < 7 ? kOptions[k].flag : 0;
+    if (flag) {
+      out.json |= flag == kJson;
+      out.follow |= flag == kFollow;
+      want_lines = flag == kLines;
+      if (flag == kAction) out.action = k - 4;
     } else if (w[0] == '-') {
       return usage(err, "unknown option ", w);
     } else if (out.count == info->max_names) {

@@ -71,8 +71,10 @@ void Server::start(Loop& loop, uint64_t kind) {
   if (path_.size() < sizeof a.sun_path && path[0] == '/') {
     std::memcpy(a.sun_path, path, path_.size());
     // Its directory, private when oxinit makes it (the default /run/oxinit).
-    Str dir(path_.view().substr(0, path_.view().rfind('/')));
-    if (!dir.empty()) mkdir(dir.c_str(), 0700);
+    char dir[sizeof a.sun_path];
+    std::memcpy(dir, path, path_.size() + 1);
+    *strrchr(dir, '/') = 0;  // path starts with '/'
+    if (*dir) mkdir(dir, 0700);
     listen_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     r = bind(listen_.get(), sa, sizeof a);
     struct stat st;
@@ -135,7 +137,7 @@ void Server::on_event(uint64_t token, uint32_t) {
 }
 
 void Server::accept_clients() {
-  if (!clients_) clients_ = new Client[kMaxClients];
+  if (!clients_) clients_ = new Client[kMaxClients]();
   for (int k = 0; k < 16; k++) {
     UniqueFd fd(accept4(listen_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     if (!fd.valid()) {
@@ -208,8 +210,8 @@ void Server::serve(Client& c) {
     c.deadline = now_ms() + kIdle;
     size_t keep = static_cast<size_t>(r);
     if (c.in.size() + keep > kMaxRequest) keep = kMaxRequest - c.in.size();
-    c.in.insert(c.in.end(), buf, buf + keep);
-    std::string_view in(c.in.data(), c.in.size());
+    c.in += std::string_view(buf, keep);
+    std::string_view in = c.in;
     size_t nl = in.find('\n');
     if (nl != std::string_view::npos) answer(c, in.substr(0, nl));
     else if (c.in.size() >= kMaxRequest) queue(c, "2\noxinit ctl: request too long\n");
@@ -225,15 +227,15 @@ void Server::queue(Client& c, std::string_view data) {
   if (c.out.size() - c.sent + data.size() > kMaxPending || total + data.size() > kMaxPendingTotal)
     return close_client(c);  // it does not read what it asked for
   if (c.sent > c.out.size() / 2) {
-    c.out.erase(c.out.begin(), c.out.begin() + static_cast<std::ptrdiff_t>(c.sent));
+    drop_front(c.out, c.sent);
     c.sent = 0;
   }
-  c.out.insert(c.out.end(), data.begin(), data.end());
+  c.out += data;
 }
 
 void Server::flush(Client& c) {
   while (c.fd.valid() && c.sent < c.out.size()) {
-    ssize_t w = send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t w = send(c.fd.get(), c.out.c_str() + c.sent, c.out.size() - c.sent, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && errno == EAGAIN) return;
     if (w <= 0) return close_client(c);
@@ -258,19 +260,11 @@ void Server::on_line(uint32_t channel, std::string_view line) {
 void Server::answer(Client& c, std::string_view line) {
   Request rq;
   Str a, body;
-  int code = kUsage;
-  if (parse_request(line, rq, body)) {
-    code = run(c, rq, body);
-  } else {
-    a = "oxinit ctl: ";
-    a += body;
-    body = a;
-    body += '\n';
-  }
-  a.clear();
-  add(a, "%d\n", code);
+  bool ok = parse_request(line, rq, body);
+  add(a, ok ? "%d\n" : "%d\noxinit ctl: ", ok ? run(c, rq, body) : kUsage);
   a += body;
-  std::vector<char>().swap(c.in);
+  if (!ok) a += '\n';
+  c.in = Str();
   queue(c, a);
 }
 
@@ -287,10 +281,7 @@ int Server::run(Client& c, const Request& rq, Str& a) {
   size_t n = all.size(), first = n;
   // Every name must stand for a service.
   for (size_t k = 0; k < rq.count; k++) {
-    Request one;
-    one.count = 1;
-    one.names[0] = rq.names[k];
-    for (first = 0; first < n && !wanted(one, first);) first++;
+    for (first = 0; first < n && (all[first].removed || !names(all[first].spec->name, rq.names[k]));) first++;
     if (first == n) {
       add(a, "oxinit ctl: no service named %.*s\n", static_cast<int>(rq.names[k].size()), rq.names[k].data());
       return kFailed;
@@ -304,7 +295,7 @@ int Server::run(Client& c, const Request& rq, Str& a) {
       return health(a);
     case Verb::Shutdown:
       sup_.shutdown_by_hand(rq.action);
-      a = "shutting down\n";
+      add(a, "shutting down\n");
       return kOk;
     case Verb::Reload:
       return reload(a);
@@ -362,66 +353,72 @@ int Server::run(Client& c, const Request& rq, Str& a) {
     }
     add(a, "%s: %s", name, state_name(s.state));
     if (s.pid > 0) add(a, ", pid %d", s.pid);
-    if (s.state == State::Waiting) a += ", waiting for the services it comes after";
-    if (s.start_after_stop) a += ", starts again once stopped";
-    a += '\n';
+    add(a, "%s%s\n", s.state == State::Waiting ? ", waiting for the services it comes after" : "",
+        s.start_after_stop ? ", starts again once stopped" : "");
   }
   return code;
+}
+
+// JSON: s as a string, or null when empty.
+static void json_or_null(Str& a, std::string_view s) {
+  if (s.empty()) add(a, "null");
+  else json_string(a, s);
 }
 
 void Server::status(const Request& rq, Str& a) {
   const std::vector<Service>& all = sup_.services();
   Millis now = now_ms();
+  bool json = rq.json;
   int width = 7;
   for (size_t i = 0; i < all.size(); i++) {
     int w = static_cast<int>(all[i].spec->name.size());
     if (w > width && (!rq.count || wanted(rq, i))) width = w;
   }
-  a = rq.json ? "{\"services\":[" : "";
-  if (!rq.json) add(a, "%-*s  %-9s %7s %7s %8s  %s\n", width, "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT");
-  const char* sep = "";
+  // (a comes empty.)
+  if (json) add(a, "{\"services\":[");
+  else add(a, "%-*s  %-9s %7s %7s %8s  %s\n", width, "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT");
+  bool more = false;
   for (size_t i = 0; i < all.size(); i++) {
     if (rq.count && !wanted(rq, i)) continue;
     const Service& s = all[i];
-    if (s.removed && !is_running(s.state)) continue;
+    bool running = is_running(s.state);
+    if (s.removed && !running) continue;
     const char* state = s.removed ? "removed" : state_name(s.state);
     unsigned restarts = s.starts > 1 ? s.starts - 1 : 0;
-    long long up = is_running(s.state) ? (now - s.started_at) / 1000 : -1;
-    char pid[24] = "-", upt[24] = "-", last[48], sig[16];
+    long long up = (now - s.started_at) / 1000;
+    const char* none = json ? "null" : "-";
+    char pid[24], upt[24], last[48], sig[16];
+    format(pid, sizeof pid, "%s", none);
+    format(upt, sizeof upt, "%s", none);
     if (s.pid > 0) format(pid, sizeof pid, "%d", s.pid);
     last_exit(s, last);
-    if (!rq.json) {
-      if (up >= 0) {
+    std::string_view st = sup_.status_text(s);
+    if (!json) {
+      if (running) {
         if (up < 3600) format(upt, sizeof upt, "%lldm%02llds", up / 60, up % 60);
         else format(upt, sizeof upt, "%lldh%02lldm", up / 3600, up / 60 % 60);
       }
-      std::string_view st = sup_.status_text(s);
       add(a, "%-*s  %-9s %7s %7s %8u  %s%s%.*s\n", width, s.spec->name.c_str(), state, pid, upt, restarts,
           *last ? last : "-", st.empty() ? "" : "; ", static_cast<int>(st.size()), st.data());
       continue;
     }
-    a += sep;
-    sep = ",";
-    a += "{\"name\":";
+    if (more) a += ',';
+    more = true;
+    add(a, "{\"name\":");
     json_string(a, s.spec->name);
-    if (s.pid <= 0) memcpy(pid, "null", 5);
-    if (up >= 0) format(upt, sizeof upt, "%lld", up);
-    else memcpy(upt, "null", 5);
-    if (!*last) memcpy(last, "null", 5);
+    if (running) format(upt, sizeof upt, "%lld", up);
+    if (!*last) format(last, sizeof last, "%s", none);
     else if (s.last_signal) format(last, sizeof last, "{\"signal\":\"%s\"}", signal_name(s.last_signal, sig));
     else format(last, sizeof last, "{\"code\":%d}", s.last_code);
     add(a, ",\"state\":\"%s\",\"pid\":%s,\"uptime\":%s,\"restarts\":%u,\"last_exit\":%s,\"probe\":", state, pid,
         upt, restarts, last);
     // The last check's result and the STATUS= text, null without them.
-    std::string_view extra[] = {sup_.last_check(s), sup_.status_text(s)};
-    for (int k = 0; k < 2; k++) {
-      if (k) a += ",\"status\":";
-      if (extra[k].empty()) a += "null";
-      else json_string(a, extra[k]);
-    }
+    json_or_null(a, sup_.last_check(s));
+    add(a, ",\"status\":");
+    json_or_null(a, st);
     a += '}';
   }
-  if (rq.json) a += "]}\n";
+  if (json) add(a, "]}\n");
 }
 
 // For HEALTHCHECK and exec probes: every service that should run is up
@@ -440,7 +437,7 @@ int Server::health(Str& a) {
   }
   char b[48];
   if (!sup_.running()) {
-    a = "unhealthy: oxinit is shutting down\n";
+    add(a, "unhealthy: oxinit is shutting down\n");
   } else if (first) {
     add(a, "unhealthy: %s is %s", first->spec->name.c_str(), state_name(first->state));
     if (!is_running(first->state) && *last_exit(*first, b)) add(a, " (%s)", b);
@@ -456,9 +453,9 @@ int Server::health(Str& a) {
 int Server::reload(Str& a) {
   ReloadReport r;
   if (!sup_.reload(r)) {
-    a = "oxinit ctl: reload: ";
-    a += r.error.format();
-    a += "\noxinit ctl: nothing changed\n";
+    add(a, "oxinit ctl: reload: ");
+    a += r.error.format();  // (any length: not through add)
+    add(a, "\noxinit ctl: nothing changed\n");
     return kFailed;
   }
   a = r.summary;

@@ -56,8 +56,8 @@ class Server final : public Source {
     bool answered = false;   // its answer is queued: closed once written (unless it follows)
     int follow = -1;         // logs -f: the log channel it follows
     Millis deadline = kNoDeadline;
-    std::vector<char> in;    // the request so far
-    std::vector<char> out;   // the answer, from `sent` on not yet written
+    Str in;                  // the request so far
+    Str out;                 // the answer, from `sent` on not yet written
     size_t sent = 0;
   };
   void accept_clients();
