@@ -55,7 +55,7 @@ TEST_CASE("http status line: malformed answers") {
   for (const char* s : {"SSH-2.0-OpenSSH_9.2\r\n", "http/1.1 200 OK", "HTTP/1.1 20a OK", "HTTP/1.1 2000 OK",
                         "HTTP/1.1  200 OK", "HTTP/11 200 OK", "HTTP/2 200\r\n", "\r\nHTTP/1.1 200 OK",
                         "HTTP/1.1 099 x\r\n", "HTTP/1.1 600 x\r\n", "HTTP/1.1 000 x", "HTTP/1.1 200x",
-                        "HTTP/1.1 200\t", "HTTP/1.1 2", "H\xff"}) {
+                        "HTTP/1.1 200\t", "H\xff"}) {
     CHECK_MESSAGE(malformed(s), s);
   }
   CHECK(malformed(std::string_view("HTTP/1.1 2\0000 OK", 16)));
