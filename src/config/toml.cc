@@ -14,6 +14,9 @@ namespace {
 // made by dotted keys; nothing extends an inline table.
 constexpr uint8_t kHeader = 1, kImplicit = 2, kDotted = 4, kInline = 8;
 
+constexpr char kAlreadyDefined[] = "'%s' is already defined as %s at %d:%d";
+constexpr char kInvalidValue[] = "%s: invalid value %s";
+
 bool is_bare(int c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
          c == '_' || c == '-';
@@ -111,7 +114,7 @@ class Parser {
   size_t i_ = 0;
   int line_ = 1;
   size_t line_start_ = 0;
-  std::string_view key_;  // the key whose value is being read
+  const char* key_ = "";  // the key whose value is being read
 
   int peek(size_t k = 0) const {
     return i_ + k < s_.size() ? static_cast<unsigned char>(s_[i_ + k]) : -1;
@@ -262,6 +265,17 @@ class Parser {
     return s;
   }
 
+  // A key that clashes with what the tree holds. Every format takes the
+  // dotted key, the type of what is there (skipped with "%.0s" where the
+  // message does not name it) and the line:col it refers to.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+  [[gnu::cold, gnu::noinline]] bool clash(SrcPos at, const char* fmt, const std::vector<KeyPart>& parts, size_t k,
+                                          Type t, SrcPos ref) {
+    return fail(at, fmt, dotted(parts, k).c_str(), type_name(t), ref.line, ref.col);
+  }
+#pragma GCC diagnostic pop
+
   // [a.b.c]: returns the table that the following key/values go to.
   Value* header(Value& root) {
     SrcPos at = pos();
@@ -289,25 +303,26 @@ class Parser {
         continue;
       }
       Value& v = m->value;
-      Str name = dotted(parts, k);
+      const char* why = nullptr;
+      SrcPos where = parts[k].pos, ref = m->pos;
       if (v.type != Type::Table) {
-        fail(parts[k].pos, "'%s' is already defined as %s at %d:%d", name.c_str(), type_name(v.type), m->pos.line,
-             m->pos.col);
-        return nullptr;
+        why = kAlreadyDefined;
+      } else if (v.flags & kInline) {
+        why = "cannot extend inline table '%s'%.0s (defined at %d:%d)";
+      } else if (last) {
+        where = at;
+        if (v.flags & kHeader) {
+          why = "table [%s]%.0s is defined twice (first at %d:%d)";
+          ref = v.pos;
+        } else if (v.flags & kDotted) {
+          why = "table [%s]%.0s was already defined by dotted keys at %d:%d";
+        }
       }
-      if (v.flags & kInline) {
-        fail(parts[k].pos, "cannot extend inline table '%s' (defined at %d:%d)", name.c_str(), m->pos.line, m->pos.col);
+      if (why) {
+        clash(where, why, parts, k, v.type, ref);
         return nullptr;
       }
       if (last) {
-        if (v.flags & kHeader) {
-          fail(at, "table [%s] is defined twice (first at %d:%d)", name.c_str(), v.pos.line, v.pos.col);
-          return nullptr;
-        }
-        if (v.flags & kDotted) {
-          fail(at, "table [%s] was already defined by dotted keys at %d:%d", name.c_str(), m->pos.line, m->pos.col);
-          return nullptr;
-        }
         v.flags = kHeader;
         v.pos = at;
       }
@@ -332,24 +347,17 @@ class Parser {
         continue;
       }
       Value& v = m->value;
-      if (v.type != Type::Table) {
-        return fail(parts[k].pos, "'%s' is already defined as %s at %d:%d", dotted(parts, k).c_str(),
-                    type_name(v.type), m->pos.line, m->pos.col);
-      }
-      if (!(v.flags & kDotted) || (v.flags & kInline && !(t.flags & kInline))) {
-        return fail(parts[k].pos, "cannot add keys to table '%s' (defined at %d:%d) here", dotted(parts, k).c_str(),
-                    v.pos.line, v.pos.col);
-      }
+      if (v.type != Type::Table) return clash(parts[k].pos, kAlreadyDefined, parts, k, v.type, m->pos);
+      if (!(v.flags & kDotted) || (v.flags & kInline && !(t.flags & kInline)))
+        return clash(parts[k].pos, "cannot add keys to table '%s'%.0s (defined at %d:%d) here", parts, k, v.type, v.pos);
       cur = &v;
     }
     const KeyPart& last = parts.back();
-    if (Member* m = find(*cur, last.name)) {
-      return fail(last.pos, "duplicate key '%s' (first at %d:%d)", dotted(parts, parts.size() - 1).c_str(), m->pos.line,
-                  m->pos.col);
-    }
+    if (Member* m = find(*cur, last.name))
+      return clash(last.pos, "duplicate key '%s'%.0s (first at %d:%d)", parts, parts.size() - 1, m->value.type, m->pos);
     Value v;
-    std::string_view outer = key_;
-    key_ = last.name;
+    const char* outer = key_;
+    key_ = last.name.c_str();
     if (!value(v, depth)) return false;
     key_ = outer;
     Value* slot = add(*cur, last, 0);
@@ -416,15 +424,20 @@ class Parser {
   }
 
   // A bad scalar's message names the key it was written for, as the
-  // schema's messages do ("stop_signal: integer out of range: ...").
+  // schema's messages do ("stop_signal: integer out of range: ..."): each
+  // format takes the key, then the value (skipped with "%.0s" where the
+  // message does not show it).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
   bool scalar(Value& v) {
-    if (literal(v)) return true;
-    err_.message = key_ + ": " + err_.message;
-    return false;
+    const char* why = literal(v);
+    return !why || fail(v.pos, why, key_, quote(v.str).c_str());
   }
+#pragma GCC diagnostic pop
 
   // true, false and integers; floats, dates, inf and nan are named as such.
-  bool literal(Value& v) {
+  // Returns nullptr, or the format of the error for scalar().
+  const char* literal(Value& v) {
     size_t b = i_;
     while (is_bare(peek()) || peek() == '+' || peek() == '.' || peek() == ':') i_++;
     std::string_view t = s_.substr(b, i_ - b);
@@ -432,7 +445,7 @@ class Parser {
     if (t == "true" || t == "false") {
       v.type = Type::Boolean;
       v.boolean = t == "true";
-      return true;
+      return nullptr;
     }
     v.type = Type::Integer;
     std::string_view d = t;
@@ -443,16 +456,16 @@ class Parser {
     }
     int base = 10;
     if (d.size() > 1 && d[0] == '0' && (d[1] == 'x' || d[1] == 'o' || d[1] == 'b')) {
-      if (d.size() != t.size()) return fail(v.pos, "a sign is not allowed on a 0x, 0o or 0b number");
+      if (d.size() != t.size()) return "%s: a sign is not allowed on a 0x, 0o or 0b number%.0s";
       base = d[1] == 'x' ? 16 : d[1] == 'o' ? 8 : 2;
       d.remove_prefix(2);
     } else {
       bool num = !d.empty() && d[0] >= '0' && d[0] <= '9';
       if (d == "inf" || d == "nan" || (num && d.find_first_of(".eE") != std::string_view::npos))
-        return fail(v.pos, "floating-point numbers are not supported");
+        return "%s: floating-point numbers are not supported%.0s";
       if (num && (d.find_first_of(":T") != std::string_view::npos || (d.size() > 4 && d[4] == '-')))
-        return fail(v.pos, "dates and times are not supported");
-      if (d.size() > 1 && d[0] == '0') return fail(v.pos, "leading zeros are not allowed in %s", quote(t).c_str());
+        return "%s: dates and times are not supported%.0s";
+      if (d.size() > 1 && d[0] == '0') return "%s: leading zeros are not allowed in %s";
     }
     uint64_t n = 0;
     bool digit = false;
@@ -463,15 +476,15 @@ class Parser {
           hex_digit(static_cast<unsigned char>(d[k + 1])) < base) {
         continue;
       }
-      if (x < 0 || x >= base) return fail(v.pos, "invalid value %s", quote(t).c_str());
+      if (x < 0 || x >= base) return kInvalidValue;
       digit = true;
       if (n > (limit - static_cast<uint64_t>(x)) / static_cast<uint64_t>(base))
-        return fail(v.pos, "integer out of range: %s", quote(t).c_str());
+        return "%s: integer out of range: %s";
       n = n * static_cast<uint64_t>(base) + static_cast<uint64_t>(x);
     }
-    if (!digit) return fail(v.pos, "invalid value %s", quote(t).c_str());
+    if (!digit) return kInvalidValue;
     v.integer = neg ? static_cast<int64_t>(0 - n) : static_cast<int64_t>(n);
-    return true;
+    return nullptr;
   }
 
   // Basic ("...", """...""") or literal ('...', '''...''') string at the cursor.
