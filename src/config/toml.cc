@@ -79,6 +79,16 @@ struct KeyPart {
   SrcPos pos;
 };
 
+// The parts of a dotted key: a fixed array rather than one more
+// std::vector instantiation (the depth is bounded anyway).
+struct Key {
+  KeyPart part[kMaxDepth];
+  size_t n = 0;
+  size_t size() const { return n; }
+  const KeyPart& operator[](size_t k) const { return part[k]; }
+  const KeyPart& back() const { return part[n - 1]; }
+};
+
 class Parser {
  public:
   Parser(std::string_view s, std::string_view file, ConfigError& err)
@@ -210,7 +220,7 @@ class Parser {
     }
   }
 
-  bool key(std::vector<KeyPart>& parts) {
+  bool key(Key& parts) {
     for (;;) {
       skip_ws();
       KeyPart k;
@@ -227,19 +237,14 @@ class Parser {
         return unexpected("expected a key");
       }
       if (parts.size() >= static_cast<size_t>(kMaxDepth)) return fail(k.pos, "key has too many parts");
-      parts.push_back(std::move(k));
+      parts.part[parts.n++] = std::move(k);
       skip_ws();
       if (peek() != '.') return true;
       i_++;
     }
   }
 
-  static Member* find(Value& t, std::string_view k) {
-    for (auto& m : t.members) {
-      if (m.key.view() == k) return &m;
-    }
-    return nullptr;
-  }
+  static Member* find(Value& t, std::string_view k) { return const_cast<Member*>(t.find_member(k)); }
 
   Value* add(Value& t, const KeyPart& k, uint8_t flags) {
     if (t.members.size() >= kMaxKeys) {
@@ -254,7 +259,7 @@ class Parser {
   }
 
 
-  Str dotted(const std::vector<KeyPart>& parts, size_t upto) {
+  Str dotted(const Key& parts, size_t upto) {
     Str s;
     for (size_t k = 0; k <= upto && k < parts.size(); k++) {
       if (k) s += '.';
@@ -270,7 +275,7 @@ class Parser {
   // message does not name it) and the line:col it refers to.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-  [[gnu::cold, gnu::noinline]] bool clash(SrcPos at, const char* fmt, const std::vector<KeyPart>& parts, size_t k,
+  [[gnu::cold, gnu::noinline]] bool clash(SrcPos at, const char* fmt, const Key& parts, size_t k,
                                           Type t, SrcPos ref) {
     return fail(at, fmt, dotted(parts, k).c_str(), type_name(t), ref.line, ref.col);
   }
@@ -284,7 +289,7 @@ class Parser {
       fail(at, "arrays of tables ([[...]]) are not supported");
       return nullptr;
     }
-    std::vector<KeyPart> parts;
+    Key parts;
     if (!key(parts)) return nullptr;
     skip_ws();
     if (peek() != ']') {
@@ -333,7 +338,7 @@ class Parser {
 
   // key = value, into table t.
   bool keyval(Value& t, int depth) {
-    std::vector<KeyPart> parts;
+    Key parts;
     if (!key(parts)) return false;
     if (peek() != '=') return unexpected("expected '=' after the key");
     i_++;
