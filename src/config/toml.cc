@@ -32,26 +32,10 @@ int hex_digit(int c) {
 
 void put_utf8(Str& s, uint32_t cp) {
   char b[4];
-  size_t n;
-  if (cp < 0x80) {
-    b[0] = static_cast<char>(cp);
-    n = 1;
-  } else if (cp < 0x800) {
-    b[0] = static_cast<char>(0xc0 | cp >> 6);
-    b[1] = static_cast<char>(0x80 | (cp & 0x3f));
-    n = 2;
-  } else if (cp < 0x10000) {
-    b[0] = static_cast<char>(0xe0 | cp >> 12);
-    b[1] = static_cast<char>(0x80 | (cp >> 6 & 0x3f));
-    b[2] = static_cast<char>(0x80 | (cp & 0x3f));
-    n = 3;
-  } else {
-    b[0] = static_cast<char>(0xf0 | cp >> 18);
-    b[1] = static_cast<char>(0x80 | (cp >> 12 & 0x3f));
-    b[2] = static_cast<char>(0x80 | (cp >> 6 & 0x3f));
-    b[3] = static_cast<char>(0x80 | (cp & 0x3f));
-    n = 4;
-  }
+  size_t n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+  for (size_t k = n - 1; k > 0; k--, cp >>= 6) b[k] = static_cast<char>(0x80 | (cp & 0x3f));
+  // The lead byte: 0xc0, 0xe0 or 0xf0 for 2, 3 or 4 bytes (nothing for 1).
+  b[0] = static_cast<char>((n > 1 ? 0xff00 >> n : 0) | cp);
   s.append(std::string_view(b, n));
 }
 
@@ -380,7 +364,7 @@ class Parser {
     }
     if (c == '[' || c == '{') {
       if (depth >= kMaxDepth) return fail(v.pos, "nesting too deep (the limit is 32)");
-      return c == '[' ? array(v, depth + 1) : inline_table(v, depth + 1);
+      return list(v, depth + 1);
     }
     if (c == 't' || c == 'f' || c == 'i' || c == 'n' || c == '+' || c == '-' ||
         (c >= '0' && c <= '9')) {
@@ -389,42 +373,31 @@ class Parser {
     return unexpected("expected a value");
   }
 
-  bool array(Value& v, int depth) {
-    v.type = Type::Array;
+  // An array or an inline table: the same loop, items or key/values.
+  bool list(Value& v, int depth) {
+    bool table = peek() == '{';
+    int close = table ? '}' : ']';
+    v.type = table ? Type::Table : Type::Array;
+    v.flags = table ? kInline | kDotted : 0;
     i_++;
     for (;;) {
       if (!skip_all()) return false;
-      if (peek() == ']') break;
-      v.items.emplace_back();
-      if (!value(v.items.back(), depth)) return false;
+      if (peek() == close) break;
+      if (table) {
+        if (!keyval(v, depth)) return false;
+      } else {
+        v.items.emplace_back();
+        if (!value(v.items.back(), depth)) return false;
+      }
       if (!skip_all()) return false;
       if (peek() == ',') {
         i_++;
-      } else if (peek() != ']') {
-        return unexpected("expected ',' or ']' in the array");
+      } else if (peek() != close) {
+        return unexpected(table ? "expected ',' or '}' in the inline table" : "expected ',' or ']' in the array");
       }
     }
     i_++;
-    return true;
-  }
-
-  bool inline_table(Value& v, int depth) {
-    v.type = Type::Table;
-    v.flags = kInline | kDotted;
-    i_++;
-    for (;;) {
-      if (!skip_all()) return false;
-      if (peek() == '}') break;
-      if (!keyval(v, depth)) return false;
-      if (!skip_all()) return false;
-      if (peek() == ',') {
-        i_++;
-      } else if (peek() != '}') {
-        return unexpected("expected ',' or '}' in the inline table");
-      }
-    }
-    i_++;
-    v.flags = kInline;
+    if (table) v.flags = kInline;
     return true;
   }
 
@@ -444,7 +417,7 @@ class Parser {
   // Returns nullptr, or the format of the error for scalar().
   const char* literal(Value& v) {
     size_t b = i_;
-    while (is_bare(peek()) || peek() == '+' || peek() == '.' || peek() == ':') i_++;
+    for (int c; is_bare(c = peek()) || c == '+' || c == '.' || c == ':';) i_++;
     std::string_view t = s_.substr(b, i_ - b);
     v.str = t;
     if (t == "true" || t == "false") {
