@@ -1,5 +1,6 @@
 #include "config/toml.h"
 
+#include <new>
 #include <utility>
 
 #include "sys/text.h"
@@ -58,6 +59,12 @@ size_t utf8_len(std::string_view s, size_t i) {
   return n;
 }
 
+// v = Value() without a move assignment of its own (which costs more code).
+void reset(Value& v) {
+  v.~Value();
+  new (&v) Value();
+}
+
 struct KeyPart {
   Str name;
   SrcPos pos;
@@ -79,7 +86,6 @@ class Parser {
       : s_(s), file_(file), err_(err) {}
 
   bool document(Value& root) {
-    root = Value();
     root.pos = {1, 1};
     if (!check_utf8()) return false;
     Value* cur = &root;
@@ -230,18 +236,19 @@ class Parser {
 
   static Member* find(Value& t, std::string_view k) { return const_cast<Member*>(t.find_member(k)); }
 
-  Value* add(Value& t, const KeyPart& k, uint8_t flags) {
-    if (t.members.size() >= kMaxKeys) {
-      fail(k.pos, "too many keys in one table (the limit is 1000)");
-      return nullptr;
-    }
+  bool full(const Value& t, const KeyPart& k, size_t limit = kMaxKeys) {
+    return t.members.size() >= limit && !fail(k.pos, "too many keys in one table (the limit is 1000)");
+  }
+
+  Value& push(Value& t, const KeyPart& k, uint8_t flags) {
     t.members.push_back(Member{k.name, k.pos, Value()});
     Value& v = t.members.back().value;
     v.pos = k.pos;
     v.flags = flags;
-    return &v;
+    return v;
   }
 
+  Value* add(Value& t, const KeyPart& k, uint8_t flags) { return full(t, k) ? nullptr : &push(t, k, flags); }
 
   Str dotted(const Key& parts, size_t upto) {
     Str s;
@@ -344,15 +351,13 @@ class Parser {
     const KeyPart& last = parts.back();
     if (Member* m = find(*cur, last.name))
       return clash(last.pos, "duplicate key '%s'%.0s (first at %d:%d)", parts, parts.size() - 1, m->value.type, m->pos);
-    Value v;
+    // The value is read in place; the key limit is checked after it, so
+    // that an error in the value is the one reported.
     const char* outer = key_;
     key_ = last.name.c_str();
-    if (!value(v, depth)) return false;
+    if (!value(push(*cur, last, 0), depth)) return false;
     key_ = outer;
-    Value* slot = add(*cur, last, 0);
-    if (!slot) return false;
-    *slot = std::move(v);
-    return true;
+    return !full(*cur, last, kMaxKeys + 1);
   }
 
   bool value(Value& v, int depth) {
@@ -586,8 +591,9 @@ Result<void, ConfigError> parse(std::string_view text, std::string_view file, Va
     return err;
   }
   Parser p(text, file, err);
+  reset(root);
   if (p.document(root)) return {};
-  root = Value();
+  reset(root);  // nothing of a broken file
   return err;
 }
 
