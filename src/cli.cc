@@ -277,7 +277,7 @@ struct Parser {
 }  // namespace
 
 CliOutcome parse_cli(int argc, const char* const* argv, const char* const* envp) {
-  CliOutcome out;
+  CliOutcome out{};
   Parser p{out, argc > 0 && argv[0] ? argv[0] : "oxinit"};
   if (p.parse_argv(argc, argv) && (out.action == CliAction::Run || out.action == CliAction::Check)) {
     p.parse_env(envp);

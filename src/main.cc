@@ -49,7 +49,7 @@ Result<void, ConfigError> read_plan(const Options& o, Plan& plan) {
   std::vector<Str> defaults;
   if (!o.config_given) defaults = default_config_files(o.root);
   const std::vector<Str>& files = o.config_given ? o.config_files : defaults;
-  Config config;
+  Config config{};
   if (!files.empty()) {
     if (auto r = load_config(files, config, o.root); !r) return r;
   }
@@ -139,7 +139,7 @@ int run(int argc, char** argv) {
   // The config files need nothing else mounted (they are in the image's root).
   bool vm_mode = cli.action == CliAction::Run && vm::detect(o.vm);
 
-  Plan plan;
+  Plan plan{};
   if (!load_plan(o, plan)) {
     if (vm_mode) vm::finish(FinalAction::Poweroff);
     return 1;
@@ -170,7 +170,7 @@ int run(int argc, char** argv) {
   }
   if (!o.command.empty()) add_main_command(plan, o.command);
 
-  SignalSetup signals;
+  SignalSetup signals{};
   if (auto r = setup_signals(signals); !r) {
     OX_FATAL("unable to set up signals: %s: %s", r.error().what, strerror(r.error().err));
     if (vm_mode) vm::finish(FinalAction::Poweroff);  // a VM's PID 1 must not exit

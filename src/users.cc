@@ -65,7 +65,7 @@ void UserDb::load() {
 }
 
 Result<UserDb::User, Str> UserDb::user(std::string_view name) {
-  User out;
+  User out{};
   bool numeric = is_number(name);
   uint32_t id = 0, uid = 0, gid = 0;
   if (numeric && !parse_id(name, id)) return invalid_id("user", name);
