@@ -76,15 +76,13 @@ const char* signal_name(int sig, char* buf) {
   return buf;
 }
 
-bool is_synchronous_signal(int sig) {
-  switch (sig) {
-    case SIGFPE: case SIGILL: case SIGSEGV: case SIGBUS:
-    case SIGABRT: case SIGTRAP: case SIGSYS:
-      return true;
-    default:
-      return false;
-  }
-}
+namespace {
+constexpr uint64_t bit(int sig) { return 1ULL << (sig - 1); }
+constexpr uint64_t kSynchronous =
+    bit(SIGFPE) | bit(SIGILL) | bit(SIGSEGV) | bit(SIGBUS) | bit(SIGABRT) | bit(SIGTRAP) | bit(SIGSYS);
+}  // namespace
+
+bool is_synchronous_signal(int sig) { return sig > 0 && sig < kMaxSignal && (kSynchronous & bit(sig)); }
 
 bool is_stop_signal(int sig) {
   return sig == SIGTERM || sig == SIGINT || sig == SIGQUIT || sig == SIGPWR;
@@ -122,10 +120,7 @@ Result<void> setup_signals(SignalSetup& out) {
   // a PID 1 must still receive (and forward: glibc's SIGRTMIN is 34).
   sigset_t all;
   sigemptyset(&all);
-  uint64_t bits = ~0ULL;
-  for (int s = 1; s < kMaxSignal; s++) {
-    if (is_synchronous_signal(s)) bits &= ~(1ULL << (s - 1));
-  }
+  uint64_t bits = ~kSynchronous;
   std::memcpy(&all, &bits, sizeof bits);
   if (sigprocmask(SIG_BLOCK, &all, &out.original_mask) != 0) return errno_error("sigprocmask");
   struct sigaction old;
