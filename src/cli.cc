@@ -128,11 +128,16 @@ struct Parser {
     return false;
   }
 
-  // One option letter with its argument (nullptr for a flag).
-  bool option(char c, const char* arg) {
+  // The option letters: flags, then those that take an argument (from kArg).
+  static constexpr char kLetters[] = "hlsvwgpertGc";
+  static constexpr int kArg = 6;
+
+  // Option kLetters[k] with its argument (nullptr for a flag). The switch is
+  // on k rather than the letter: a jump table of 12 entries, not of 'G'..'w'.
+  bool option(int k, const char* arg) {
     Options& o = out.options;
     bool ok = true;
-    switch (c) {
+    switch (kLetters[k]) {
       case 'h': out.action = CliAction::Help; break;
       case 'l': out.action = CliAction::License; break;
       case 's': o.subreaper = true; break;
@@ -164,7 +169,7 @@ struct Parser {
         }
         break;
     }
-    return ok || fail(CliAction::ValueError, "Not a valid option for -%c: %s", c, arg);
+    return ok || fail(CliAction::ValueError, "Not a valid option for -%c: %s", kLetters[k], arg);
   }
 
   bool parse_argv(int argc, const char* const* argv) {
@@ -196,15 +201,16 @@ struct Parser {
       }
       for (const char* p = a + 1; *p; p++) {
         char c = *p;
-        bool takes_arg = std::strchr("pertGc", c);
-        if (!takes_arg && !std::strchr("hlsvwg", c)) return fail(CliAction::UsageError, "%s: invalid option -- '%c'", prog, c);
+        const char* letter = std::strchr(kLetters, c);  // c is not NUL here
+        if (!letter) return fail(CliAction::UsageError, "%s: invalid option -- '%c'", prog, c);
+        int k = static_cast<int>(letter - kLetters);
         const char* arg = nullptr;
-        if (takes_arg) {
+        if (k >= kArg) {
           if (p[1]) arg = p + 1;
           else if (i + 1 < argc) arg = argv[++i];
           else return fail(CliAction::UsageError, "%s: option requires an argument -- '%c'", prog, c);
         }
-        if (!option(c, arg)) return false;
+        if (!option(k, arg)) return false;
         if (arg) break;
       }
     }
