@@ -107,9 +107,9 @@ bool parse_rewrite(std::string_view spec, SignalRewrite& rw) {
   if (colon == std::string_view::npos) return false;
   int src = signal_by_name(spec.substr(0, colon), true, true);
   std::string_view dst_s = spec.substr(colon + 1);
-  int dst = dst_s == "0" ? 0 : signal_by_name(dst_s, true, true);
+  int dst = signal_by_name(dst_s, true, true);  // 0 for "0" (drop it), and for what is no signal
   if (src <= 0 || src == SIGKILL || src == SIGSTOP || src == SIGCHLD) return false;
-  if (dst < 0 || (dst == 0 && dst_s != "0")) return false;
+  if (dst == 0 && dst_s != "0") return false;
   rw.map[src] = dst;
   return true;
 }

@@ -256,7 +256,8 @@ class Parser {
       if (k) s += '.';
       bool bare = !parts[k].name.empty();
       for (char c : parts[k].name.view()) bare = bare && is_bare(static_cast<unsigned char>(c));
-      s += bare ? Str(parts[k].name) : quote(parts[k].name);
+      if (bare) s += parts[k].name;
+      else s += quote(parts[k].name);
     }
     return s;
   }
