@@ -7,7 +7,7 @@
 
 namespace oxinit {
 
-const char kVersionLine[] = "tini version " OXINIT_VERSION " - oxinit " OXINIT_VERSION;
+const char kVersionLine[] = "tini version " OXINIT_VERSION " - oxinit " OXINIT_VERSION "\n";
 
 const char kLicenseText[] =
     "MIT License\n\n"

@@ -44,6 +44,18 @@ const char* base_name(const char* a0) {
   return 1;
 }
 
+// The usage (on stderr after an error, then its line first); the exit code.
+[[gnu::noinline]] int usage(bool error, const char* name, std::string_view line = {}) {
+  Str out;
+  if (!line.empty()) {
+    out += line;
+    out += "\n";
+  }
+  out += usage_text(name);
+  write_all(error ? STDERR_FILENO : STDOUT_FILENO, out);
+  return error;
+}
+
 // Loads the config files (given, or the defaults when they exist) into a plan.
 Result<void, ConfigError> read_plan(const Options& o, Plan& plan) {
   std::vector<Str> defaults;
@@ -112,25 +124,12 @@ int run(int argc, char** argv) {
     OX_FATAL("%s", cli.message.c_str());
     return 1;
   }
-  if (cli.action != CliAction::Run && cli.action != CliAction::Check) {
-    // -h, -l and --version on stdout; a usage error on stderr, its line first.
-    bool err = cli.action == CliAction::UsageError;
-    Str out;
-    if (err) {
-      out += cli.message;
-      out += "\n";
-    }
-    if (err || cli.action == CliAction::Help) {
-      out += usage_text(name);
-    } else if (cli.action == CliAction::Version) {
-      out += kVersionLine;
-      out += "\n";
-    } else {
-      out += kLicenseText;
-    }
-    write_all(err ? STDERR_FILENO : STDOUT_FILENO, out);
-    return err;
+  if (cli.action == CliAction::Version || cli.action == CliAction::License) {
+    write_all(STDOUT_FILENO, cli.action == CliAction::Version ? kVersionLine : kLicenseText);
+    return 0;
   }
+  if (cli.action == CliAction::Help) return usage(false, name);
+  if (cli.action == CliAction::UsageError) return usage(true, name, cli.message);
   set_verbosity(o.verbosity);
 
   // Forced VM mode: refuse before touching anything.
@@ -155,10 +154,7 @@ int run(int argc, char** argv) {
   if (vm_mode && getpid() != 1) return not_pid1("[init] vm = \"on\"");
   // A VM's initramfs may have nothing to run but a root to switch to: it is
   // checked after the boot.
-  if (o.command.empty() && plan.services.empty() && !vm_mode) {
-    write_all(STDERR_FILENO, usage_text(name));
-    return 1;
-  }
+  if (o.command.empty() && plan.services.empty() && !vm_mode) return usage(true, name);
   // Service mode: oxinit's own NOTIFY_SOCKET is for oxinit (READY=1 once
   // its services are), never for a service, which would say "ready" for the
   // whole container too early. Exec mode passes it through, as tini does.
