@@ -45,13 +45,14 @@ int signal_by_name(std::string_view s, bool allow_bare, bool allow_number) {
     uint64_t n = 0;
     return parse_uint(s, kMaxSignal - 1, n) ? static_cast<int>(n) : 0;
   }
-  if (s.starts_with("SIG")) {
+  if (s.substr(0, 3) == "SIG") {
     s.remove_prefix(3);
   } else if (!allow_bare) {
     return 0;
   }
-  bool max = s.starts_with("RTMAX");
-  if (max || s.starts_with("RTMIN")) return rt_signal(s.substr(5), max);
+  std::string_view rt = s.substr(0, 5);
+  bool max = rt == "RTMAX";
+  if (max || rt == "RTMIN") return rt_signal(s.substr(5), max);
   for (size_t k = 0; k < sizeof kNumbers; k++) {
     if (s == kNames[k]) return kNumbers[k];
   }
