@@ -1,5 +1,6 @@
 #include "config/toml.h"
 
+#include <cstring>
 #include <new>
 #include <utility>
 
@@ -23,6 +24,14 @@ bool is_bare(int c) {
          c == '_' || c == '-';
 }
 bool is_ctrl(int c) { return (c >= 0 && c < 0x20 && c != '\t') || c == 0x7f; }
+
+// Whether s holds one of the characters of set.
+bool has_any(std::string_view s, const char* set) {
+  for (char c : s) {
+    if (c && std::strchr(set, c)) return true;
+  }
+  return false;
+}
 
 int hex_digit(int c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -445,9 +454,9 @@ class Parser {
       d.remove_prefix(2);
     } else {
       bool num = !d.empty() && d[0] >= '0' && d[0] <= '9';
-      if (d == "inf" || d == "nan" || (num && d.find_first_of(".eE") != std::string_view::npos))
+      if (d == "inf" || d == "nan" || (num && has_any(d, ".eE")))
         return "%s: floating-point numbers are not supported%.0s";
-      if (num && (d.find_first_of(":T") != std::string_view::npos || (d.size() > 4 && d[4] == '-')))
+      if (num && (has_any(d, ":T") || (d.size() > 4 && d[4] == '-')))
         return "%s: dates and times are not supported%.0s";
       if (d.size() > 1 && d[0] == '0') return "%s: leading zeros are not allowed in %s";
     }
