@@ -144,9 +144,8 @@ class Parser {
   // "unexpected character 'x'" for what is at the cursor.
   [[gnu::cold, gnu::noinline]] bool unexpected(const char* what) {
     int c = peek();
-    if (c < 0) return fail(pos(), "unexpected end of file, %s", what);
-    if (c == '\n' || c == '\r') return fail(pos(), "unexpected end of line, %s", what);
-    return fail(pos(), "unexpected %s, %s", quote(s_.substr(i_, utf8_len(s_, i_))).c_str(), what);
+    Str q = c < 0 ? "end of file" : c == '\n' || c == '\r' ? "end of line" : quote(s_.substr(i_, utf8_len(s_, i_)));
+    return fail(pos(), "unexpected %s, %s", q.c_str(), what);
   }
 
   bool check_utf8() {
