@@ -82,7 +82,7 @@ struct KeyPart {
 // The parts of a dotted key: a fixed array rather than one more
 // std::vector instantiation (the depth is bounded anyway).
 struct Key {
-  KeyPart part[kMaxDepth];
+  KeyPart part[kMaxDepth + 1];
   size_t n = 0;
   size_t size() const { return n; }
   const KeyPart& operator[](size_t k) const { return part[k]; }
@@ -221,7 +221,7 @@ class Parser {
   bool key(Key& parts) {
     for (;;) {
       skip_ws();
-      KeyPart k;
+      KeyPart& k = parts.part[parts.n];  // the spare slot past kMaxDepth takes a part too many
       k.pos = pos();
       int c = peek();
       if (c == '"' || c == '\'') {
@@ -230,12 +230,12 @@ class Parser {
       } else if (is_bare(c)) {
         size_t b = i_;
         while (is_bare(peek())) i_++;
-        k.name = s_.substr(b, i_ - b);
+        k.name += s_.substr(b, i_ - b);  // appended to the empty name
       } else {
         return unexpected("expected a key");
       }
       if (parts.size() >= static_cast<size_t>(kMaxDepth)) return fail(k.pos, "key has too many parts");
-      parts.part[parts.n++] = std::move(k);
+      parts.n++;
       skip_ws();
       if (peek() != '.') return true;
       i_++;
@@ -433,7 +433,7 @@ class Parser {
     size_t b = i_;
     for (int c; is_bare(c = peek()) || c == '+' || c == '.' || c == ':';) i_++;
     std::string_view t = s_.substr(b, i_ - b);
-    v.str = t;
+    v.str += t;  // a fresh value: appended to the empty string
     if (t == "true" || t == "false") {
       v.type = Type::Boolean;
       v.boolean = t == "true";
