@@ -3,9 +3,11 @@
 #include <climits>
 #include <cstring>
 
+#include "sys/text.h"
+
 namespace oxinit {
 
-const char kVersionLine[] = "tini version " OXINIT_VERSION " - oxinit " OXINIT_VERSION;
+const char kVersionLine[] = "tini version " OXINIT_VERSION " - oxinit " OXINIT_VERSION "\n";
 
 const char kLicenseText[] =
     "MIT License\n\n"
@@ -27,64 +29,84 @@ const char kLicenseText[] =
     "SOFTWARE.\n";
 
 Str usage_text(std::string_view n) {
+  // The name comes before each of these pieces.
+  static const char* const kParts[] = {
+      " (tini version " OXINIT_VERSION " - oxinit " OXINIT_VERSION ")\nUsage: ",
+      " [OPTIONS] PROGRAM -- [ARGS] | --version\n\n"
+      "Execute a program under the supervision of a valid init process (",
+      ")\n\n"
+      "Command line options:\n\n"
+      "  --version: Show version and exit.\n"
+      "  -h: Show this help message and exit.\n"
+      "  -s: Register as a process subreaper (oxinit does so by itself when not PID 1).\n"
+      "  -p SIGNAL: Trigger SIGNAL when parent dies, e.g. \"-p SIGKILL\".\n"
+      "  -v: Generate more verbose output. Repeat up to 3 times.\n"
+      "  -w: Print a warning when processes are getting reaped.\n"
+      "  -g: Send signals to the child's process group.\n"
+      "  -e EXIT_CODE: Remap EXIT_CODE (from 0 to 255) to 0 (can be repeated).\n"
+      "  -l: Show license and exit.\n"
+      "  -r SRC:DST: Rewrite signal SRC to DST before forwarding (DST 0 drops it).\n"
+      "  -t SECONDS: SIGKILL the child's process group SECONDS after a stop signal.\n"
+      "  -G SECONDS: Grace for leftover processes at exit (default 2).\n"
+      "  -c FILE: Read a service list (repeatable).\n"
+      "  --check: Validate the service list, print the start order and exit.\n"
+      "  --root DIR: With --check: users, groups, env files and the default\n"
+      "    config files from the unpacked image at DIR.\n"
+      "  --vm / --no-vm: Force or forbid microVM mode (default: PID 1 of the host).\n\n"
+      "Environment variables:\n\n"
+      "  TINI_SUBREAPER: Register as a process subreaper (requires Linux >= 3.4).\n"
+      "  TINI_VERBOSITY: Set the verbosity level (default: 1).\n"
+      "  TINI_KILL_PROCESS_GROUP: Send signals to the child's process group.\n"
+      "  OXINIT_SUBREAPER, OXINIT_VERBOSITY, OXINIT_KILL_PROCESS_GROUP: the same.\n"
+      "  OXINIT_KILL_TIMEOUT: as -t.  OXINIT_GRACE: as -G.  OXINIT_CONFIG: as -c.\n"
+      "  OXINIT_CONTROL_SOCKET: the control socket's path.\n\n"
+      "Control a running oxinit: oxinit ctl -h.\n\n"};
   Str s;
-  s += n; s += " (tini version " OXINIT_VERSION " - oxinit " OXINIT_VERSION ")\n";
-  s += "Usage: "; s += n; s += " [OPTIONS] PROGRAM -- [ARGS] | --version\n\n";
-  s += "Execute a program under the supervision of a valid init process ("; s += n; s += ")\n\n";
-  s += "Command line options:\n\n"
-       "  --version: Show version and exit.\n"
-       "  -h: Show this help message and exit.\n"
-       "  -s: Register as a process subreaper (oxinit does so by itself when not PID 1).\n"
-       "  -p SIGNAL: Trigger SIGNAL when parent dies, e.g. \"-p SIGKILL\".\n"
-       "  -v: Generate more verbose output. Repeat up to 3 times.\n"
-       "  -w: Print a warning when processes are getting reaped.\n"
-       "  -g: Send signals to the child's process group.\n"
-       "  -e EXIT_CODE: Remap EXIT_CODE (from 0 to 255) to 0 (can be repeated).\n"
-       "  -l: Show license and exit.\n"
-       "  -r SRC:DST: Rewrite signal SRC to DST before forwarding (DST 0 drops it).\n"
-       "  -t SECONDS: SIGKILL the child's process group SECONDS after a stop signal.\n"
-       "  -G SECONDS: Grace for leftover processes at exit (default 2).\n"
-       "  -c FILE: Read a service list (repeatable).\n"
-       "  --check: Validate the service list, print the start order and exit.\n"
-       "  --root DIR: With --check: users, groups, env files and the default\n"
-       "    config files from the unpacked image at DIR.\n"
-       "  --vm / --no-vm: Force or forbid microVM mode (default: PID 1 of the host).\n\n"
-       "Environment variables:\n\n"
-       "  TINI_SUBREAPER: Register as a process subreaper (requires Linux >= 3.4).\n"
-       "  TINI_VERBOSITY: Set the verbosity level (default: 1).\n"
-       "  TINI_KILL_PROCESS_GROUP: Send signals to the child's process group.\n"
-       "  OXINIT_SUBREAPER, OXINIT_VERBOSITY, OXINIT_KILL_PROCESS_GROUP: the same.\n"
-       "  OXINIT_KILL_TIMEOUT: as -t.  OXINIT_GRACE: as -G.  OXINIT_CONFIG: as -c.\n"
-       "  OXINIT_CONTROL_SOCKET: the control socket's path.\n\n"
-       "Control a running oxinit: oxinit ctl -h.\n\n";
+  for (const char* p : kParts) {
+    s += n;
+    s += p;
+  }
   return s;
 }
 
+namespace {
+
+// The index of w in a list of NUL-separated words ended by an empty one, or -1.
+int word_index(const char* list, std::string_view w) {
+  for (int k = 0; *list; k++, list += std::strlen(list) + 1) {
+    if (w == list) return k;
+  }
+  return -1;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+}  // namespace
+
 bool parse_duration(std::string_view s, Millis& out) {
-  // Digits, an optional fraction, a unit; each part bounded before it is
-  // multiplied, so no value can wrap.
-  size_t i = s.find_first_not_of("0123456789");
-  std::string_view whole = s.substr(0, i), frac;
-  if (i != std::string_view::npos && s[i] == '.') {
-    size_t f = s.find_first_not_of("0123456789", i + 1);
-    frac = s.substr(i + 1, f == std::string_view::npos ? f : f - i - 1);
-    i = f;
-  }
-  std::string_view unit = i == std::string_view::npos ? "" : s.substr(i);
-  uint64_t mult;
-  if (unit.empty() || unit == "s") mult = 1000;
-  else if (unit == "ms") mult = 1;
-  else if (unit == "m" || unit == "min") mult = 60000;
-  else if (unit == "h") mult = 3600000;
-  else return false;
+  // Digits, an optional fraction, a unit. The whole part stops as soon as it
+  // passes the limit (no unit is below a millisecond), so nothing can wrap.
+  static const uint32_t kMult[] = {1000, 1, 60000, 60000, 3600000};
+  size_t i = 0, n = s.size();
   uint64_t w = 0, f = 0, div = 1;
-  if (whole.empty() && frac.empty()) return false;
-  if (!whole.empty() && !parse_uint(whole, kMaxDuration / mult, w)) return false;
-  for (size_t k = 0; k < frac.size() && k < 6; k++) {  // finer than a millisecond of an hour is noise
-    f = f * 10 + static_cast<uint64_t>(frac[k] - '0');
-    div *= 10;
+  bool digits = false;
+  for (; i < n && is_digit(s[i]); i++, digits = true) {
+    w = w * 10 + static_cast<uint64_t>(s[i] - '0');
+    if (w > static_cast<uint64_t>(kMaxDuration)) return false;
   }
-  uint64_t ms = w * mult + f * mult / div;
+  if (i < n && s[i] == '.') {
+    // Finer than a millisecond of an hour is noise: six digits at most count.
+    for (i++; i < n && is_digit(s[i]); i++, digits = true) {
+      if (div < 1000000) {
+        f = f * 10 + static_cast<uint64_t>(s[i] - '0');
+        div *= 10;
+      }
+    }
+  }
+  std::string_view unit = s.substr(i);
+  int u = word_index("s\0ms\0m\0min\0h\0", unit.empty() ? "s" : unit);
+  if (u < 0 || !digits) return false;
+  uint64_t ms = w * kMult[u] + f * kMult[u] / div;
   if (ms > static_cast<uint64_t>(kMaxDuration)) return false;
   out = static_cast<Millis>(ms);
   return true;
@@ -93,69 +115,62 @@ bool parse_duration(std::string_view s, Millis& out) {
 namespace {
 
 struct Parser {
-  CliOutcome out;
-  std::string_view prog;
+  CliOutcome& out;
+  const char* prog;
 
-  bool fail(CliAction a, std::string_view msg) {
+  // Every error: the action and its one line (NUL-terminated arguments).
+  [[gnu::cold, gnu::noinline, gnu::format(printf, 3, 4)]] bool fail(CliAction a, const char* f, ...) {
+    va_list ap;
+    va_start(ap, f);
+    out.message = vfmt(f, ap);
+    va_end(ap);
     out.action = a;
-    out.message = msg;
     return false;
   }
 
-  bool value_error(char opt, std::string_view v) {
-    Str m("Not a valid option for -");
-    m += opt; m += ": "; m += v;
-    return fail(CliAction::ValueError, m);
-  }
+  // The option letters: flags, then those that take an argument (from kArg).
+  static constexpr char kLetters[] = "hlsvwgpertGc";
+  static constexpr int kArg = 6;
 
-  // One option letter with its argument (if it takes one).
-  bool option(char c, std::string_view arg) {
+  // Option kLetters[k] with its argument (nullptr for a flag). The switch is
+  // on k rather than the letter: a jump table of 12 entries, not of 'G'..'w'.
+  bool option(int k, const char* arg) {
     Options& o = out.options;
-    switch (c) {
-      case 'h': out.action = CliAction::Help; return true;
-      case 'l': out.action = CliAction::License; return true;
-      case 's': o.subreaper = true; return true;
-      case 'v': o.verbosity++; return true;
-      case 'w': o.warn_reap = true; return true;
-      case 'g': o.kill_group = true; return true;
-      case 'p': {
+    bool ok = true;
+    switch (kLetters[k]) {
+      case 'h': out.action = CliAction::Help; break;
+      case 'l': out.action = CliAction::License; break;
+      case 's': o.subreaper = true; break;
+      case 'v': o.verbosity++; break;
+      case 'w': o.warn_reap = true; break;
+      case 'g': o.kill_group = true; break;
+      case 'p':
         // tini: exact, case-sensitive SIG names only.
-        int sig = signal_by_name(arg, false, false);
-        if (!sig) return value_error(c, arg);
-        o.pdeath_signal = sig;
-        return true;
-      }
+        ok = (o.pdeath_signal = signal_by_name(arg, false, false)) != 0;
+        break;
       case 'e': {
         int64_t code = 0;
         // tini uses strtol: "" is 0, a leading blank or '+' is accepted.
-        std::string_view v = arg;
-        while (!v.empty() && (v[0] == ' ' || v[0] == '\t')) v.remove_prefix(1);
-        if (!(v.empty() || parse_int(v, code)) || code < 0 || code > 255) return value_error(c, arg);
-        o.remap[code / 64] |= 1ULL << (code % 64);
-        return true;
+        const char* v = arg;
+        while (*v == ' ' || *v == '\t') v++;
+        ok = (!*v || parse_int(v, code)) && code >= 0 && code <= 255;
+        if (ok) o.remap[code / 64] |= 1ULL << (code % 64);
+        break;
       }
-      case 'r':
-        if (!parse_rewrite(arg, o.rewrite)) return value_error(c, arg);
-        return true;
-      case 't':
-        if (!parse_duration(arg, o.kill_timeout)) return value_error(c, arg);
-        return true;
-      case 'G':
-        if (!parse_duration(arg, o.grace)) return value_error(c, arg);
-        o.grace_set = true;
-        return true;
+      case 'r': ok = parse_rewrite(arg, o.rewrite); break;
+      case 't': ok = parse_duration(arg, o.kill_timeout); break;
+      case 'G': ok = o.grace_set = parse_duration(arg, o.grace); break;
       case 'c':
-        if (arg.empty()) return value_error(c, "(an empty file name)");
-        o.config_files.push_back(arg);
-        o.config_given = true;
-        return true;
-      default:
-        return false;
+        if ((ok = *arg)) {
+          o.config_files.push_back(arg);
+          o.config_given = true;
+        } else {
+          arg = "(an empty file name)";
+        }
+        break;
     }
+    return ok || fail(CliAction::ValueError, "Not a valid option for -%c: %s", kLetters[k], arg);
   }
-
-  static bool takes_arg(char c) { return std::strchr("pertGc", c) != nullptr; }
-  static bool is_flag(char c) { return std::strchr("hlsvwg", c) != nullptr; }
 
   bool parse_argv(int argc, const char* const* argv) {
     int i = 1;
@@ -164,112 +179,116 @@ struct Parser {
       return true;
     }
     for (; i < argc; i++) {
-      std::string_view a = argv[i];
-      if (a == "--") { i++; break; }
-      if (a.size() < 2 || a[0] != '-') break;  // first non-option ends parsing
+      const char* a = argv[i];
+      if (a[0] != '-' || !a[1]) break;  // first non-option ends parsing
       if (a[1] == '-') {
-        if (a == "--check") { out.action = CliAction::Check; continue; }
-        if (a == "--vm") { out.options.vm = VmMode::On; continue; }
-        if (a == "--no-vm") { out.options.vm = VmMode::Off; continue; }
-        if (a == "--root" || a.substr(0, 7) == "--root=") {
-          std::string_view dir = a.size() > 6 ? a.substr(7) : i + 1 < argc ? argv[++i] : "";
-          if (dir.empty()) return fail(CliAction::ValueError, "Not a valid value for --root: (an empty directory name)");
+        if (!a[2]) { i++; break; }  // "--"
+        if (!std::strcmp(a, "--check")) {
+          out.action = CliAction::Check;
+        } else if (!std::strcmp(a, "--vm")) {
+          out.options.vm = VmMode::On;
+        } else if (!std::strcmp(a, "--no-vm")) {
+          out.options.vm = VmMode::Off;
+        } else if (!std::strncmp(a, "--root", 6) && (!a[6] || a[6] == '=')) {
+          const char* dir = a[6] ? a + 7 : i + 1 < argc ? argv[++i] : "";
+          if (!*dir) return fail(CliAction::ValueError, "Not a valid value for --root: (an empty directory name)");
           out.options.root = dir;
-          continue;
+        } else {
+          // Like glibc getopt for an unknown long option in tini's optstring.
+          return fail(CliAction::UsageError, "%s: invalid option -- '-'", prog);
         }
-        // Like glibc getopt for an unknown long option in tini's optstring.
-        return fail(CliAction::UsageError, Str(prog) + ": invalid option -- '-'");
+        continue;
       }
-      for (size_t k = 1; k < a.size(); k++) {
-        char c = a[k];
-        if (takes_arg(c)) {
-          std::string_view arg;
-          if (k + 1 < a.size()) {
-            arg = a.substr(k + 1);
-          } else if (i + 1 < argc) {
-            arg = argv[++i];
-          } else {
-            Str m(prog);
-            m += ": option requires an argument -- '"; m += c; m += "'";
-            return fail(CliAction::UsageError, m);
-          }
-          if (!option(c, arg)) return false;
-          break;
+      for (const char* p = a + 1; *p; p++) {
+        char c = *p;
+        const char* letter = std::strchr(kLetters, c);  // c is not NUL here
+        if (!letter) return fail(CliAction::UsageError, "%s: invalid option -- '%c'", prog, c);
+        int k = static_cast<int>(letter - kLetters);
+        const char* arg = nullptr;
+        if (k >= kArg) {
+          if (p[1]) arg = p + 1;
+          else if (i + 1 < argc) arg = argv[++i];
+          else return fail(CliAction::UsageError, "%s: option requires an argument -- '%c'", prog, c);
         }
-        if (!is_flag(c)) {
-          Str m(prog);
-          m += ": invalid option -- '"; m += c; m += "'";
-          return fail(CliAction::UsageError, m);
-        }
-        option(c, {});
+        if (!option(k, arg)) return false;
+        if (arg) break;
       }
     }
     for (; i < argc; i++) out.options.command.push_back(argv[i]);
     // An image's root serves a check; a run uses the real one.
     if (!out.options.root.empty() && out.action == CliAction::Run)
-      return fail(CliAction::UsageError, Str(prog) + ": --root DIR works with --check only");
+      return fail(CliAction::UsageError, "%s: --root DIR works with --check only", prog);
     return true;
   }
 
   // Variables are read after argv, as tini does: TINI_VERBOSITY overrides -v.
-  bool parse_env(const char* const* envp) {
+  void parse_env(const char* const* envp) {
     Options& o = out.options;
     for (; envp && *envp; envp++) {
-      std::string_view e = *envp;
-      size_t eq = e.find('=');
-      if (eq == std::string_view::npos) continue;
-      std::string_view k = e.substr(0, eq), v = e.substr(eq + 1);
-      if (k.substr(0, 5) == "TINI_") k.remove_prefix(5);
-      else if (k.substr(0, 7) == "OXINIT_") k.remove_prefix(7);
-      else continue;
-      if (k == "SUBREAPER") {
-        o.subreaper = true;
-      } else if (k == "KILL_PROCESS_GROUP") {
-        o.kill_group = true;
-      } else if (k == "VERBOSITY") {
-        // atoi semantics: a leading number, junk is 0; past int's range it
-        // saturates (as strtol does) instead of wrapping.
-        size_t d = !v.empty() && v[0] == '-';
-        while (d < v.size() && v[d] >= '0' && v[d] <= '9') d++;
-        std::string_view num = v.substr(0, d);
-        int64_t n = 0;
-        if (!parse_int(num, n)) n = num.size() < 2 ? 0 : num[0] == '-' ? INT64_MIN : INT64_MAX;
-        o.verbosity = n < INT_MIN ? INT_MIN : n > INT_MAX ? INT_MAX : static_cast<int>(n);
-      } else if (k == "KILL_TIMEOUT" && e.substr(0, 7) == "OXINIT_") {
-        if (o.kill_timeout < 0 && !parse_duration(v, o.kill_timeout)) return fail(CliAction::ValueError, Str("Not a valid value for OXINIT_KILL_TIMEOUT: ") + v);
-      } else if (k == "GRACE" && e.substr(0, 7) == "OXINIT_") {
-        if (!o.grace_set) {
-          if (!parse_duration(v, o.grace)) return fail(CliAction::ValueError, Str("Not a valid value for OXINIT_GRACE: ") + v);
-          o.grace_set = true;
-        }
-      } else if (k == "CONFIG" && e.substr(0, 7) == "OXINIT_") {
-        if (!o.config_given) {
-          // Several files may be given, separated by ':'.
-          while (!v.empty()) {
-            size_t c = v.find(':');
-            if (c) o.config_files.push_back(v.substr(0, c));
-            if (c == std::string_view::npos) break;
-            v.remove_prefix(c + 1);
+      const char* e = *envp;
+      const char* eq = std::strchr(e, '=');
+      if (!eq) continue;
+      bool ox = !std::strncmp(e, "OXINIT_", 7);
+      const char* k = ox ? e + 7 : !std::strncmp(e, "TINI_", 5) ? e + 5 : nullptr;
+      if (!k) continue;
+      const char* v = eq + 1;
+      // The last three are oxinit's own.
+      int which = word_index("SUBREAPER\0KILL_PROCESS_GROUP\0VERBOSITY\0KILL_TIMEOUT\0GRACE\0CONFIG\0",
+                             std::string_view(k, static_cast<size_t>(eq - k)));
+      if (which > 2 && !ox) continue;
+      bool bad = false;
+      switch (which) {
+        case 0: o.subreaper = true; break;
+        case 1: o.kill_group = true; break;
+        case 2: {
+          // atoi semantics: a leading number, junk is 0; past int's range it
+          // saturates (as strtol does) instead of wrapping.
+          bool neg = *v == '-';
+          int64_t n = 0;
+          for (v += neg; is_digit(*v); v++) {
+            if (n <= INT_MAX) n = n * 10 + (*v - '0');
           }
-          o.config_given = true;
+          if (neg) n = -n;
+          o.verbosity = n < INT_MIN ? INT_MIN : n > INT_MAX ? INT_MAX : static_cast<int>(n);
+          break;
         }
+        case 3:
+          if (o.kill_timeout < 0) bad = !parse_duration(v, o.kill_timeout);
+          break;
+        case 4:
+          if (!o.grace_set) bad = !(o.grace_set = parse_duration(v, o.grace));
+          break;
+        case 5:
+          if (!o.config_given) {
+            // Several files may be given, separated by ':'.
+            for (;;) {
+              const char* c = std::strchr(v, ':');
+              size_t len = c ? static_cast<size_t>(c - v) : std::strlen(v);
+              if (len) o.config_files.push_back(std::string_view(v, len));
+              if (!c) break;
+              v = c + 1;
+            }
+            o.config_given = true;
+          }
+          break;
+      }
+      if (bad) {
+        fail(CliAction::ValueError, "Not a valid value for %.*s: %s", static_cast<int>(eq - e), e, v);
+        return;
       }
     }
-    return true;
   }
 };
 
 }  // namespace
 
 CliOutcome parse_cli(int argc, const char* const* argv, const char* const* envp) {
-  Parser p;
-  std::string_view a0 = argc > 0 && argv[0] ? argv[0] : "oxinit";
-  p.prog = a0;
-  if (p.parse_argv(argc, argv) &&
-      (p.out.action == CliAction::Run || p.out.action == CliAction::Check)) {
+  CliOutcome out{};
+  Parser p{out, argc > 0 && argv[0] ? argv[0] : "oxinit"};
+  if (p.parse_argv(argc, argv) && (out.action == CliAction::Run || out.action == CliAction::Check)) {
     p.parse_env(envp);
   }
-  return std::move(p.out);
+  return out;
 }
 
 int final_exit_code(const Options& o, int code) { return o.remapped(code) ? 0 : code; }

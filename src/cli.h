@@ -50,7 +50,7 @@ int final_exit_code(const Options& o, int code);
 // Usage text with `name` = basename(argv[0]).
 Str usage_text(std::string_view name);
 extern const char kLicenseText[];
-extern const char kVersionLine[];
+extern const char kVersionLine[];  // with its newline
 
 // Durations: integer seconds ("5"), or with a unit: "250ms", "1.5s", "2m", "1h",
 // at most kMaxDuration. On error out is left alone.

@@ -29,20 +29,43 @@ void write_all(int fd, std::string_view s) {
   }
 }
 
-std::string_view base_name(const char* a0) {
-  std::string_view s = a0 ? a0 : "oxinit";
-  size_t slash = s.rfind('/');
-  return slash == std::string_view::npos ? s : s.substr(slash + 1);
+const char* base_name(const char* a0) {
+  if (!a0) return "oxinit";
+  const char* slash = std::strrchr(a0, '/');
+  return slash ? slash + 1 : a0;
+}
+
+// MicroVM mode mounts, sets the hostname and ends in reboot(): on a process
+// that is not PID 1 it would power off the host of whoever tried a VM
+// config with sudo.
+[[gnu::cold, gnu::noinline]] int not_pid1(const char* what) {
+  OX_FATAL("%s needs oxinit to be PID 1 (of the machine, or of a PID namespace); it is pid %d", what,
+           static_cast<int>(getpid()));
+  return 1;
+}
+
+// The usage (on stderr after an error, then its line first); the exit code.
+[[gnu::noinline]] int usage(bool error, const char* name, std::string_view line = {}) {
+  Str out;
+  if (!line.empty()) {
+    out += line;
+    out += "\n";
+  }
+  out += usage_text(name);
+  write_all(error ? STDERR_FILENO : STDOUT_FILENO, out);
+  return error;
 }
 
 // Loads the config files (given, or the defaults when they exist) into a plan.
 Result<void, ConfigError> read_plan(const Options& o, Plan& plan) {
-  std::vector<Str> files = o.config_given ? o.config_files : default_config_files(o.root);
-  Config config;
-  Result<void, ConfigError> r;
-  if (!files.empty()) r = load_config(files, config, o.root);
-  if (r) r = make_plan(config, plan);
-  if (!r) return r;
+  std::vector<Str> defaults;
+  if (!o.config_given) defaults = default_config_files(o.root);
+  const std::vector<Str>& files = o.config_given ? o.config_files : defaults;
+  Config config{};
+  if (!files.empty()) {
+    if (auto r = load_config(files, config, o.root); !r) return r;
+  }
+  if (auto r = make_plan(config, plan); !r) return r;
   // -G (or OXINIT_GRACE) overrides the config's shutdown_timeout.
   if (o.grace_set) plan.init.shutdown_timeout = o.grace;
   if (o.vm != VmMode::Auto) plan.init.vm = o.vm;
@@ -51,7 +74,7 @@ Result<void, ConfigError> read_plan(const Options& o, Plan& plan) {
   plan.run.kill_group = o.kill_group;
   plan.run.warn_reap = o.warn_reap;
   plan.run.rewrite = o.rewrite;
-  return r;
+  return {};
 }
 
 bool load_plan(const Options& o, Plan& plan) {
@@ -73,13 +96,12 @@ void print_order(const Plan& plan) {
   for (int i : plan.order) {
     const ServiceSpec& s = plan.services[static_cast<size_t>(i)];
     out += s.name;
-    out += s.type == ServiceType::Oneshot ? " (oneshot)" : "";
-    if (!plan.deps[static_cast<size_t>(i)].empty()) {
-      out += " after";
-      for (int d : plan.deps[static_cast<size_t>(i)]) {
-        out += " ";
-        out += plan.services[static_cast<size_t>(d)].name;
-      }
+    if (s.type == ServiceType::Oneshot) out += " (oneshot)";
+    const char* sep = " after ";
+    for (int d : plan.deps[static_cast<size_t>(i)]) {
+      out += sep;
+      out += plan.services[static_cast<size_t>(d)].name;
+      sep = " ";
     }
     out += "\n";
   }
@@ -91,51 +113,32 @@ void print_order(const Plan& plan) {
 }
 
 int run(int argc, char** argv) {
-  std::string_view name = base_name(argc > 0 ? argv[0] : nullptr);
+  const char* name = base_name(argc > 0 ? argv[0] : nullptr);
   // The control client: `oxinitctl ...` or `oxinit ctl ...` (tini would run
   // a program named ctl: `oxinit -- ctl` does).
-  if (name == "oxinitctl") return ctl::client_main(argc - 1, argv + 1, environ);
-  if (argc > 1 && std::string_view(argv[1]) == "ctl") return ctl::client_main(argc - 2, argv + 2, environ);
+  if (!std::strcmp(name, "oxinitctl")) return ctl::client_main(argc - 1, argv + 1, environ);
+  if (argc > 1 && !std::strcmp(argv[1], "ctl")) return ctl::client_main(argc - 2, argv + 2, environ);
   CliOutcome cli = parse_cli(argc, argv, environ);
   Options& o = cli.options;
-  switch (cli.action) {
-    case CliAction::Help:
-      write_all(STDOUT_FILENO, usage_text(name));
-      return 0;
-    case CliAction::Version:
-      write_all(STDOUT_FILENO, kVersionLine);
-      write_all(STDOUT_FILENO, "\n");
-      return 0;
-    case CliAction::License:
-      write_all(STDOUT_FILENO, kLicenseText);
-      return 0;
-    case CliAction::UsageError:
-      write_all(STDERR_FILENO, cli.message);
-      write_all(STDERR_FILENO, "\n");
-      write_all(STDERR_FILENO, usage_text(name));
-      return 1;
-    case CliAction::ValueError:
-      OX_FATAL("%s", cli.message.c_str());
-      return 1;
-    case CliAction::Run:
-    case CliAction::Check:
-      break;
-  }
-  set_verbosity(o.verbosity);
-
-  // MicroVM mode sets the hostname, mounts, and ends in reboot(): forced on a
-  // process that is not PID 1 it would power off the host of whoever tried
-  // a VM config with sudo. Refuse before touching anything.
-  if (cli.action == CliAction::Run && o.vm == VmMode::On && getpid() != 1) {
-    OX_FATAL("--vm needs oxinit to be PID 1 (of the machine, or of a PID namespace); it is pid %d",
-             static_cast<int>(getpid()));
+  if (cli.action == CliAction::ValueError) {
+    OX_FATAL("%s", cli.message.c_str());
     return 1;
   }
+  if (cli.action == CliAction::Version || cli.action == CliAction::License) {
+    write_all(STDOUT_FILENO, cli.action == CliAction::Version ? kVersionLine : kLicenseText);
+    return 0;
+  }
+  if (cli.action == CliAction::Help) return usage(false, name);
+  if (cli.action == CliAction::UsageError) return usage(true, name, cli.message);
+  set_verbosity(o.verbosity);
+
+  // Forced VM mode: refuse before touching anything.
+  if (cli.action == CliAction::Run && o.vm == VmMode::On && getpid() != 1) return not_pid1("--vm");
   // Detect the VM case first: detect() mounts /proc if the kernel left none.
   // The config files need nothing else mounted (they are in the image's root).
   bool vm_mode = cli.action == CliAction::Run && vm::detect(o.vm);
 
-  Plan plan;
+  Plan plan{};
   if (!load_plan(o, plan)) {
     if (vm_mode) vm::finish(FinalAction::Poweroff);
     return 1;
@@ -148,17 +151,10 @@ int run(int argc, char** argv) {
   // `[init] vm` decides when the command line did not (detect() has mounted
   // /proc if it had to; boot() mounts the rest either way).
   if (o.vm == VmMode::Auto && plan.init.vm != VmMode::Auto) vm_mode = plan.init.vm == VmMode::On;
-  if (vm_mode && getpid() != 1) {
-    OX_FATAL("[init] vm = \"on\" needs oxinit to be PID 1 (of the machine, or of a PID namespace); it is pid %d",
-             static_cast<int>(getpid()));
-    return 1;
-  }
+  if (vm_mode && getpid() != 1) return not_pid1("[init] vm = \"on\"");
   // A VM's initramfs may have nothing to run but a root to switch to: it is
   // checked after the boot.
-  if (o.command.empty() && plan.services.empty() && !vm_mode) {
-    write_all(STDERR_FILENO, usage_text(name));
-    return 1;
-  }
+  if (o.command.empty() && plan.services.empty() && !vm_mode) return usage(true, name);
   // Service mode: oxinit's own NOTIFY_SOCKET is for oxinit (READY=1 once
   // its services are), never for a service, which would say "ready" for the
   // whole container too early. Exec mode passes it through, as tini does.
@@ -170,7 +166,7 @@ int run(int argc, char** argv) {
   }
   if (!o.command.empty()) add_main_command(plan, o.command);
 
-  SignalSetup signals;
+  SignalSetup signals{};
   if (auto r = setup_signals(signals); !r) {
     OX_FATAL("unable to set up signals: %s: %s", r.error().what, strerror(r.error().err));
     if (vm_mode) vm::finish(FinalAction::Poweroff);  // a VM's PID 1 must not exit

@@ -9,25 +9,19 @@
 namespace oxinit {
 namespace {
 
-struct SignalEntry {
-  int number;
-  const char* name;
+// Names without "SIG", 7 bytes each, and their numbers: the aliases after
+// the names that signal_name() prints.
+constexpr char kNames[][7] = {
+    "HUP",  "INT",  "QUIT",  "ILL",  "TRAP",   "ABRT", "BUS",  "FPE",  "KILL", "USR1",   "SEGV", "USR2",
+    "PIPE", "ALRM", "TERM",  "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU",   "URG",  "XCPU",
+    "XFSZ", "VTALRM", "PROF", "WINCH", "IO",   "PWR",  "SYS",  "POLL", "IOT",  "CLD",
 };
-
-constexpr SignalEntry kSignals[] = {
-    {SIGHUP, "SIGHUP"},       {SIGINT, "SIGINT"},       {SIGQUIT, "SIGQUIT"},
-    {SIGILL, "SIGILL"},       {SIGTRAP, "SIGTRAP"},     {SIGABRT, "SIGABRT"},
-    {SIGBUS, "SIGBUS"},       {SIGFPE, "SIGFPE"},       {SIGKILL, "SIGKILL"},
-    {SIGUSR1, "SIGUSR1"},     {SIGSEGV, "SIGSEGV"},     {SIGUSR2, "SIGUSR2"},
-    {SIGPIPE, "SIGPIPE"},     {SIGALRM, "SIGALRM"},     {SIGTERM, "SIGTERM"},
-    {SIGSTKFLT, "SIGSTKFLT"}, {SIGCHLD, "SIGCHLD"},     {SIGCONT, "SIGCONT"},
-    {SIGSTOP, "SIGSTOP"},     {SIGTSTP, "SIGTSTP"},     {SIGTTIN, "SIGTTIN"},
-    {SIGTTOU, "SIGTTOU"},     {SIGURG, "SIGURG"},       {SIGXCPU, "SIGXCPU"},
-    {SIGXFSZ, "SIGXFSZ"},     {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"},
-    {SIGWINCH, "SIGWINCH"},   {SIGIO, "SIGIO"},         {SIGPWR, "SIGPWR"},
-    {SIGSYS, "SIGSYS"},       {SIGIO, "SIGPOLL"},       {SIGABRT, "SIGIOT"},
-    {SIGCHLD, "SIGCLD"},
+constexpr uint8_t kNumbers[] = {
+    SIGHUP,  SIGINT,  SIGQUIT, SIGILL,    SIGTRAP,   SIGABRT, SIGBUS,  SIGFPE,  SIGKILL, SIGUSR1,  SIGSEGV, SIGUSR2,
+    SIGPIPE, SIGALRM, SIGTERM, SIGSTKFLT, SIGCHLD,   SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU,  SIGURG,  SIGXCPU,
+    SIGXFSZ, SIGVTALRM, SIGPROF, SIGWINCH, SIGIO,    SIGPWR,  SIGSYS,  SIGIO,   SIGABRT, SIGCHLD,
 };
+static_assert(sizeof kNames / sizeof kNames[0] == sizeof kNumbers);
 
 // Real-time signals are numbered as glibc numbers them (SIGRTMIN = 34,
 // SIGRTMAX = 64): the programs oxinit runs and `kill -l` mostly use glibc,
@@ -51,43 +45,45 @@ int signal_by_name(std::string_view s, bool allow_bare, bool allow_number) {
     uint64_t n = 0;
     return parse_uint(s, kMaxSignal - 1, n) ? static_cast<int>(n) : 0;
   }
-  std::string_view bare = s;
   if (s.substr(0, 3) == "SIG") {
-    bare = s.substr(3);
+    s.remove_prefix(3);
   } else if (!allow_bare) {
     return 0;
   }
-  if (bare.substr(0, 5) == "RTMIN") return rt_signal(bare.substr(5), false);
-  if (bare.substr(0, 5) == "RTMAX") return rt_signal(bare.substr(5), true);
-  for (const auto& e : kSignals) {
-    if (bare == std::string_view(e.name + 3)) return e.number;
+  std::string_view rt = s.substr(0, 5);
+  bool max = rt == "RTMAX";
+  if (max || rt == "RTMIN") return rt_signal(s.substr(5), max);
+  for (size_t k = 0; k < sizeof kNumbers; k++) {
+    if (s == kNames[k]) return kNumbers[k];
   }
   return 0;
 }
 
 const char* signal_name(int sig, char* buf) {
-  for (const auto& e : kSignals) {
-    if (e.number == sig) return e.name;
+  std::memcpy(buf, "SIG", 4);
+  for (size_t k = 0; k < sizeof kNumbers; k++) {
+    if (kNumbers[k] == sig) {
+      std::memcpy(buf + 3, kNames[k], 7);
+      return buf;
+    }
   }
+  char* p = buf + 3;
   if (sig >= kRtMin && sig <= kRtMax) {
-    std::memcpy(buf, "SIGRTMIN+", 9);  // NOLINT(bugprone-not-null-terminated-result): format_int ends it
-    format_int(buf + 9, sig - kRtMin);
-    return buf;
+    std::memcpy(p, "RTMIN+", 6);  // NOLINT(bugprone-not-null-terminated-result): format_int ends it
+    p += 6;
+    sig -= kRtMin;
   }
-  std::memcpy(buf, "SIG", 3);  // NOLINT(bugprone-not-null-terminated-result): format_int ends it
-  format_int(buf + 3, sig);
+  format_int(p, sig);
   return buf;
 }
 
-bool is_synchronous_signal(int sig) {
-  switch (sig) {
-    case SIGFPE: case SIGILL: case SIGSEGV: case SIGBUS:
-    case SIGABRT: case SIGTRAP: case SIGSYS:
-      return true;
-    default:
-      return false;
-  }
-}
+namespace {
+constexpr uint64_t bit(int sig) { return 1ULL << (sig - 1); }
+constexpr uint64_t kSynchronous =
+    bit(SIGFPE) | bit(SIGILL) | bit(SIGSEGV) | bit(SIGBUS) | bit(SIGABRT) | bit(SIGTRAP) | bit(SIGSYS);
+}  // namespace
+
+bool is_synchronous_signal(int sig) { return sig > 0 && sig < kMaxSignal && (kSynchronous & bit(sig)); }
 
 bool is_stop_signal(int sig) {
   return sig == SIGTERM || sig == SIGINT || sig == SIGQUIT || sig == SIGPWR;
@@ -112,9 +108,9 @@ bool parse_rewrite(std::string_view spec, SignalRewrite& rw) {
   if (colon == std::string_view::npos) return false;
   int src = signal_by_name(spec.substr(0, colon), true, true);
   std::string_view dst_s = spec.substr(colon + 1);
-  int dst = dst_s == "0" ? 0 : signal_by_name(dst_s, true, true);
+  int dst = signal_by_name(dst_s, true, true);  // 0 for "0" (drop it), and for what is no signal
   if (src <= 0 || src == SIGKILL || src == SIGSTOP || src == SIGCHLD) return false;
-  if (dst < 0 || (dst == 0 && dst_s != "0")) return false;
+  if (dst == 0 && dst_s != "0") return false;
   rw.map[src] = dst;
   return true;
 }
@@ -125,10 +121,7 @@ Result<void> setup_signals(SignalSetup& out) {
   // a PID 1 must still receive (and forward: glibc's SIGRTMIN is 34).
   sigset_t all;
   sigemptyset(&all);
-  uint64_t bits = ~0ULL;
-  for (int s = 1; s < kMaxSignal; s++) {
-    if (is_synchronous_signal(s)) bits &= ~(1ULL << (s - 1));
-  }
+  uint64_t bits = ~kSynchronous;
   std::memcpy(&all, &bits, sizeof bits);
   if (sigprocmask(SIG_BLOCK, &all, &out.original_mask) != 0) return errno_error("sigprocmask");
   struct sigaction old;

@@ -17,7 +17,7 @@ constexpr int kMaxSignal = 65;  // signals are 1..64 on Linux
 int signal_by_name(std::string_view s, bool allow_bare, bool allow_number);
 
 // "SIGTERM" for 15, "SIGRTMIN+3", or "SIG?" for an unknown number.
-// Returns a pointer into a static table or buf (at least 16 bytes).
+// Written into buf (at least 16 bytes), which is returned.
 const char* signal_name(int sig, char* buf);
 
 // Signals the kernel raises synchronously on a fault: never blocked, so a

@@ -10,24 +10,26 @@ namespace {
 
 constexpr size_t kMaxDbSize = 4 << 20;
 
-// Field k (0-based) of a colon-separated line.
-std::string_view field(std::string_view line, int k) {
-  for (; k > 0; k--) {
+// The first n fields of a colon-separated line; missing ones are empty.
+void split(std::string_view line, std::string_view* f, int n) {
+  for (int k = 0; k < n; k++) {
     size_t c = line.find(':');
-    if (c == std::string_view::npos) return {};
-    line.remove_prefix(c + 1);
+    f[k] = line.substr(0, c);
+    line.remove_prefix(c == std::string_view::npos ? line.size() : c + 1);
+    if (c == std::string_view::npos) line = {};
   }
-  return line.substr(0, line.find(':'));
 }
 
-// Calls f(line) for each line until f returns true.
-template <class F>
-bool each_line(std::string_view text, F f) {
+// The next line of text that is not a comment or a NIS entry ('+', '-'):
+// its first n fields into f. false at the end.
+bool next_entry(std::string_view& text, std::string_view* f, int n) {
   while (!text.empty()) {
     size_t nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
     text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-    if (!line.empty() && line[0] != '#' && line[0] != '+' && line[0] != '-' && f(line)) return true;
+    if (line.empty() || line[0] == '#' || line[0] == '+' || line[0] == '-') continue;
+    split(line, f, n);
+    return true;
   }
   return false;
 }
@@ -49,6 +51,10 @@ bool is_number(std::string_view s) {
                    err ? strerror(err) : "");
 }
 
+[[gnu::cold, gnu::noinline]] Str invalid_id(const char* what, std::string_view name) {
+  return fmt("invalid %s id %s", what, quote(name).c_str());
+}
+
 }  // namespace
 
 void UserDb::load() {
@@ -59,36 +65,34 @@ void UserDb::load() {
 }
 
 Result<UserDb::User, Str> UserDb::user(std::string_view name) {
-  User out;
+  User out{};
   bool numeric = is_number(name);
-  uint32_t id = 0;
-  if (numeric && !parse_id(name, id)) return fmt("invalid user id %s", quote(name).c_str());
+  uint32_t id = 0, uid = 0, gid = 0;
+  if (numeric && !parse_id(name, id)) return invalid_id("user", name);
   load();
-  std::string_view login;
-  bool found = each_line(passwd_, [&](std::string_view line) {
-    uint32_t uid = 0, gid = 0;
-    if (!parse_id(field(line, 2), uid) || !parse_id(field(line, 3), gid)) return false;
-    if (numeric ? uid != id : field(line, 0) != name) return false;
-    login = field(line, 0);
-    out.uid = uid;
-    out.gid = gid;
-    out.name = login;
-    out.home = field(line, 5);
-    out.shell = field(line, 6);
-    return true;
-  });
+  std::string_view f[7], text = passwd_;
+  bool found = false;
+  while (!found && next_entry(text, f, 7)) {
+    found = parse_id(f[2], uid) && parse_id(f[3], gid) && (numeric ? uid == id : f[0] == name);
+  }
   if (!found) {
     if (!numeric) return unknown("user", name, "/etc/passwd", passwd_err_);
-    out.uid = id;
-    out.gid = 0;
+    uid = id;
+    gid = 0;
+    for (auto& x : f) x = {};  // a number not in passwd: no name, home or shell
   }
-  out.groups.push_back(out.gid);
+  out.uid = uid;
+  out.gid = gid;
+  out.groups.push_back(gid);
+  std::string_view login = f[0];
+  out.name += login;  // appended to the empty strings: one call each
+  out.home += f[5];
+  out.shell += f[6];
   if (login.empty()) return out;
-  each_line(group_, [&](std::string_view line) {
-    uint32_t gid = 0;
-    if (!parse_id(field(line, 2), gid)) return false;
-    std::string_view members = field(line, 3);
-    while (!members.empty()) {
+  text = group_;
+  while (next_entry(text, f, 4)) {
+    if (!parse_id(f[2], gid)) continue;
+    for (std::string_view members = f[3]; !members.empty();) {
       size_t c = members.find(',');
       if (members.substr(0, c) == login) {
         bool dup = false;
@@ -98,24 +102,22 @@ Result<UserDb::User, Str> UserDb::user(std::string_view name) {
       }
       members.remove_prefix(c == std::string_view::npos ? members.size() : c + 1);
     }
-    return false;
-  });
+  }
   return out;
 }
 
 Result<gid_t, Str> UserDb::group(std::string_view name) {
-  bool numeric = is_number(name);
   uint32_t id = 0;
-  if (numeric) {
-    if (!parse_id(name, id)) return fmt("invalid group id %s", quote(name).c_str());
+  if (is_number(name)) {
+    if (!parse_id(name, id)) return invalid_id("group", name);
     return static_cast<gid_t>(id);
   }
   load();
-  bool found = each_line(group_, [&](std::string_view line) {
-    return field(line, 0) == name && parse_id(field(line, 2), id);
-  });
-  if (!found) return unknown("group", name, "/etc/group", group_err_);
-  return static_cast<gid_t>(id);
+  std::string_view f[3], text = group_;
+  while (next_entry(text, f, 3)) {
+    if (f[0] == name && parse_id(f[2], id)) return static_cast<gid_t>(id);
+  }
+  return unknown("group", name, "/etc/group", group_err_);
 }
 
 }  // namespace oxinit

@@ -1,5 +1,7 @@
 #include "config/toml.h"
 
+#include <cstring>
+#include <new>
 #include <utility>
 
 #include "sys/text.h"
@@ -14,11 +16,22 @@ namespace {
 // made by dotted keys; nothing extends an inline table.
 constexpr uint8_t kHeader = 1, kImplicit = 2, kDotted = 4, kInline = 8;
 
+constexpr char kAlreadyDefined[] = "'%s' is already defined as %s at %d:%d";
+constexpr char kInvalidValue[] = "%s: invalid value %s";
+
 bool is_bare(int c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
          c == '_' || c == '-';
 }
 bool is_ctrl(int c) { return (c >= 0 && c < 0x20 && c != '\t') || c == 0x7f; }
+
+// Whether s holds one of the characters of set.
+bool has_any(std::string_view s, const char* set) {
+  for (char c : s) {
+    if (c && std::strchr(set, c)) return true;
+  }
+  return false;
+}
 
 int hex_digit(int c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -29,26 +42,10 @@ int hex_digit(int c) {
 
 void put_utf8(Str& s, uint32_t cp) {
   char b[4];
-  size_t n;
-  if (cp < 0x80) {
-    b[0] = static_cast<char>(cp);
-    n = 1;
-  } else if (cp < 0x800) {
-    b[0] = static_cast<char>(0xc0 | cp >> 6);
-    b[1] = static_cast<char>(0x80 | (cp & 0x3f));
-    n = 2;
-  } else if (cp < 0x10000) {
-    b[0] = static_cast<char>(0xe0 | cp >> 12);
-    b[1] = static_cast<char>(0x80 | (cp >> 6 & 0x3f));
-    b[2] = static_cast<char>(0x80 | (cp & 0x3f));
-    n = 3;
-  } else {
-    b[0] = static_cast<char>(0xf0 | cp >> 18);
-    b[1] = static_cast<char>(0x80 | (cp >> 12 & 0x3f));
-    b[2] = static_cast<char>(0x80 | (cp >> 6 & 0x3f));
-    b[3] = static_cast<char>(0x80 | (cp & 0x3f));
-    n = 4;
-  }
+  size_t n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+  for (size_t k = n - 1; k > 0; k--, cp >>= 6) b[k] = static_cast<char>(0x80 | (cp & 0x3f));
+  // The lead byte: 0xc0, 0xe0 or 0xf0 for 2, 3 or 4 bytes (nothing for 1).
+  b[0] = static_cast<char>((n > 1 ? 0xff00 >> n : 0) | cp);
   s.append(std::string_view(b, n));
 }
 
@@ -71,9 +68,25 @@ size_t utf8_len(std::string_view s, size_t i) {
   return n;
 }
 
+// v = Value() without a move assignment of its own (which costs more code).
+void reset(Value& v) {
+  v.~Value();
+  new (&v) Value();
+}
+
 struct KeyPart {
   Str name;
   SrcPos pos;
+};
+
+// The parts of a dotted key: a fixed array rather than one more
+// std::vector instantiation (the depth is bounded anyway).
+struct Key {
+  KeyPart part[kMaxDepth + 1];
+  size_t n = 0;
+  size_t size() const { return n; }
+  const KeyPart& operator[](size_t k) const { return part[k]; }
+  const KeyPart& back() const { return part[n - 1]; }
 };
 
 class Parser {
@@ -82,7 +95,6 @@ class Parser {
       : s_(s), file_(file), err_(err) {}
 
   bool document(Value& root) {
-    root = Value();
     root.pos = {1, 1};
     if (!check_utf8()) return false;
     Value* cur = &root;
@@ -111,7 +123,7 @@ class Parser {
   size_t i_ = 0;
   int line_ = 1;
   size_t line_start_ = 0;
-  std::string_view key_;  // the key whose value is being read
+  const char* key_ = "";  // the key whose value is being read
 
   int peek(size_t k = 0) const {
     return i_ + k < s_.size() ? static_cast<unsigned char>(s_[i_ + k]) : -1;
@@ -132,9 +144,8 @@ class Parser {
   // "unexpected character 'x'" for what is at the cursor.
   [[gnu::cold, gnu::noinline]] bool unexpected(const char* what) {
     int c = peek();
-    if (c < 0) return fail(pos(), "unexpected end of file, %s", what);
-    if (c == '\n' || c == '\r') return fail(pos(), "unexpected end of line, %s", what);
-    return fail(pos(), "unexpected %s, %s", quote(s_.substr(i_, utf8_len(s_, i_))).c_str(), what);
+    Str q = c < 0 ? "end of file" : c == '\n' || c == '\r' ? "end of line" : quote(s_.substr(i_, utf8_len(s_, i_)));
+    return fail(pos(), "unexpected %s, %s", q.c_str(), what);
   }
 
   bool check_utf8() {
@@ -207,10 +218,10 @@ class Parser {
     }
   }
 
-  bool key(std::vector<KeyPart>& parts) {
+  bool key(Key& parts) {
     for (;;) {
       skip_ws();
-      KeyPart k;
+      KeyPart& k = parts.part[parts.n];  // the spare slot past kMaxDepth takes a part too many
       k.pos = pos();
       int c = peek();
       if (c == '"' || c == '\'') {
@@ -219,48 +230,56 @@ class Parser {
       } else if (is_bare(c)) {
         size_t b = i_;
         while (is_bare(peek())) i_++;
-        k.name = s_.substr(b, i_ - b);
+        k.name += s_.substr(b, i_ - b);  // appended to the empty name
       } else {
         return unexpected("expected a key");
       }
       if (parts.size() >= static_cast<size_t>(kMaxDepth)) return fail(k.pos, "key has too many parts");
-      parts.push_back(std::move(k));
+      parts.n++;
       skip_ws();
       if (peek() != '.') return true;
       i_++;
     }
   }
 
-  static Member* find(Value& t, std::string_view k) {
-    for (auto& m : t.members) {
-      if (m.key.view() == k) return &m;
-    }
-    return nullptr;
+  static Member* find(Value& t, std::string_view k) { return const_cast<Member*>(t.find_member(k)); }
+
+  bool full(const Value& t, const KeyPart& k, size_t limit = kMaxKeys) {
+    return t.members.size() >= limit && !fail(k.pos, "too many keys in one table (the limit is 1000)");
   }
 
-  Value* add(Value& t, const KeyPart& k, uint8_t flags) {
-    if (t.members.size() >= kMaxKeys) {
-      fail(k.pos, "too many keys in one table (the limit is 1000)");
-      return nullptr;
-    }
+  Value& push(Value& t, const KeyPart& k, uint8_t flags) {
     t.members.push_back(Member{k.name, k.pos, Value()});
     Value& v = t.members.back().value;
     v.pos = k.pos;
     v.flags = flags;
-    return &v;
+    return v;
   }
 
+  Value* add(Value& t, const KeyPart& k, uint8_t flags) { return full(t, k) ? nullptr : &push(t, k, flags); }
 
-  Str dotted(const std::vector<KeyPart>& parts, size_t upto) {
+  Str dotted(const Key& parts, size_t upto) {
     Str s;
     for (size_t k = 0; k <= upto && k < parts.size(); k++) {
       if (k) s += '.';
       bool bare = !parts[k].name.empty();
       for (char c : parts[k].name.view()) bare = bare && is_bare(static_cast<unsigned char>(c));
-      s += bare ? Str(parts[k].name) : quote(parts[k].name);
+      if (bare) s += parts[k].name;
+      else s += quote(parts[k].name);
     }
     return s;
   }
+
+  // A key that clashes with what the tree holds. Every format takes the
+  // dotted key, the type of what is there (skipped with "%.0s" where the
+  // message does not name it) and the line:col it refers to.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+  [[gnu::cold, gnu::noinline]] bool clash(SrcPos at, const char* fmt, const Key& parts, size_t k,
+                                          Type t, SrcPos ref) {
+    return fail(at, fmt, dotted(parts, k).c_str(), type_name(t), ref.line, ref.col);
+  }
+#pragma GCC diagnostic pop
 
   // [a.b.c]: returns the table that the following key/values go to.
   Value* header(Value& root) {
@@ -270,7 +289,7 @@ class Parser {
       fail(at, "arrays of tables ([[...]]) are not supported");
       return nullptr;
     }
-    std::vector<KeyPart> parts;
+    Key parts;
     if (!key(parts)) return nullptr;
     skip_ws();
     if (peek() != ']') {
@@ -289,25 +308,26 @@ class Parser {
         continue;
       }
       Value& v = m->value;
-      Str name = dotted(parts, k);
+      const char* why = nullptr;
+      SrcPos where = parts[k].pos, ref = m->pos;
       if (v.type != Type::Table) {
-        fail(parts[k].pos, "'%s' is already defined as %s at %d:%d", name.c_str(), type_name(v.type), m->pos.line,
-             m->pos.col);
-        return nullptr;
+        why = kAlreadyDefined;
+      } else if (v.flags & kInline) {
+        why = "cannot extend inline table '%s'%.0s (defined at %d:%d)";
+      } else if (last) {
+        where = at;
+        if (v.flags & kHeader) {
+          why = "table [%s]%.0s is defined twice (first at %d:%d)";
+          ref = v.pos;
+        } else if (v.flags & kDotted) {
+          why = "table [%s]%.0s was already defined by dotted keys at %d:%d";
+        }
       }
-      if (v.flags & kInline) {
-        fail(parts[k].pos, "cannot extend inline table '%s' (defined at %d:%d)", name.c_str(), m->pos.line, m->pos.col);
+      if (why) {
+        clash(where, why, parts, k, v.type, ref);
         return nullptr;
       }
       if (last) {
-        if (v.flags & kHeader) {
-          fail(at, "table [%s] is defined twice (first at %d:%d)", name.c_str(), v.pos.line, v.pos.col);
-          return nullptr;
-        }
-        if (v.flags & kDotted) {
-          fail(at, "table [%s] was already defined by dotted keys at %d:%d", name.c_str(), m->pos.line, m->pos.col);
-          return nullptr;
-        }
         v.flags = kHeader;
         v.pos = at;
       }
@@ -318,7 +338,7 @@ class Parser {
 
   // key = value, into table t.
   bool keyval(Value& t, int depth) {
-    std::vector<KeyPart> parts;
+    Key parts;
     if (!key(parts)) return false;
     if (peek() != '=') return unexpected("expected '=' after the key");
     i_++;
@@ -332,30 +352,21 @@ class Parser {
         continue;
       }
       Value& v = m->value;
-      if (v.type != Type::Table) {
-        return fail(parts[k].pos, "'%s' is already defined as %s at %d:%d", dotted(parts, k).c_str(),
-                    type_name(v.type), m->pos.line, m->pos.col);
-      }
-      if (!(v.flags & kDotted) || (v.flags & kInline && !(t.flags & kInline))) {
-        return fail(parts[k].pos, "cannot add keys to table '%s' (defined at %d:%d) here", dotted(parts, k).c_str(),
-                    v.pos.line, v.pos.col);
-      }
+      if (v.type != Type::Table) return clash(parts[k].pos, kAlreadyDefined, parts, k, v.type, m->pos);
+      if (!(v.flags & kDotted) || (v.flags & kInline && !(t.flags & kInline)))
+        return clash(parts[k].pos, "cannot add keys to table '%s'%.0s (defined at %d:%d) here", parts, k, v.type, v.pos);
       cur = &v;
     }
     const KeyPart& last = parts.back();
-    if (Member* m = find(*cur, last.name)) {
-      return fail(last.pos, "duplicate key '%s' (first at %d:%d)", dotted(parts, parts.size() - 1).c_str(), m->pos.line,
-                  m->pos.col);
-    }
-    Value v;
-    std::string_view outer = key_;
-    key_ = last.name;
-    if (!value(v, depth)) return false;
+    if (Member* m = find(*cur, last.name))
+      return clash(last.pos, "duplicate key '%s'%.0s (first at %d:%d)", parts, parts.size() - 1, m->value.type, m->pos);
+    // The value is read in place; the key limit is checked after it, so
+    // that an error in the value is the one reported.
+    const char* outer = key_;
+    key_ = last.name.c_str();
+    if (!value(push(*cur, last, 0), depth)) return false;
     key_ = outer;
-    Value* slot = add(*cur, last, 0);
-    if (!slot) return false;
-    *slot = std::move(v);
-    return true;
+    return !full(*cur, last, kMaxKeys + 1);
   }
 
   bool value(Value& v, int depth) {
@@ -367,7 +378,7 @@ class Parser {
     }
     if (c == '[' || c == '{') {
       if (depth >= kMaxDepth) return fail(v.pos, "nesting too deep (the limit is 32)");
-      return c == '[' ? array(v, depth + 1) : inline_table(v, depth + 1);
+      return list(v, depth + 1);
     }
     if (c == 't' || c == 'f' || c == 'i' || c == 'n' || c == '+' || c == '-' ||
         (c >= '0' && c <= '9')) {
@@ -376,63 +387,57 @@ class Parser {
     return unexpected("expected a value");
   }
 
-  bool array(Value& v, int depth) {
-    v.type = Type::Array;
+  // An array or an inline table: the same loop, items or key/values.
+  bool list(Value& v, int depth) {
+    bool table = peek() == '{';
+    int close = table ? '}' : ']';
+    v.type = table ? Type::Table : Type::Array;
+    v.flags = table ? kInline | kDotted : 0;
     i_++;
     for (;;) {
       if (!skip_all()) return false;
-      if (peek() == ']') break;
-      v.items.emplace_back();
-      if (!value(v.items.back(), depth)) return false;
+      if (peek() == close) break;
+      if (table) {
+        if (!keyval(v, depth)) return false;
+      } else {
+        v.items.emplace_back();
+        if (!value(v.items.back(), depth)) return false;
+      }
       if (!skip_all()) return false;
       if (peek() == ',') {
         i_++;
-      } else if (peek() != ']') {
-        return unexpected("expected ',' or ']' in the array");
+      } else if (peek() != close) {
+        return unexpected(table ? "expected ',' or '}' in the inline table" : "expected ',' or ']' in the array");
       }
     }
     i_++;
-    return true;
-  }
-
-  bool inline_table(Value& v, int depth) {
-    v.type = Type::Table;
-    v.flags = kInline | kDotted;
-    i_++;
-    for (;;) {
-      if (!skip_all()) return false;
-      if (peek() == '}') break;
-      if (!keyval(v, depth)) return false;
-      if (!skip_all()) return false;
-      if (peek() == ',') {
-        i_++;
-      } else if (peek() != '}') {
-        return unexpected("expected ',' or '}' in the inline table");
-      }
-    }
-    i_++;
-    v.flags = kInline;
+    if (table) v.flags = kInline;
     return true;
   }
 
   // A bad scalar's message names the key it was written for, as the
-  // schema's messages do ("stop_signal: integer out of range: ...").
+  // schema's messages do ("stop_signal: integer out of range: ..."): each
+  // format takes the key, then the value (skipped with "%.0s" where the
+  // message does not show it).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
   bool scalar(Value& v) {
-    if (literal(v)) return true;
-    err_.message = key_ + ": " + err_.message;
-    return false;
+    const char* why = literal(v);
+    return !why || fail(v.pos, why, key_, quote(v.str).c_str());
   }
+#pragma GCC diagnostic pop
 
   // true, false and integers; floats, dates, inf and nan are named as such.
-  bool literal(Value& v) {
+  // Returns nullptr, or the format of the error for scalar().
+  const char* literal(Value& v) {
     size_t b = i_;
-    while (is_bare(peek()) || peek() == '+' || peek() == '.' || peek() == ':') i_++;
+    for (int c; is_bare(c = peek()) || c == '+' || c == '.' || c == ':';) i_++;
     std::string_view t = s_.substr(b, i_ - b);
-    v.str = t;
+    v.str += t;  // a fresh value: appended to the empty string
     if (t == "true" || t == "false") {
       v.type = Type::Boolean;
       v.boolean = t == "true";
-      return true;
+      return nullptr;
     }
     v.type = Type::Integer;
     std::string_view d = t;
@@ -443,16 +448,16 @@ class Parser {
     }
     int base = 10;
     if (d.size() > 1 && d[0] == '0' && (d[1] == 'x' || d[1] == 'o' || d[1] == 'b')) {
-      if (d.size() != t.size()) return fail(v.pos, "a sign is not allowed on a 0x, 0o or 0b number");
+      if (d.size() != t.size()) return "%s: a sign is not allowed on a 0x, 0o or 0b number%.0s";
       base = d[1] == 'x' ? 16 : d[1] == 'o' ? 8 : 2;
       d.remove_prefix(2);
     } else {
       bool num = !d.empty() && d[0] >= '0' && d[0] <= '9';
-      if (d == "inf" || d == "nan" || (num && d.find_first_of(".eE") != std::string_view::npos))
-        return fail(v.pos, "floating-point numbers are not supported");
-      if (num && (d.find_first_of(":T") != std::string_view::npos || (d.size() > 4 && d[4] == '-')))
-        return fail(v.pos, "dates and times are not supported");
-      if (d.size() > 1 && d[0] == '0') return fail(v.pos, "leading zeros are not allowed in %s", quote(t).c_str());
+      if (d == "inf" || d == "nan" || (num && has_any(d, ".eE")))
+        return "%s: floating-point numbers are not supported%.0s";
+      if (num && (has_any(d, ":T") || (d.size() > 4 && d[4] == '-')))
+        return "%s: dates and times are not supported%.0s";
+      if (d.size() > 1 && d[0] == '0') return "%s: leading zeros are not allowed in %s";
     }
     uint64_t n = 0;
     bool digit = false;
@@ -463,15 +468,15 @@ class Parser {
           hex_digit(static_cast<unsigned char>(d[k + 1])) < base) {
         continue;
       }
-      if (x < 0 || x >= base) return fail(v.pos, "invalid value %s", quote(t).c_str());
+      if (x < 0 || x >= base) return kInvalidValue;
       digit = true;
       if (n > (limit - static_cast<uint64_t>(x)) / static_cast<uint64_t>(base))
-        return fail(v.pos, "integer out of range: %s", quote(t).c_str());
+        return "%s: integer out of range: %s";
       n = n * static_cast<uint64_t>(base) + static_cast<uint64_t>(x);
     }
-    if (!digit) return fail(v.pos, "invalid value %s", quote(t).c_str());
+    if (!digit) return kInvalidValue;
     v.integer = neg ? static_cast<int64_t>(0 - n) : static_cast<int64_t>(n);
-    return true;
+    return nullptr;
   }
 
   // Basic ("...", """...""") or literal ('...', '''...''') string at the cursor.
@@ -595,8 +600,9 @@ Result<void, ConfigError> parse(std::string_view text, std::string_view file, Va
     return err;
   }
   Parser p(text, file, err);
+  reset(root);
   if (p.document(root)) return {};
-  root = Value();
+  reset(root);  // nothing of a broken file
   return err;
 }
 
