@@ -63,6 +63,15 @@ struct ProbeSpec {
 };
 
 struct ServiceSpec {
+  // Defined once in plan.cc, the copy, move and destructor from a table of
+  // the owning members (the member-wise ones are ~1 KB each).
+  ServiceSpec();
+  ServiceSpec(const ServiceSpec&);
+  ServiceSpec(ServiceSpec&&) noexcept;
+  ServiceSpec& operator=(const ServiceSpec&);
+  ServiceSpec& operator=(ServiceSpec&&) noexcept;
+  ~ServiceSpec();
+
   Str name;
   Str file;      // where it was defined, for messages ("" for the main command)
   int line = 0;
@@ -161,6 +170,14 @@ struct BootSpec {
 };
 
 struct InitSpec {
+  // As ServiceSpec's: from a table of the owning members (plan.cc).
+  InitSpec() = default;
+  InitSpec(const InitSpec&);
+  InitSpec(InitSpec&&) noexcept;
+  InitSpec& operator=(const InitSpec&);
+  InitSpec& operator=(InitSpec&&) noexcept;
+  ~InitSpec();
+
   Millis shutdown_timeout = 2000;  // grace for leftovers after the services stopped
   Millis shutdown_limit = -1;      // bound on the whole shutdown; -1 (or 0 in the file): computed
   bool log_timestamps = false;
