@@ -87,7 +87,7 @@ using Vec = std::vector<T>;
 }  // namespace
 
 #define OWNED(table) table, sizeof table / sizeof *table
-ServiceSpec::ServiceSpec() = default;
+ServiceSpec::ServiceSpec() : ZeroFilled(sizeof(ServiceSpec)) {}
 ServiceSpec::ServiceSpec(const ServiceSpec& o) : ServiceSpec() {
   copy_spec(this, &o, sizeof o, OWNED(kServiceOwned));
 }

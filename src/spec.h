@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <climits>
+#include <cstddef>
 #include <csignal>
 #include <cstdint>
 #include <vector>
@@ -62,9 +63,16 @@ struct ProbeSpec {
   Str path_or_cmd;    // Http: the request path ("/" when none); Exec: the command; File: the path
 };
 
-struct ServiceSpec {
-  // Defined once in plan.cc, the copy, move and destructor from a table of
-  // the owning members (the member-wise ones are ~1 KB each).
+// An empty base that zero-fills the whole object before its members are
+// initialized: a default constructor then stores only the non-zero defaults
+// (~300 bytes of code for a ServiceSpec, not ~750).
+struct ZeroFilled {
+  explicit ZeroFilled(size_t size) { __builtin_memset(static_cast<void*>(this), 0, size); }
+};
+
+struct ServiceSpec : ZeroFilled {
+  // Defined once in plan.cc: the copies and moves start from an empty spec
+  // and use a table of the owning members (member-wise, ~1 KB of code each).
   ServiceSpec();
   ServiceSpec(const ServiceSpec&);
   ServiceSpec(ServiceSpec&&) noexcept;
@@ -169,9 +177,9 @@ struct BootSpec {
   std::vector<MountSpec> mounts;
 };
 
-struct InitSpec {
-  // As ServiceSpec's: from a table of the owning members (plan.cc).
-  InitSpec() = default;
+struct InitSpec : ZeroFilled {
+  // As ServiceSpec's (plan.cc).
+  InitSpec() : ZeroFilled(sizeof(InitSpec)) {}
   InitSpec(const InitSpec&);
   InitSpec(InitSpec&&) noexcept;
   InitSpec& operator=(const InitSpec&);
