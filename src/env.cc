@@ -7,17 +7,27 @@
 
 namespace oxinit {
 
-void set_env(std::vector<Str>& env, std::string_view kv) {
-  size_t eq = kv.find('=');
-  if (eq == std::string_view::npos) return;
-  std::string_view key = kv.substr(0, eq + 1);
+namespace {
+
+// "KEY=" (with its '=') and a value into env, replacing an entry with the
+// same key.
+void put(std::vector<Str>& env, std::string_view key, std::string_view value) {
+  Str kv(key);
+  kv += value;
   for (Str& e : env) {
     if (e.view().substr(0, key.size()) == key) {
-      e = kv;
+      e = static_cast<Str&&>(kv);
       return;
     }
   }
-  env.push_back(kv);
+  env.push_back(static_cast<Str&&>(kv));
+}
+
+}  // namespace
+
+void set_env(std::vector<Str>& env, std::string_view kv) {
+  size_t eq = kv.find('=');
+  if (eq != std::string_view::npos) put(env, kv.substr(0, eq + 1), kv.substr(eq + 1));
 }
 
 const char* find_env(const std::vector<Str>& env, std::string_view key) {
@@ -42,11 +52,10 @@ int read_env_file(const char* path, std::vector<Str>& env) {
   int err = n < 0 ? errno : 0;
   close(fd);
   if (err) return err;
-  std::string_view t = text.view();
-  while (!t.empty()) {
+  for (std::string_view t = text.view(); !t.empty();) {
     size_t nl = t.find('\n');
     std::string_view line = t.substr(0, nl);
-    t = nl == std::string_view::npos ? std::string_view() : t.substr(nl + 1);
+    t.remove_prefix(nl == std::string_view::npos ? t.size() : nl + 1);
     while (!line.empty() && (line[0] == ' ' || line[0] == '\t')) line.remove_prefix(1);
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
     if (line.empty() || line[0] == '#') continue;
@@ -55,9 +64,7 @@ int read_env_file(const char* path, std::vector<Str>& env) {
     if (eq == std::string_view::npos || eq == 0) continue;
     std::string_view v = line.substr(eq + 1);
     if (v.size() >= 2 && (v[0] == '"' || v[0] == '\'') && v.back() == v[0]) v = v.substr(1, v.size() - 2);
-    Str kv(line.substr(0, eq + 1));
-    kv += v;
-    set_env(env, kv);
+    put(env, line.substr(0, eq + 1), v);
   }
   return 0;
 }
@@ -68,13 +75,10 @@ int build_env(const ServiceSpec& spec, const char* const* base, std::vector<Str>
   if (spec.has_user) {
     // As gosu, su-exec and systemd's User= do: the user's own HOME, USER,
     // LOGNAME and SHELL, not oxinit's (root's); `env` may still set them.
-    std::string_view vars[][2] = {{"HOME=", spec.user_home}, {"USER=", spec.user_name},
-                                  {"LOGNAME=", spec.user_name}, {"SHELL=", spec.user_shell}};
-    for (auto& kv : vars) {
-      if (kv[1].empty()) continue;
-      Str v(kv[0]);
-      v += kv[1];
-      set_env(out, v);
+    static constexpr char kNames[][9] = {"HOME=", "USER=", "LOGNAME=", "SHELL="};
+    const Str* values[] = {&spec.user_home, &spec.user_name, &spec.user_name, &spec.user_shell};
+    for (int i = 0; i < 4; i++) {
+      if (!values[i]->empty()) put(out, kNames[i], *values[i]);
     }
   }
   for (const Str& kv : spec.env) set_env(out, kv);

@@ -1,11 +1,117 @@
 #include "plan.h"
 
 #include <cstddef>
+#include <cstring>
+#include <new>
 
 #include "sys/format.h"
 #include "sys/text.h"
 
 namespace oxinit {
+
+// The specs' copies and moves. The member-wise ones are ~1 KB of code each;
+// these make an empty spec (one call), then swap its bytes with the source
+// (a move) or take the source's bytes and copy its owning members (Str,
+// vectors) from a table. Both rely on what libstdc++ and Str guarantee in
+// practice: a Str or vector is three words that may be moved as bytes, and
+// an empty one owns nothing. The moved-from spec is an empty one.
+namespace {
+
+enum OwnedKind : uint8_t { kStr, kStrs, kPositions, kGids, kLimits, kMounts };
+struct Owned {
+  uint16_t at;
+  OwnedKind kind;
+};
+
+#define OWN(T, field, kind) {offsetof(T, field), kind}
+constexpr Owned kServiceOwned[] = {
+    OWN(ServiceSpec, name, kStr),       OWN(ServiceSpec, file, kStr),
+    OWN(ServiceSpec, argv, kStrs),      OWN(ServiceSpec, after, kStrs),
+    OWN(ServiceSpec, after_pos, kPositions), OWN(ServiceSpec, groups, kGids),
+    OWN(ServiceSpec, user_name, kStr),  OWN(ServiceSpec, user_home, kStr),
+    OWN(ServiceSpec, user_shell, kStr), OWN(ServiceSpec, workdir, kStr),
+    OWN(ServiceSpec, env, kStrs),       OWN(ServiceSpec, env_file, kStr),
+    OWN(ServiceSpec, rlimits, kLimits), OWN(ServiceSpec, log_file, kStr),
+    OWN(ServiceSpec, ready.host, kStr), OWN(ServiceSpec, ready.path_or_cmd, kStr),
+    OWN(ServiceSpec, health.host, kStr), OWN(ServiceSpec, health.path_or_cmd, kStr),
+    OWN(ServiceSpec, cpus, kStr),
+};
+constexpr Owned kInitOwned[] = {
+    OWN(InitSpec, hostname, kStr),
+    OWN(InitSpec, boot.modules, kStrs),
+    OWN(InitSpec, boot.network.interface, kStr),
+    OWN(InitSpec, boot.network.address, kStr),
+    OWN(InitSpec, boot.network.gateway, kStr),
+    OWN(InitSpec, boot.network.dns, kStrs),
+    OWN(InitSpec, boot.sysctl, kStrs),
+    OWN(InitSpec, boot.random_seed, kStr),
+    OWN(InitSpec, boot.mounts, kMounts),
+    OWN(InitSpec, control_socket, kStr),
+};
+#undef OWN
+// A new member that owns memory belongs in a table above: these sizes are
+// here to make whoever adds a member look (amd64; i386 is not checked).
+static_assert(sizeof(void*) != 8 || sizeof(ServiceSpec) == 744, "a new ServiceSpec member: is it in kServiceOwned?");
+static_assert(sizeof(void*) != 8 || sizeof(InitSpec) == 312, "a new InitSpec member: is it in kInitOwned?");
+
+template <class T>
+using Vec = std::vector<T>;
+
+// dst is an empty spec: takes src's bytes, then copies src's owning members.
+[[gnu::noinline]] void copy_spec(void* dst, const void* src, size_t size, const Owned* t, size_t n) {
+  std::memcpy(dst, src, size);  // overwrites empty members, which own nothing
+  for (const Owned* o = t; o < t + n; o++) {
+    void* d = static_cast<char*>(dst) + o->at;
+    const void* s = static_cast<const char*>(src) + o->at;
+    switch (o->kind) {
+      case kStr: new (d) Str(*static_cast<const Str*>(s)); break;
+      case kStrs: new (d) Vec<Str>(*static_cast<const Vec<Str>*>(s)); break;
+      case kPositions: new (d) Vec<SrcPos>(*static_cast<const Vec<SrcPos>*>(s)); break;
+      case kGids: new (d) Vec<gid_t>(*static_cast<const Vec<gid_t>*>(s)); break;
+      case kLimits: new (d) Vec<RlimitSpec>(*static_cast<const Vec<RlimitSpec>*>(s)); break;
+      case kMounts: new (d) Vec<MountSpec>(*static_cast<const Vec<MountSpec>*>(s)); break;
+    }
+  }
+}
+
+[[gnu::noinline]] void swap_bytes(void* a, void* b, size_t n) {
+  auto* p = static_cast<unsigned char*>(a);
+  auto* q = static_cast<unsigned char*>(b);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = p[i];
+    p[i] = q[i];
+    q[i] = c;
+  }
+}
+
+// An assignment as the destructor, then the constructor from o.
+template <class T, class U>
+T& rebuild(T& self, U&& o) {
+  if (&self != &o) {
+    self.~T();
+    new (&self) T(static_cast<U&&>(o));
+  }
+  return self;
+}
+
+}  // namespace
+
+#define OWNED(table) table, sizeof table / sizeof *table
+ServiceSpec::ServiceSpec() : ZeroFilled(sizeof(ServiceSpec)) {}
+ServiceSpec::ServiceSpec(const ServiceSpec& o) : ServiceSpec() {
+  copy_spec(this, &o, sizeof o, OWNED(kServiceOwned));
+}
+ServiceSpec::ServiceSpec(ServiceSpec&& o) noexcept : ServiceSpec() { swap_bytes(this, &o, sizeof o); }
+ServiceSpec& ServiceSpec::operator=(const ServiceSpec& o) { return rebuild(*this, o); }
+ServiceSpec& ServiceSpec::operator=(ServiceSpec&& o) noexcept { return rebuild(*this, static_cast<ServiceSpec&&>(o)); }
+ServiceSpec::~ServiceSpec() = default;
+
+InitSpec::InitSpec(const InitSpec& o) : InitSpec() { copy_spec(this, &o, sizeof o, OWNED(kInitOwned)); }
+InitSpec::InitSpec(InitSpec&& o) noexcept : InitSpec() { swap_bytes(this, &o, sizeof o); }
+InitSpec& InitSpec::operator=(const InitSpec& o) { return rebuild(*this, o); }
+InitSpec& InitSpec::operator=(InitSpec&& o) noexcept { return rebuild(*this, static_cast<InitSpec&&>(o)); }
+InitSpec::~InitSpec() = default;
+#undef OWNED
 
 namespace {
 
@@ -34,138 +140,105 @@ int heap_pop(std::vector<int>& h) {
   return top;
 }
 
-// Config services, each repeated once per instance.
-struct Expand {
-  using iterator_category = std::forward_iterator_tag;
-  using value_type = ServiceSpec;
-  using difference_type = std::ptrdiff_t;
-  using pointer = const ServiceSpec*;
-  using reference = const ServiceSpec&;
-  const ServiceSpec* s;
-  int i;
-  reference operator*() const { return *s; }
-  Expand& operator++() {
-    if (++i >= s->instances) {
-      s++;
-      i = 0;
-    }
-    return *this;
-  }
-  Expand operator++(int) {
-    Expand t = *this;
-    ++*this;
-    return t;
-  }
-  bool operator==(const Expand& o) const { return s == o.s && i == o.i; }
-};
+// A fresh plan in place (cheaper in code than assigning a Plan()).
+void reset(Plan& p) {
+  p.~Plan();
+  new (&p) Plan();
+}
 
 [[gnu::cold, gnu::noinline]] bool plan_error(Plan& out, ConfigError& err, const Str& file, SrcPos at, Str message) {
   err.file = file;
   err.line = at.line;
   err.col = at.col;
   err.message = static_cast<Str&&>(message);
-  out = Plan();
+  reset(out);
   return false;
 }
 
 }  // namespace
 
+// Whether `after` entry `name` names plan entry `entry`: the same name, or
+// entry is an instance of it ("web" names "web.0"; names have no dots).
+static bool names_entry(std::string_view name, std::string_view entry) {
+  return entry.substr(0, name.size()) == name && (entry.size() == name.size() || entry[name.size()] == '.');
+}
+
 // make_plan's work; false with err filled on an error.
 static bool plan_into(const Config& config, Plan& out, ConfigError& err) {
-  out = Plan();
-  size_t total = 0;
+  reset(out);
+  size_t n = 0;
   for (const ServiceSpec& s : config.services) {
-    total += static_cast<size_t>(s.instances > 1 ? s.instances : 1);
-    if (total > kMaxPlanServices) {
-      plan_error(out, err, s.file, {s.line, 0}, "too many services after expanding instances (the limit is 4096)");
-      out.init = config.init;
-      return false;
-    }
+    n += static_cast<size_t>(s.instances > 1 ? s.instances : 1);
+    if (n > kMaxPlanServices)
+      return plan_error(out, err, s.file, {s.line, 0}, "too many services after expanding instances (the limit is 4096)");
   }
   out.init = config.init;
-  out.disabled = config.disabled;
-  // first[k]..first[k+1]: the plan entries of config service k.
-  std::vector<int> first;
-  // One copy per instance, made in one go (no regrowth code), then renamed.
-  const ServiceSpec* b = config.services.data();
-  out.services = std::vector<ServiceSpec>(Expand{b, 0}, Expand{b + config.services.size(), 0});
-  size_t entry = 0;
+  for (const Str& d : config.disabled) out.disabled.push_back(d);
+  // One copy per instance, renamed.
   for (const ServiceSpec& s : config.services) {
-    first.push_back(int(entry));
-    for (int i = 0; i < s.instances || i == 0; i++, entry++) {
+    for (int i = 0; i < s.instances || i == 0; i++) {
+      out.services.push_back(ServiceSpec(s));
       if (s.instances <= 1) continue;
-      ServiceSpec& c = out.services[entry];
-      char buf[48];
-      format(buf, sizeof buf, ".%d", i);
-      c.name += buf;
-      format(buf, sizeof buf, "OXINIT_INSTANCE=%d", i);
+      ServiceSpec& c = out.services.back();
+      char buf[40] = "OXINIT_INSTANCE=";
+      format_int(buf + 16, i);
+      c.name += '.';
+      c.name += buf + 16;
       c.env.push_back(buf);
       c.instances = 1;
     }
   }
-  first.push_back(int(out.services.size()));
+  const ServiceSpec* plan = out.services.data();
 
-  size_t n = out.services.size();
   out.deps.resize(n);
-  // mark[p] == k: plan entry p is already a dependency of config service k.
+  // mark[p] == f: plan entry p is already a dependency of the config
+  // service whose first plan entry is f.
   std::vector<int> mark(n, -1);
-  std::vector<int> deps;
-  for (size_t k = 0; k < config.services.size(); k++) {
-    const ServiceSpec& s = config.services[k];
-    deps.clear();
-    int lo = int(n), hi = -1;
+  size_t f = 0;
+  for (const ServiceSpec& s : config.services) {
     for (size_t a = 0; a < s.after.size(); a++) {
       // A name is a service (all its instances) or one instance ("web.1").
       std::string_view name = s.after[a];
-      std::string_view base = name.substr(0, name.find('.'));
       bool found = false;
-      for (size_t j = 0; j < config.services.size(); j++) {
-        if (config.services[j].name.view() != base) continue;
-        for (int p = first[j]; p < first[j + 1]; p++) {
-          if (base.size() != name.size() && out.services[p].name.view() != name) continue;
+      for (size_t p = 0; p < n; p++) {
+        if (names_entry(name, plan[p].name)) {
+          mark[p] = int(f);
           found = true;
-          if (mark[p] == int(k)) continue;
-          mark[p] = int(k);
-          deps.push_back(int(p));
-          if (p < lo) lo = p;
-          if (p > hi) hi = p;
         }
-        break;
       }
       if (!found) {
         SrcPos at = a < s.after_pos.size() ? s.after_pos[a] : SrcPos{s.line, 0};
         Suggestion near{name};
         for (const ServiceSpec& o : config.services) near.consider(o.name);
-        for (const ServiceSpec& o : out.services) near.consider(o.name);  // "web.1" for "web.l"
+        for (size_t p = 0; p < n; p++) near.consider(plan[p].name);  // "web.1" for "web.l"
         return plan_error(out, err, s.file, at,
                           fmt("service '%s': after names an unknown service %s%s", s.name.c_str(),
-                              quote(s.after[a]).c_str(), near.text().c_str()));
+                              quote(name).c_str(), near.text().c_str()));
       }
     }
-    // In index order: a scan of the marked range (at most n per service).
-    if (deps.size() > 1) {
-      deps.clear();
-      for (int p = lo; p <= hi; p++) {
-        if (mark[p] == int(k)) deps.push_back(int(p));
-      }
+    // In index order; made for the first instance, copied to the others.
+    std::vector<int>& deps = out.deps[f];
+    for (size_t p = 0; p < n; p++) {
+      if (mark[p] == int(f)) deps.push_back(int(p));
     }
-    for (int p = first[k]; p < first[k + 1]; p++) out.deps[p] = deps;
+    size_t end = f + static_cast<size_t>(s.instances > 1 ? s.instances : 1);
+    while (++f < end) {
+      for (int d : deps) out.deps[f].push_back(d);
+    }
   }
 
   // Kahn's algorithm; the ready set is a min-heap so ties keep file order.
   std::vector<int> missing(n, 0);
   std::vector<std::vector<int>> users(n);
+  std::vector<int> ready;
   for (size_t i = 0; i < n; i++) {
     missing[i] = int(out.deps[i].size());
     for (int d : out.deps[i]) users[d].push_back(int(i));
-  }
-  std::vector<int> ready;
-  for (size_t i = 0; i < n; i++) {
     if (missing[i] == 0) heap_push(ready, int(i));
   }
   while (!ready.empty()) {
     int i = heap_pop(ready);
-    out.order.push_back(int(i));
+    out.order.push_back(i);
     for (int u : users[i]) {
       if (--missing[u] == 0) heap_push(ready, u);
     }
@@ -173,14 +246,15 @@ static bool plan_into(const Config& config, Plan& out, ConfigError& err) {
   if (out.order.size() == n) return true;
 
   // A cycle: walk unfinished dependencies from an unfinished service until a
-  // service repeats; that stretch of the walk is the cycle.
+  // service repeats; that stretch of the walk is the cycle. mark[p]: p's
+  // step in the walk, or -1.
   int at = 0;
   while (missing[at] == 0) at++;
   std::vector<int> walk;
-  std::vector<int> seen(n, -1);
-  while (seen[at] < 0) {
-    seen[at] = int(walk.size());
-    walk.push_back(int(at));
+  for (int& m : mark) m = -1;
+  while (mark[at] < 0) {
+    mark[at] = int(walk.size());
+    walk.push_back(at);
     for (int d : out.deps[at]) {
       if (missing[d] > 0) {
         at = d;
@@ -189,23 +263,19 @@ static bool plan_into(const Config& config, Plan& out, ConfigError& err) {
     }
   }
   Str names = "dependency cycle: ";
-  for (size_t k = static_cast<size_t>(seen[at]); k < walk.size(); k++) {
-    names += out.services[walk[k]].name;
+  for (size_t k = size_t(mark[at]); k < walk.size(); k++) {
+    names += plan[walk[k]].name;
     names += " -> ";
   }
-  names += out.services[at].name;
+  names += plan[at].name;
   // Point at the `after` entry of the first service of the cycle that names
-  // the next one.
-  const ServiceSpec& s = out.services[walk[seen[at]]];
-  const ServiceSpec& next = walk.size() > static_cast<size_t>(seen[at]) + 1
-                                ? out.services[walk[seen[at] + 1]]
-                                : s;
+  // the next one (itself, in a cycle of one).
+  size_t k = size_t(mark[at]);
+  const ServiceSpec& s = plan[walk[k]];
+  std::string_view next = plan[k + 1 < walk.size() ? walk[k + 1] : walk[k]].name;
   SrcPos pos{s.line, 0};
   for (size_t a = 0; a < s.after.size() && a < s.after_pos.size(); a++) {
-    std::string_view name = s.after[a];
-    std::string_view nv = next.name;
-    if (nv == name || (nv.size() > name.size() && nv.substr(0, name.size()) == name &&
-                       nv[name.size()] == '.')) {
+    if (names_entry(s.after[a], next)) {
       pos = s.after_pos[a];
       break;
     }
@@ -228,7 +298,7 @@ void add_main_command(Plan& plan, const std::vector<Str>& argv) {
   plan.order.push_back(int(n));
   ServiceSpec m;
   m.name = "main";
-  m.argv = argv;
+  for (const Str& a : argv) m.argv.push_back(a);
   m.is_main = true;
   m.critical = true;
   m.restart = RestartPolicy::Never;

@@ -1,42 +1,72 @@
 // The difference of two plans, for a reload (plan.h): pure, and in the
 // features' mapping (build-aux/layout.ld), since exec mode never reloads.
+#include <cstddef>
 #include <cstring>
 
 #include "plan.h"
 
 namespace oxinit {
 
+namespace {
+
+// The keys that make a different process, as a table: plain ones compared
+// as bytes (field by field, so padding never counts), strings as text.
+struct Field {
+  uint16_t at;
+  uint8_t size;  // 0: a Str
+};
+#define PLAIN(f) {offsetof(ServiceSpec, f), sizeof ServiceSpec::f}
+#define TEXT(f) {offsetof(ServiceSpec, f), 0}
+constexpr Field kProcessKeys[] = {
+    PLAIN(type), PLAIN(has_user), PLAIN(uid), PLAIN(has_group), PLAIN(gid), TEXT(workdir), TEXT(env_file),
+    PLAIN(umask), PLAIN(log), TEXT(log_file), PLAIN(log_max_size), PLAIN(log_keep), PLAIN(is_main),
+    // What the child gets of its readiness: NOTIFY_SOCKET, an fd.
+    PLAIN(ready.kind), PLAIN(ready.fd),
+};
+#undef PLAIN
+#undef TEXT
+
+// Two vectors of plain values hold the same bytes.
+bool same_items(const void* a, const void* a_end, const void* b, const void* b_end) {
+  size_t n = static_cast<size_t>(static_cast<const char*>(a_end) - static_cast<const char*>(a));
+  return n == static_cast<size_t>(static_cast<const char*>(b_end) - static_cast<const char*>(b)) &&
+         (n == 0 || std::memcmp(a, b, n) == 0);
+}
+
+}  // namespace
+
 bool same_process(const ServiceSpec& a, const ServiceSpec& b) {
-  auto same_probe = [](const ProbeSpec& x, const ProbeSpec& y) {
-    return x.kind == y.kind && x.fd == y.fd;  // what the child gets: NOTIFY_SOCKET, an fd
-  };
-  if (a.rlimits.size() != b.rlimits.size()) return false;
-  for (size_t k = 0; k < a.rlimits.size(); k++) {
-    if (std::memcmp(&a.rlimits[k], &b.rlimits[k], sizeof a.rlimits[k]) != 0) return false;
+  for (const Field& f : kProcessKeys) {
+    const char* x = reinterpret_cast<const char*>(&a) + f.at;
+    const char* y = reinterpret_cast<const char*>(&b) + f.at;
+    if (f.size ? std::memcmp(x, y, f.size) != 0
+               : reinterpret_cast<const Str*>(x)->view() != reinterpret_cast<const Str*>(y)->view())
+      return false;
   }
-  return a.type == b.type && a.argv == b.argv && a.has_user == b.has_user && a.uid == b.uid &&
-         a.has_group == b.has_group && a.gid == b.gid && a.groups == b.groups && a.workdir.view() == b.workdir.view() &&
-         a.env == b.env && a.env_file.view() == b.env_file.view() && a.umask == b.umask && a.log == b.log &&
-         a.log_file.view() == b.log_file.view() && a.log_max_size == b.log_max_size && a.log_keep == b.log_keep &&
-         a.is_main == b.is_main && same_probe(a.ready, b.ready);
+  return a.argv == b.argv && a.env == b.env &&
+         same_items(a.groups.data(), a.groups.data() + a.groups.size(), b.groups.data(),
+                    b.groups.data() + b.groups.size()) &&
+         same_items(a.rlimits.data(), a.rlimits.data() + a.rlimits.size(), b.rlimits.data(),
+                    b.rlimits.data() + b.rlimits.size());
 }
 
 PlanDiff diff_plans(const Plan& old, const Plan& next) {
-  PlanDiff d;
-  size_t n = old.services.size();
+  size_t n = old.services.size(), m = next.services.size();
+  const ServiceSpec* was = old.services.data();
+  PlanDiff d{std::vector<int>(m, -1), std::vector<char>(m)};
   std::vector<char> kept(n);
-  for (size_t j = 0; j < next.services.size(); j++) {
+  for (size_t j = 0; j < m; j++) {
     const ServiceSpec& s = next.services[j];
     // A reload mostly keeps the order: try the same place first, then the
     // next one, then every one (1,000 services: a few ms at worst).
-    int from = -1;
-    for (size_t k = 0; k < n && from < 0; k++) {
-      size_t i = (j + k) % n;
-      if (!kept[i] && old.services[i].name.view() == s.name.view()) from = int(i);
+    for (size_t k = 0, i = n ? j % n : 0; k < n; k++, i = i + 1 < n ? i + 1 : 0) {
+      if (!kept[i] && was[i].name.view() == s.name.view()) {
+        kept[i] = 1;
+        d.from[j] = int(i);
+        d.changed[j] = !same_process(was[i], s);
+        break;
+      }
     }
-    d.from.push_back(from);
-    d.changed.push_back(from >= 0 && !same_process(old.services[from], s));
-    if (from >= 0) kept[from] = 1;
   }
   return d;
 }

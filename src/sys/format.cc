@@ -42,6 +42,10 @@ size_t digits(const char*& p) {
 // the arguments after it.
 size_t vformat(char* buf, size_t cap, const char* fmt, va_list ap) {
   Out o{buf, cap};
+  // One place each that takes an int or a pointer off the list (each
+  // va_arg is some 30 bytes of code); ap is shared by reference.
+  auto int_arg = [&]() __attribute__((noinline)) { return va_arg(ap, int); };
+  auto ptr_arg = [&]() __attribute__((noinline)) { return va_arg(ap, const void*); };
   for (const char* p = fmt; *p; p++) {
     if (*p != '%') {
       o.put(*p);
@@ -60,7 +64,7 @@ size_t vformat(char* buf, size_t cap, const char* fmt, va_list ap) {
     size_t width;
     if (*p == '*') {
       p++;
-      int w = va_arg(ap, int);
+      int w = int_arg();
       if (w < 0) left = true;  // a negative width is a '-' flag (printf(3))
       width = static_cast<size_t>(w < 0 ? -static_cast<int64_t>(w) : w);
       if (width > kMaxPad) width = kMaxPad;
@@ -72,7 +76,7 @@ size_t vformat(char* buf, size_t cap, const char* fmt, va_list ap) {
       p++;
       if (*p == '*') {
         p++;
-        int x = va_arg(ap, int);
+        int x = int_arg();
         precision = x < 0 ? -1 : x > static_cast<int>(kMaxPad) ? static_cast<long>(kMaxPad) : x;
       } else {
         precision = static_cast<long>(digits(p));
@@ -100,17 +104,17 @@ size_t vformat(char* buf, size_t cap, const char* fmt, va_list ap) {
     switch (*p) {
       case 's':
         if (wide) {  // oxinit has no wide strings: take it, print nothing
-          (void)va_arg(ap, const wchar_t*);
+          (void)ptr_arg();
           s = "";
         } else {
-          s = va_arg(ap, const char*);
+          s = static_cast<const char*>(ptr_arg());
           if (!s) s = "(null)";
         }
         len = precision >= 0 ? strnlen(s, static_cast<size_t>(precision)) : strlen(s);
         zero = false;
         break;
       case 'c':
-        tmp[0] = static_cast<char>(va_arg(ap, int));  // a wint_t is promoted to int too
+        tmp[0] = static_cast<char>(int_arg());  // a wint_t is promoted to int too
         len = 1;
         zero = false;
         break;
@@ -118,12 +122,12 @@ size_t vformat(char* buf, size_t cap, const char* fmt, va_list ap) {
         bool is_signed = *p == 'd' || *p == 'i';
         uint64_t v;
         if (*p == 'p') {
-          v = reinterpret_cast<uintptr_t>(va_arg(ap, void*));
+          v = reinterpret_cast<uintptr_t>(ptr_arg());
           alt = true;
         } else if (bits > 8 * sizeof(int)) {
           v = bits == 8 * sizeof(long) ? va_arg(ap, unsigned long) : va_arg(ap, unsigned long long);
         } else {
-          v = va_arg(ap, unsigned);
+          v = static_cast<unsigned>(int_arg());
         }
         if (bits < 64 && *p != 'p') {  // as printf converts: to the argument's own width
           v &= (uint64_t{1} << bits) - 1;
@@ -166,7 +170,7 @@ size_t vformat(char* buf, size_t cap, const char* fmt, va_list ap) {
         zero = false;
         break;
       case 'n':  // never written through
-        (void)va_arg(ap, void*);
+        (void)ptr_arg();
         continue;
       case '%':
         tmp[0] = '%';
