@@ -364,7 +364,10 @@ TEST_CASE("exec probe: exit status, timeout kills the group") {
     CHECK_FALSE(p.start_exec(req, now_ms(), 5000));
     pid_t pid = p.pid();
     REQUIRE(pid > 0);
-    CHECK(getpgid(pid) == pid);  // a group of its own
+    // A group of its own (a forked child calls setsid itself: sanitized
+    // builds fork, so wait for it, bounded).
+    for (int k = 0; k < 200 && getpgid(pid) != pid; k++) usleep(10000);
+    CHECK(getpgid(pid) == pid);
     int status;
     REQUIRE(waitpid(pid, &status, 0) == pid);
     CHECK(p.on_exit(status));
