@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "log.h"
@@ -28,6 +29,16 @@ void swallow_own_sigpipe() {
 }
 
 void drop_front(Str& s, size_t n) { s = s.view().substr(n); }
+
+void* grow(void* p, size_t n) {
+  if (!n) {
+    free(p);
+    return nullptr;
+  }
+  p = realloc(p, n);
+  if (!p) abort();  // out of memory: nothing sensible is left to do
+  return p;
+}
 
 void OutputSink::open(int fd) {
   fd_ = fd;
@@ -133,7 +144,7 @@ Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr, uint64
   fcntl(wr.get(), F_SETFL, fl & ~O_NONBLOCK);
   size_t slot = 0;
   while (slot < streams_.size() && streams_[slot].fd.valid()) slot++;
-  if (slot == streams_.size()) streams_.emplace_back();
+  if (slot == streams_.size()) streams_.add();
   Stream& s = streams_[slot];
   s.channel = bind_channel(name, spec);
   s.prefix = name;

@@ -89,8 +89,7 @@ int Logs::channel(std::string_view name, bool make) {
     if (channels_[i].name.view() == name) return static_cast<int>(i);
   }
   if (!make) return -1;
-  channels_.emplace_back();
-  channels_.back().name = name;
+  channels_.add().name = name;
   return static_cast<int>(channels_.size() - 1);
 }
 
