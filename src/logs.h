@@ -4,6 +4,7 @@
 // loop: lines that do not fit are dropped and counted.
 #pragma once
 #include <cstdint>
+#include <cstdlib>
 #include <new>
 #include <string_view>
 
@@ -43,7 +44,7 @@ class OutputSink {
   uint64_t dropped_total_ = 0;
 };
 
-// realloc(p, n), which never fails (out of memory: abort, as operator new).
+// realloc(p, n > 0), which never fails (out of memory: abort, as operator new).
 void* grow(void* p, size_t n);
 
 // Logs' streams and channels: an array that only grows, its elements moved
@@ -60,7 +61,7 @@ class Slots {
   Slots& operator=(const Slots&) = delete;
   ~Slots() {
     for (T& t : *this) t.~T();
-    grow(p_, 0);
+    std::free(p_);
   }
   T& add() {
     p_ = static_cast<T*>(grow(p_, ++n_ * sizeof(T)));
@@ -128,7 +129,6 @@ class Logs {
     UniqueFd fd;
     uint32_t gen = 0;  // bumped at every open_stream of this slot
     uint32_t channel = 0;
-    Str prefix;  // "name | "
     bool is_stderr = false;
     Str partial;
   };
