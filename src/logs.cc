@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "log.h"
@@ -28,6 +29,12 @@ void swallow_own_sigpipe() {
 }
 
 void drop_front(Str& s, size_t n) { s = s.view().substr(n); }
+
+void* grow(void* p, size_t n) {
+  p = realloc(p, n);
+  if (!p) abort();  // out of memory: nothing sensible is left to do
+  return p;
+}
 
 void OutputSink::open(int fd) {
   fd_ = fd;
@@ -126,18 +133,16 @@ void Logs::open_outputs() {
 Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr, uint64_t* ref, const ServiceSpec* spec) {
   int p[2];
   open_outputs();
-  if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) return errno_error("pipe2");
+  if (pipe2(p, O_CLOEXEC) < 0) return errno_error("pipe2");
   UniqueFd rd(p[0]), wr(p[1]);
-  // The child's end must block: it is the child's stdout (fcntl(2)).
-  int fl = fcntl(wr.get(), F_GETFL);
-  fcntl(wr.get(), F_SETFL, fl & ~O_NONBLOCK);
+  // Only oxinit's end is non-blocking: the child's is its stdout (fcntl(2);
+  // a new pipe's end has no other status flag to keep).
+  fcntl(rd.get(), F_SETFL, O_NONBLOCK);
   size_t slot = 0;
   while (slot < streams_.size() && streams_[slot].fd.valid()) slot++;
-  if (slot == streams_.size()) streams_.emplace_back();
+  if (slot == streams_.size()) streams_.add();
   Stream& s = streams_[slot];
   s.channel = bind_channel(name, spec);
-  s.prefix = name;
-  s.prefix += " | ";
   s.is_stderr = is_stderr;
   s.partial.clear();
   if (auto r = loop_->add(rd.get(), EPOLLIN, token_base_ | slot); !r) return r.error();
@@ -149,10 +154,6 @@ Result<UniqueFd> Logs::open_stream(std::string_view name, bool is_stderr, uint64
 
 void Logs::emit(Stream& s, std::string_view line) {
   if (keep(s, line)) return;  // it went to its log file
-  if (!json_ && !timestamps_) {
-    out_[s.is_stderr ? 1 : 0].push(s.prefix, line, "\n");
-    return;
-  }
   format_line(channels_[s.channel].name, s.is_stderr ? "stderr" : "stdout", line, true);
   out_[s.is_stderr ? 1 : 0].push(line_, {}, {});
 }

@@ -4,8 +4,9 @@
 // loop: lines that do not fit are dropped and counted.
 #pragma once
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <string_view>
-#include <vector>
 
 #include "loop.h"
 #include "sys/fd.h"
@@ -41,6 +42,40 @@ class OutputSink {
   size_t head_ = 0;
   uint64_t dropped_ = 0;        // since the last notice
   uint64_t dropped_total_ = 0;
+};
+
+// realloc(p, n > 0), which never fails (out of memory: abort, as operator new).
+void* grow(void* p, size_t n);
+
+// Logs' streams and channels: an array that only grows, its elements moved
+// by realloc. Str and UniqueFd hold no pointer into themselves, so their
+// bytes moved are them moved (trivially relocatable, as P1144 calls it);
+// the allocator's power-of-two blocks make one realloc per append
+// amortized O(1). One small grow() for both, where each std::vector<T> had
+// its own reallocation and relocation code.
+template <class T>
+class Slots {
+ public:
+  Slots() = default;
+  Slots(const Slots&) = delete;
+  Slots& operator=(const Slots&) = delete;
+  ~Slots() {
+    for (T& t : *this) t.~T();
+    std::free(p_);
+  }
+  T& add() {
+    p_ = static_cast<T*>(grow(p_, ++n_ * sizeof(T)));
+    return *new (p_ + n_ - 1) T();
+  }
+  size_t size() const { return n_; }
+  T& operator[](size_t i) { return p_[i]; }
+  const T& operator[](size_t i) const { return p_[i]; }
+  T* begin() { return p_; }
+  T* end() { return p_ + n_; }
+
+ private:
+  T* p_ = nullptr;
+  size_t n_ = 0;
 };
 
 // Called with every line a service writes (`oxinit ctl logs -f`).
@@ -94,7 +129,6 @@ class Logs {
     UniqueFd fd;
     uint32_t gen = 0;  // bumped at every open_stream of this slot
     uint32_t channel = 0;
-    Str prefix;  // "name | "
     bool is_stderr = false;
     Str partial;
   };
@@ -133,8 +167,8 @@ class Logs {
   LineTap tap_ = nullptr;
   void* tap_ctx_ = nullptr;
   Str line_;  // format_line's output
-  std::vector<Stream> streams_;
-  std::vector<Channel> channels_;
+  Slots<Stream> streams_;
+  Slots<Channel> channels_;
   OutputSink out_[2];
   bool watching_out_[2] = {false, false};
   bool own_messages_ = false;

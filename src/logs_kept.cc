@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 
@@ -89,8 +90,7 @@ int Logs::channel(std::string_view name, bool make) {
     if (channels_[i].name.view() == name) return static_cast<int>(i);
   }
   if (!make) return -1;
-  channels_.emplace_back();
-  channels_.back().name = name;
+  channels_.add().name = name;
   return static_cast<int>(channels_.size() - 1);
 }
 
@@ -105,6 +105,19 @@ std::string_view Logs::tail(int channel, uint32_t n) const {
   return r.substr(at);
 }
 
+// PATH.<k-1> -> PATH.<k> for k = keep .. 1, PATH itself last; keep 0:
+// PATH goes. Its own frame: the names' buffers take stack pages only while
+// it runs. They fit: PATH was opened, so it is shorter than PATH_MAX.
+[[gnu::noinline]] static void rotate(const char* path, int keep) {
+  char from[PATH_MAX + 16], to[sizeof from];
+  for (int k = keep; k >= 1; k--) {
+    format(from, sizeof from, "%s.%d", path, k - 1);
+    format(to, sizeof to, "%s.%d", path, k);
+    rename(k > 1 ? from : path, to);
+  }
+  if (keep == 0) unlink(path);
+}
+
 // log = "file:PATH": appended, and rotated once it would pass log_max_size
 // (PATH -> PATH.1 -> ... -> PATH.<log_keep>, as s6-log keeps a count of
 // archives). A regular file: the write does not wait for a reader.
@@ -114,20 +127,7 @@ bool Logs::write_file(Channel& c, std::string_view line, bool is_stderr) {
   format_line({}, is_stderr ? "stderr" : "stdout", line, false);
   if (c.file.valid() && c.size > 0 && c.size + line_.size() > c.max_size) {
     c.file.reset();
-    Str from, to;
-    char n[24];
-    for (int k = c.keep; k >= 1; k--) {
-      from = c.path;
-      if (k > 1) {
-        format(n, sizeof n, ".%d", k - 1);
-        from += n;
-      }
-      format(n, sizeof n, ".%d", k);
-      to = c.path;
-      to += n;
-      rename(from.c_str(), to.c_str());
-    }
-    if (c.keep == 0) unlink(path);
+    rotate(path, c.keep);
   }
   if (!c.file.valid()) {
     c.file.reset(open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640));

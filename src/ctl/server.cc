@@ -39,14 +39,13 @@ void add(Str& a, const char* fmt, ...) {
   a += std::string_view(b, n);
 }
 
-// "exited with 3", "killed by SIGKILL"; "" when it never ended.
-const char* last_exit(const Service& s, char* b) {
+// How it last ended: "exited with 3", "killed by SIGKILL" (JSON: {"code":3},
+// {"signal":"SIGKILL"}); none when it never ended. b holds 48 bytes.
+const char* last_exit(const Service& s, char* b, const char* none = nullptr, bool json = false) {
   char sig[16];
-  *b = 0;
-  if (s.exited || s.starts > 1) {
-    if (s.last_signal) format(b, 40, "killed by %s", signal_name(s.last_signal, sig));
-    else format(b, 40, "exited with %d", s.last_code);
-  }
+  if (!s.exited && s.starts <= 1) return none;
+  if (s.last_signal) format(b, 48, json ? "{\"signal\":\"%s\"}" : "killed by %s", signal_name(s.last_signal, sig));
+  else format(b, 48, json ? "{\"code\":%d}" : "exited with %d", s.last_code);
   return b;
 }
 
@@ -295,7 +294,7 @@ int Server::run(Client& c, const Request& rq, Str& a) {
       return health(a);
     case Verb::Shutdown:
       sup_.shutdown_by_hand(rq.action);
-      add(a, "shutting down\n");
+      a += "shutting down\n";
       return kOk;
     case Verb::Reload:
       return reload(a);
@@ -312,7 +311,7 @@ int Server::run(Client& c, const Request& rq, Str& a) {
       }
       Logs& logs = sup_.logs();
       int ch = logs.channel(spec.name, rq.follow);
-      a = logs.tail(ch, rq.lines);
+      a += logs.tail(ch, rq.lines);  // (a comes empty)
       if (rq.follow) {
         c.follow = ch;
         logs.set_tap(tap, this);
@@ -327,33 +326,32 @@ int Server::run(Client& c, const Request& rq, Str& a) {
     if (!wanted(rq, i)) continue;
     Service& s = sup_.at(i);  // acted on through the supervisor only
     const char* name = s.spec->name.c_str();
-    char b[16];
+    const char* why = nullptr;  // what kept it from being done
+    char b[24] = "";
     if (rq.verb == Verb::Signal) {
       if (s.pid > 0 && kill(s.pid, rq.signal) == 0) {
         add(a, "%s: %s sent to pid %d\n", name, signal_name(rq.signal, b), s.pid);
-      } else {
-        add(a, "%s: not running\n", name);
-        code = kFailed;
+        continue;
       }
-      continue;
+      why = "not running";
+    } else if (s.spec->is_main) {
+      why = "the main command is not started or stopped by hand (oxinit ctl shutdown)";
+    } else if (rq.verb == Verb::Start) {
+      if (sup_.start_by_hand(s) == Supervisor::ByHand::DepDown)
+        why = "not started: a service it comes after is failed or stopped";
+    } else if (rq.verb == Verb::Stop) {
+      sup_.stop_by_hand(s);
+    } else {
+      sup_.restart_by_hand(s);
     }
-    if (s.spec->is_main) {
-      add(a, "%s: the main command is not started or stopped by hand (oxinit ctl shutdown)\n", name);
+    if (why) {
+      add(a, "%s: %s\n", name, why);
       code = kFailed;
       continue;
     }
-    Supervisor::ByHand r = Supervisor::ByHand::Started;
-    if (rq.verb == Verb::Start) r = sup_.start_by_hand(s);
-    if (rq.verb == Verb::Stop) sup_.stop_by_hand(s);
-    if (rq.verb == Verb::Restart) sup_.restart_by_hand(s);
-    if (r == Supervisor::ByHand::DepDown) {
-      add(a, "%s: not started: a service it comes after is failed or stopped\n", name);
-      code = kFailed;
-      continue;
-    }
-    add(a, "%s: %s", name, state_name(s.state));
-    if (s.pid > 0) add(a, ", pid %d", s.pid);
-    add(a, "%s%s\n", s.state == State::Waiting ? ", waiting for the services it comes after" : "",
+    if (s.pid > 0) format(b, sizeof b, ", pid %d", s.pid);
+    add(a, "%s: %s%s%s%s\n", name, state_name(s.state), b,
+        s.state == State::Waiting ? ", waiting for the services it comes after" : "",
         s.start_after_stop ? ", starts again once stopped" : "");
   }
   return code;
@@ -377,41 +375,41 @@ void Server::status(const Request& rq, Str& a) {
   // (a comes empty.)
   if (json) add(a, "{\"services\":[");
   else add(a, "%-*s  %-9s %7s %7s %8s  %s\n", width, "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT");
-  bool more = false;
+  const char* comma = "";
   for (size_t i = 0; i < all.size(); i++) {
-    if (rq.count && !wanted(rq, i)) continue;
     const Service& s = all[i];
     bool running = is_running(s.state);
-    if (s.removed && !running) continue;
+    if ((rq.count && !wanted(rq, i)) || (s.removed && !running)) continue;
     const char* state = s.removed ? "removed" : state_name(s.state);
     unsigned restarts = s.starts > 1 ? s.starts - 1 : 0;
-    long long up = (now - s.started_at) / 1000;
     const char* none = json ? "null" : "-";
-    char pid[24], upt[24], last[48], sig[16];
-    format(pid, sizeof pid, "%s", none);
-    format(upt, sizeof upt, "%s", none);
-    if (s.pid > 0) format(pid, sizeof pid, "%d", s.pid);
-    last_exit(s, last);
+    char pid[24], upt[24], last[48];
+    const char* p = none;
+    const char* up = none;
+    if (s.pid > 0) {
+      format(pid, sizeof pid, "%d", s.pid);
+      p = pid;
+    }
+    if (running) {
+      // Text: 4m05s, or 2h05m from an hour on.
+      long long t = (now - s.started_at) / 1000;
+      bool h = t >= 3600;
+      if (json) format(upt, sizeof upt, "%lld", t);
+      else format(upt, sizeof upt, h ? "%lldh%02lldm" : "%lldm%02llds", t / (h ? 3600 : 60), t / (h ? 60 : 1) % 60);
+      up = upt;
+    }
+    const char* l = last_exit(s, last, none, json);
     std::string_view st = sup_.status_text(s);
     if (!json) {
-      if (running) {
-        if (up < 3600) format(upt, sizeof upt, "%lldm%02llds", up / 60, up % 60);
-        else format(upt, sizeof upt, "%lldh%02lldm", up / 3600, up / 60 % 60);
-      }
-      add(a, "%-*s  %-9s %7s %7s %8u  %s%s%.*s\n", width, s.spec->name.c_str(), state, pid, upt, restarts,
-          *last ? last : "-", st.empty() ? "" : "; ", static_cast<int>(st.size()), st.data());
+      add(a, "%-*s  %-9s %7s %7s %8u  %s%s%.*s\n", width, s.spec->name.c_str(), state, p, up, restarts, l,
+          st.empty() ? "" : "; ", static_cast<int>(st.size()), st.data());
       continue;
     }
-    if (more) a += ',';
-    more = true;
-    add(a, "{\"name\":");
-    json_string(a, s.spec->name);
-    if (running) format(upt, sizeof upt, "%lld", up);
-    if (!*last) format(last, sizeof last, "%s", none);
-    else if (s.last_signal) format(last, sizeof last, "{\"signal\":\"%s\"}", signal_name(s.last_signal, sig));
-    else format(last, sizeof last, "{\"code\":%d}", s.last_code);
-    add(a, ",\"state\":\"%s\",\"pid\":%s,\"uptime\":%s,\"restarts\":%u,\"last_exit\":%s,\"probe\":", state, pid,
-        upt, restarts, last);
+    // A name is letters, digits, '_', '-' and '.' (the schema's valid_name):
+    // nothing in it to escape.
+    add(a, "%s{\"name\":\"%s\",\"state\":\"%s\",\"pid\":%s,\"uptime\":%s,\"restarts\":%u,\"last_exit\":%s,\"probe\":",
+        comma, s.spec->name.c_str(), state, p, up, restarts, l);
+    comma = ",";
     // The last check's result and the STATUS= text, null without them.
     json_or_null(a, sup_.last_check(s));
     add(a, ",\"status\":");
@@ -440,7 +438,7 @@ int Server::health(Str& a) {
     add(a, "unhealthy: oxinit is shutting down\n");
   } else if (first) {
     add(a, "unhealthy: %s is %s", first->spec->name.c_str(), state_name(first->state));
-    if (!is_running(first->state) && *last_exit(*first, b)) add(a, " (%s)", b);
+    if (!is_running(first->state) && last_exit(*first, b)) add(a, " (%s)", b);
     if (bad > 1) add(a, "; %zu services are not up", bad);
     a += '\n';
   } else {

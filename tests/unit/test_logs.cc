@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "logs.h"
 
@@ -191,6 +192,33 @@ TEST_CASE("each service's last lines stay in a bounded ring for `ctl logs` (issu
   logs.configure(false, false, 0);
   CHECK(logs.tail(ch, 5).empty());
   logs.drain(now_ms() + 500);
+}
+
+TEST_CASE("streams and channels keep their lines while their arrays grow (Slots moves them by realloc)") {
+  Outputs o;
+  Logs& logs = o.logs;
+  logs.configure(false, false, 1000);
+  auto first = logs.open_stream("s0", false);
+  REQUIRE(first.ok());
+  REQUIRE(write(first->get(), "one\npart", 8) == 8);
+  pump(o.loop, logs, 3);  // "one" in s0's ring, "part" its partial line
+  // 200 more streams of 100 more services: both arrays move many times.
+  std::vector<UniqueFd> more;
+  for (int k = 1; k <= 200; k++) {
+    auto w = logs.open_stream("s" + std::to_string(k / 2), k % 2 == 0);
+    REQUIRE(w.ok());
+    more.push_back(std::move(w.value()));
+  }
+  REQUIRE(write(first->get(), "ial\n", 4) == 4);
+  REQUIRE(write(more.back().get(), "last\n", 5) == 5);
+  pump(o.loop, logs, 5);
+  CHECK(logs.tail(logs.channel("s0"), 5) == "one\npartial\n");
+  CHECK(logs.tail(logs.channel("s100"), 5) == "last\n");
+  CHECK(logs.channel("s100") == 100);
+  logs.drain(now_ms() + 500);
+  std::string out = read_all(o.out[0]).c_str();
+  CHECK(out == "s0 | one\ns0 | partial\n");
+  CHECK(std::string(read_all(o.err[0]).c_str()) == "s100 | last\n");
 }
 
 namespace {
