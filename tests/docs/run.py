@@ -74,6 +74,10 @@ def schema_keys():
     plain list ({"a", "b"}) or a table whose entries start with the name
     ({"a", ...} or X("a", ...))."""
     src = read("src/config/schema.cc")
+    # An X-macro list (#define SERVICE_KEYS(X) X("type", ...) \ ...) stands
+    # in for its entries where a table is made from it.
+    for macro, body in re.findall(r"#define (\w+)\(X\)((?:[^\n]*\\\n)*[^\n]*)", src):
+        src = re.sub(rf"\b{macro}\(\w+\)", lambda _m, b=body: b.replace("\\\n", "\n"), src)
     lists = {}
     for name, body in re.findall(r"constexpr\s+\w+\s+(k\w*Keys)\[\][^=]*=(.*?);\n", src, re.S):
         lits = re.findall(r'"([^"]*)"', body)
