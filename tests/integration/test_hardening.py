@@ -342,9 +342,12 @@ def fd_exhaustion_oxinit_stays_responsive_and_stops():
 
 # ---------------------------------------------------------------- reaping
 
-@test(timeout=180)
-def fifty_thousand_orphans_none_left():
-    code, out, err = run(["--", storm(), "orphans", "50000"], timeout=170)
+@test(timeout=300)
+def twenty_thousand_orphans_none_left():
+    # 20,000 double forks: ~5 s on an idle 2-core machine, minutes at a
+    # load of 50 (a fork then takes 10 ms); the outcome is what is asserted.
+    # The benchmark (bench/, make bench) runs 50,000 per init.
+    code, out, err = run(["--", storm(), "orphans", "20000"], timeout=280)
     print(f"  {out.strip()}")
     assert code == 0, (code, out, err[-2000:])
     assert "zombies_left=0" in out
