@@ -44,6 +44,12 @@ const char* how_it_ended(const Service& s, char* buf, size_t cap) {
   return buf;
 }
 
+// Pointers to from[first..] and a closing nullptr, appended to v.
+void push_ptrs(std::vector<char*>& v, const std::vector<Str>& from, size_t first) {
+  for (size_t k = first; k < from.size(); k++) v.push_back(const_cast<char*>(from[k].c_str()));
+  v.push_back(nullptr);
+}
+
 }  // namespace
 
 Millis default_shutdown_limit(const Plan& plan) {
@@ -417,8 +423,7 @@ void Supervisor::notify_upwards(const char* msg) const {
 int Supervisor::child_env(const ServiceSpec& spec, std::vector<Str>& env, std::vector<char*>& envp) {
   int err = build_env(spec, environ, env);
   if (spec.ready.kind == ProbeSpec::Notify && notify_) set_env(env, Str("NOTIFY_SOCKET=") + notify_->address());
-  for (Str& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
+  push_ptrs(envp, env, 0);
   return err;
 }
 
@@ -429,17 +434,18 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   std::vector<Str> env;
   std::vector<char*> envp, argv;
   int env_err = child_env(spec, env, envp);
-  std::vector<const char*> sh_argv = {"/bin/sh", nullptr};
-  for (const Str& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  // argv, then the shell's {"/bin/sh", nullptr, argv[1..], nullptr} (spawn.h).
+  push_ptrs(argv, spec.argv, 0);
+  size_t sh = argv.size();
+  argv.push_back(const_cast<char*>("/bin/sh"));
   argv.push_back(nullptr);
-  for (size_t k = 1; k < spec.argv.size(); k++) sh_argv.push_back(spec.argv[k].c_str());
-  sh_argv.push_back(nullptr);
+  push_ptrs(argv, spec.argv, 1);
 
   SpawnRequest req;
   req.argv = argv.data();
   req.envp = envp.data();
   req.path = find_env(env, "PATH");
-  req.sh_argv = sh_argv.data();
+  req.sh_argv = const_cast<const char**>(argv.data() + sh);
   req.mask = &signals_.original_mask;
   req.sigchld_was_ignored = signals_.sigchld_was_ignored;
   UniqueFd out_w, err_w;
