@@ -70,7 +70,9 @@ Millis default_shutdown_limit(const Plan& plan) {
 }
 
 Supervisor::Supervisor(Plan& plan, SignalSetup& signals, bool vm_mode)
-    : plan_(&plan), signals_(signals), vm_(vm_mode) {
+    : SupervisorState(), signals_(signals) {
+  plan_ = &plan;
+  vm_ = vm_mode;
   services_.resize(plan_->services.size());
   dependents_.resize(plan_->services.size());
   for (size_t i = 0; i < services_.size(); i++) {
