@@ -73,22 +73,21 @@ Supervisor::Supervisor(Plan& plan, SignalSetup& signals, bool vm_mode)
     : SupervisorState(), signals_(signals) {
   plan_ = &plan;
   vm_ = vm_mode;
-  services_.resize(plan_->services.size());
-  dependents_.resize(plan_->services.size());
-  for (size_t i = 0; i < services_.size(); i++) {
-    services_[i].spec = &plan_->services[i];
-    if (plan_->services[i].is_main) main_ = static_cast<int>(i);
+  size_t n = plan_->services.size();
+  services_.resize(n);
+  dependents_.resize(n);
+  watch_.resize(n);
+  am_pid1_ = getpid() == 1;
+  outcome_.action = plan_->init.final_action;
+  for (size_t i = 0; i < n; i++) {
+    const ServiceSpec& sp = plan_->services[i];
+    services_[i].spec = &sp;
+    if (sp.is_main) main_ = static_cast<int>(i);
     if (i < plan_->deps.size()) {
       for (int d : plan_->deps[i]) dependents_[static_cast<size_t>(d)].push_back(static_cast<int>(i));
     }
-  }
-  am_pid1_ = getpid() == 1;
-  outcome_.action = plan_->init.final_action;
-  watch_.resize(services_.size());
-  for (size_t i = 0; i < services_.size(); i++) {
-    const ServiceSpec& sp = plan_->services[i];
     if (has_ready_probe(sp) || sp.health.kind != ProbeSpec::None) {
-      watch_[i] = new Watch;
+      watch_[i] = new Watch();
       any_watch_ = true;
     }
   }
