@@ -29,6 +29,8 @@ void set_log_sink(LogSink sink, void* ctx);
 // Saves and restores errno, so callers can log between a failing call and
 // reading errno.
 void log(Level l, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+// log() of "service NAME: " followed by fmt.
+void log_service(Level l, const char* name, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 
 // The level is checked before the arguments are evaluated: a DEBUG line on
 // the signal path costs a compare, not a signal_name() lookup and a call.
@@ -42,5 +44,10 @@ void log(Level l, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 #define OX_INFO(...) OX_LOG_AT(::oxinit::Level::Info, __VA_ARGS__)
 #define OX_DEBUG(...) OX_LOG_AT(::oxinit::Level::Debug, __VA_ARGS__)
 #define OX_TRACE(...) OX_LOG_AT(::oxinit::Level::Trace, __VA_ARGS__)
+#define OX_SVC_WARN(...) ::oxinit::log_service(::oxinit::Level::Warn, __VA_ARGS__)
+#define OX_SVC_INFO(...) \
+  (::oxinit::log_enabled(::oxinit::Level::Info) ? ::oxinit::log_service(::oxinit::Level::Info, __VA_ARGS__) : void())
+#define OX_SVC_DEBUG(...) \
+  (::oxinit::log_enabled(::oxinit::Level::Debug) ? ::oxinit::log_service(::oxinit::Level::Debug, __VA_ARGS__) : void())
 
 }  // namespace oxinit

@@ -162,11 +162,11 @@ void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left
   State from = s.state;
   Step st = step(s, e, f);
   if (!st.valid) {
-    OX_DEBUG("service %s: %s ignored while %s", s.spec->name.c_str(), event_name(e), state_name(from));
+    OX_SVC_DEBUG(s.spec->name.c_str(), "%s ignored while %s", event_name(e), state_name(from));
     return;
   }
   if (from != st.to) {
-    OX_DEBUG("service %s: %s -> %s (%s)", s.spec->name.c_str(), state_name(from), state_name(st.to),
+    OX_SVC_DEBUG(s.spec->name.c_str(), "%s -> %s (%s)", state_name(from), state_name(st.to),
              event_name(e));
   }
   if (st.next >= Next::Ready) {
@@ -175,14 +175,14 @@ void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left
     log_step(s, st);
   } else if (e == Event::Exited && !s.spec->is_main) {
     char how[48];
-    OX_INFO("service %s: %s", s.spec->name.c_str(), how_it_ended(s, how, sizeof how));
+    OX_SVC_INFO(s.spec->name.c_str(), "%s", how_it_ended(s, how, sizeof how));
   }
   if (st.actions & kActClearDeadline) s.deadline = kNoDeadline;
   if (st.actions & kActSetDeadline) s.deadline = now + st.delay;
   if (any_watch_) watch_after_step(s, st, now);
   if (st.actions & kActKillGroup) {
     char d[24];
-    OX_WARN("service %s: still running %s after its stop signal; sending SIGKILL", s.spec->name.c_str(),
+    OX_SVC_WARN(s.spec->name.c_str(), "still running %s after its stop signal; sending SIGKILL",
             format_duration(d, s.spec->is_main ? plan_->run.kill_timeout : s.spec->stop_timeout));
     signal_group(s, SIGKILL);
   }
@@ -190,7 +190,7 @@ void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left
     signal_group(s, s.spec->stop_signal);
     // SIGCONT, so a stopped process sees the stop signal (s6-supervise).
     if (s.spec->stop_signal != SIGCONT) signal_group(s, SIGCONT);
-    OX_INFO("service %s: stopping (pid %d)", s.spec->name.c_str(), s.pid > 0 ? s.pid : s.pgid);
+    OX_SVC_INFO(s.spec->name.c_str(), "stopping (pid %d)", s.pid > 0 ? s.pid : s.pgid);
   }
   if (st.actions & kActEndForGood) end_for_good(s, st.to == State::Done, run_code(s), now);
   if (st.actions & kActSpawn) spawn_service(s, now);
@@ -203,29 +203,29 @@ void Supervisor::log_step(const Service& s, const Step& st) {
   const char* name = spec.name.c_str();
   char how[48], d[24];
   if (st.actions & kActGiveUp) {
-    OX_WARN("service %s: still there %s after SIGKILL (uninterruptible sleep?); giving up on it", name,
+    OX_SVC_WARN(name, "still there %s after SIGKILL (uninterruptible sleep?); giving up on it",
             format_duration(d, kKillBound));
     return;
   }
   how_it_ended(s, how, sizeof how);
   switch (st.next) {
     case Next::Restart:
-      if (s.last_code == 0) OX_INFO("service %s: %s; restarting in %s", name, how, format_duration(d, st.delay));
-      else OX_WARN("service %s: %s; restarting in %s", name, how, format_duration(d, st.delay));
+      log_service(s.last_code == 0 ? Level::Info : Level::Warn, name, "%s; restarting in %s", how,
+                  format_duration(d, st.delay));
       break;
     case Next::LimitHit:
-      OX_WARN("service %s: %s; failed for good: %d restarts within %s (max_restarts)", name, how,
+      OX_SVC_WARN(name, "%s; failed for good: %d restarts within %s (max_restarts)", how,
               spec.max_restarts, format_duration(d, spec.restart_window));
       break;
     case Next::FailedForGood:
-      OX_WARN("service %s: %s; failed for good", name, how);
+      OX_SVC_WARN(name, "%s; failed for good", how);
       break;
     case Next::DoneForGood:
-      OX_INFO("service %s: %s; done", name, how);
+      OX_SVC_INFO(name, "%s; done", how);
       break;
     case Next::StopLeftovers: {
       char b[16];
-      OX_WARN("service %s: %s; stopping what it left in its %s first (%s, then SIGKILL after %s)", name, how,
+      OX_SVC_WARN(name, "%s; stopping what it left in its %s first (%s, then SIGKILL after %s)", how,
               own_cgroup(s) ? "cgroup" : "process group", signal_name(spec.stop_signal, b),
               format_duration(d, spec.stop_timeout));
       break;
@@ -244,22 +244,22 @@ void Supervisor::log_probe_step(const Service& s, Event e, const Step& st) {
   char d[24];
   switch (st.next) {
     case Next::Ready:
-      OX_INFO("service %s: ready (%s)", name, why);
+      OX_SVC_INFO(name, "ready (%s)", why);
       break;
     case Next::Healthy:
-      OX_INFO("service %s: healthy again (%s)", name, why);
+      OX_SVC_INFO(name, "healthy again (%s)", why);
       break;
     case Next::NotReady:
-      OX_WARN("service %s: not ready after %s (%s); stopping", name, format_duration(d, spec.ready_timeout), why);
+      OX_SVC_WARN(name, "not ready after %s (%s); stopping", format_duration(d, spec.ready_timeout), why);
       break;
     case Next::Unhealthy: {
       const char* then = spec.on_unhealthy == OnUnhealthy::Restart ? "restarting"
                          : spec.on_unhealthy == OnUnhealthy::Stop  ? "stopping for good"
                                                                    : "ignored";
       if (e == Event::WatchdogLate) {
-        OX_WARN("service %s: unhealthy (%s); %s", name, why, then);
+        OX_SVC_WARN(name, "unhealthy (%s); %s", why, then);
       } else {
-        OX_WARN("service %s: unhealthy (%s, %d check%s in a row); %s", name, why, s.health_fails,
+        OX_SVC_WARN(name, "unhealthy (%s, %d check%s in a row); %s", why, s.health_fails,
                 s.health_fails == 1 ? "" : "s", then);
       }
       break;
@@ -388,7 +388,7 @@ void Supervisor::on_notify(Millis now) {
     const char* name = s->spec->name.c_str();
     if (m.has_status) {
       w->status = m.status.substr(0, 200);
-      OX_DEBUG("service %s: STATUS=%s", name, w->status.c_str());
+      OX_SVC_DEBUG(name, "STATUS=%s", w->status.c_str());
     }
     if ((m.flags & NotifyMessage::kReady) && s->state == State::Starting) {
       format(w->last, sizeof w->last, "READY=1");
@@ -475,8 +475,8 @@ void Supervisor::spawn_service(Service& s, Millis now) {
         req.stdout_fd = out_w.get();
         req.stderr_fd = err_w.get();
       } else {
-        OX_WARN("service %s: unable to make log pipes: %s; output goes straight to oxinit's",
-                spec.name.c_str(), strerror(o ? e.error().err : o.error().err));
+        OX_SVC_WARN(spec.name.c_str(), "unable to make log pipes: %s; output goes straight to oxinit's",
+                    strerror(o ? e.error().err : o.error().err));
       }
     }
   }
@@ -485,7 +485,7 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   UniqueFd ready_rd, ready_wr;
   if (spec.ready.kind == ProbeSpec::Fd) {
     if (int err = ready_pipe(ready_rd, ready_wr)) {
-      OX_WARN("service %s: unable to make its fd:%d pipe: %s", spec.name.c_str(), spec.ready.fd, strerror(err));
+      OX_SVC_WARN(spec.name.c_str(), "unable to make its fd:%d pipe: %s", spec.ready.fd, strerror(err));
       ready_rd.reset();
     }
     req.ready_fd = ready_wr.get();
@@ -520,10 +520,10 @@ void Supervisor::spawn_service(Service& s, Millis now) {
     char d[24];
     format_duration(d, s.deadline - now);
     if (env_err) {
-      OX_WARN("service %s: unable to read env_file %s: %s; retrying in %s", spec.name.c_str(),
+      OX_SVC_WARN(spec.name.c_str(), "unable to read env_file %s: %s; retrying in %s",
               spec.env_file.c_str(), strerror(err), d);
     } else {
-      OX_WARN("service %s: unable to start: %s: %s; retrying in %s", spec.name.c_str(), r.error().what,
+      OX_SVC_WARN(spec.name.c_str(), "unable to start: %s: %s; retrying in %s", r.error().what,
               strerror(err), d);
     }
     return;
@@ -545,7 +545,7 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   if (spec.is_main) {
     OX_INFO("Spawned child process '%s' with pid '%d'", spec.argv[0].c_str(), s.pid);
   } else {
-    OX_INFO("service %s: started, pid %d", spec.name.c_str(), s.pid);
+    OX_SVC_INFO(spec.name.c_str(), "started, pid %d", s.pid);
   }
 }
 
@@ -573,7 +573,7 @@ void Supervisor::check_oom(Service& s) {
   if (n <= s.oom_kills) return;
   char b[24] = "";
   if (s.spec->memory_max != kNoLimit) format_size(b, sizeof b, s.spec->memory_max);
-  OX_WARN("service %s: killed by the OOM killer%s%s%s", s.spec->name.c_str(), *b ? " (memory_max " : "", b,
+  OX_SVC_WARN(s.spec->name.c_str(), "killed by the OOM killer%s%s%s", *b ? " (memory_max " : "", b,
           *b ? ")" : "");
   s.oom_kills = n;
 }
@@ -606,7 +606,7 @@ bool Supervisor::start_cgroups(Millis now) {
     if (!missing) continue;
     bool on = cgroups_.active();
     bool err = !on && why.err;
-    OX_WARN("service %s: not started: its limits need the %s controller of cgroup v2, %s%s%s%s", s.spec->name.c_str(),
+    OX_SVC_WARN(s.spec->name.c_str(), "not started: its limits need the %s controller of cgroup v2, %s%s%s%s",
             Cgroups::controller_name(missing), on ? "which this cgroup does not offer" : "not in use: ",
             on ? "" : why.what, err ? ": " : "", err ? strerror(why.err) : "");
     post(s, Event::DepFailed, now);
@@ -640,7 +640,7 @@ void Supervisor::report_exec_failure(const Service& s, const ExecFailure& f) {
     if (exec) OX_FATAL("exec %s failed: %s", a0, strerror(f.err));
     else OX_FATAL("unable to start %s: %s failed: %s", a0, f.step, strerror(f.err));
   } else {
-    OX_WARN("service %s: unable to start %s: %s failed: %s", s.spec->name.c_str(), a0, f.step,
+    OX_SVC_WARN(s.spec->name.c_str(), "unable to start %s: %s failed: %s", a0, f.step,
             strerror(f.err));
   }
 }
@@ -654,7 +654,7 @@ void Supervisor::end_for_good(const Service& s, bool ok, int code, Millis now) {
     }
     begin_shutdown(spec.is_main ? "the main command exited" : "a critical service ended", now);
   } else if (!ok && spec.type == ServiceType::Oneshot && phase_ == Phase::Running) {
-    OX_WARN("service %s: oneshot failed with %d; aborting start-up", spec.name.c_str(), code);
+    OX_SVC_WARN(spec.name.c_str(), "oneshot failed with %d; aborting start-up", code);
     if (!code_set_) {
       outcome_.exit_code = code ? code : 1;
       code_set_ = true;
@@ -861,7 +861,7 @@ void Supervisor::shutdown_limit_reached() {
   OX_WARN("shutdown_limit (%s) reached: finishing with what is still there", format_duration(d, shutdown_limit()));
   for (const Service& s : services_) {
     if (is_running(s.state)) {
-      OX_WARN("service %s: still %s (pid %d)", s.spec->name.c_str(), state_name(s.state),
+      OX_SVC_WARN(s.spec->name.c_str(), "still %s (pid %d)", state_name(s.state),
               s.pid > 0 ? s.pid : s.pgid);
     }
   }
