@@ -1011,7 +1011,7 @@ RunOutcome Supervisor::run() {
   logs_.init(&loop_, kTokenLogs, plan_->init.log_timestamps);
   // Only what a service list can ask for reaches the features' code.
   const InitSpec& is = plan_->init;
-  if (is.log_format != LogFormat::Text || is.log_buffer != InitSpec().log_buffer) configure_logs();
+  if (is.log_format != LogFormat::Text || is.log_buffer != kDefaultLogBuffer) configure_logs();
   if (!start_cgroups(now_ms())) {
     outcome_.exit_code = 1;
     return outcome_;

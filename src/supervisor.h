@@ -34,6 +34,10 @@ struct RunOutcome {
 // cuts an ordered stop short.
 Millis default_shutdown_limit(const Plan& plan);
 
+// InitSpec().log_buffer (spec.h; a unit test compares them): run() need
+// not make a whole InitSpec to see whether the config changed it.
+constexpr uint64_t kDefaultLogBuffer = 16384;
+
 // What a reload did (`oxinit ctl reload`, SIGHUP in service mode).
 struct ReloadReport {
   ConfigError error;  // the new config is invalid: nothing changed
