@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdarg>
+#include <cstring>
 
 #include "sys/format.h"
 
@@ -16,10 +17,18 @@ namespace {
 LogSink g_sink = nullptr;
 void* g_sink_ctx = nullptr;
 int g_pid = 0;
-const char* const kNames[] = {"FATAL", "WARN ", "INFO ", "DEBUG", "TRACE", "ERROR"};
+// Six bytes each: the name of level l starts at 6 * l.
+constexpr char kNames[] = "FATAL\0WARN \0INFO \0DEBUG\0TRACE\0ERROR";
 }  // namespace
 
 void set_verbosity(int v) { g_verbosity = v; }
+
+const char* nth_name(const char* packed, unsigned i) {
+  for (; *packed; packed += strlen(packed) + 1) {
+    if (i-- == 0) return packed;
+  }
+  return "?";
+}
 
 void set_log_sink(LogSink sink, void* ctx) {
   g_sink = sink;
@@ -42,7 +51,7 @@ void vlog(Level l, const char* service, const char* fmt, va_list ap) {
   int saved = errno;
   char buf[1024];
   if (!g_pid) g_pid = static_cast<int>(getpid());  // log() never runs in a child
-  size_t n = format(buf, sizeof buf, "[%s oxinit (%d)] ", kNames[static_cast<int>(l)], g_pid);
+  size_t n = format(buf, sizeof buf, "[%s oxinit (%d)] ", kNames + 6 * static_cast<int>(l), g_pid);
   size_t len = n;
   if (service) len += format(buf + len, sizeof buf - len - 1, "service %s: ", service);
   len += vformat(buf + len, sizeof buf - len - 1, fmt, ap);

@@ -26,6 +26,19 @@ inline bool log_enabled(Level l) {
 using LogSink = void (*)(void* ctx, int level, std::string_view line, size_t head);
 void set_log_sink(LogSink sink, void* ctx);
 
+// The i-th name of `packed` ("a\0b\0", ending in an empty name), "?" past
+// the last: a name table without a pointer per name.
+const char* nth_name(const char* packed, unsigned i);
+// How many names `packed` holds (for a static_assert against its enum).
+constexpr unsigned count_names(const char* packed) {
+  unsigned n = 0;
+  for (; *packed; n++) {
+    while (*packed++) {
+    }
+  }
+  return n;
+}
+
 // Saves and restores errno, so callers can log between a failing call and
 // reading errno.
 void log(Level l, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
