@@ -44,6 +44,12 @@ const char* how_it_ended(const Service& s, char* buf, size_t cap) {
   return buf;
 }
 
+// The entry of by_pid_ (pid << 32 | service index, sorted) for pid, or end().
+std::vector<int64_t>::iterator pid_entry(std::vector<int64_t>& v, pid_t pid) {
+  auto it = std::lower_bound(v.begin(), v.end(), int64_t{pid} << 32);
+  return it != v.end() && (*it >> 32) == pid ? it : v.end();
+}
+
 // Pointers to from[first..] and a closing nullptr, appended to v.
 void push_ptrs(std::vector<char*>& v, const std::vector<Str>& from, size_t first) {
   for (size_t k = first; k < from.size(); k++) v.push_back(const_cast<char*>(from[k].c_str()));
@@ -102,22 +108,22 @@ Supervisor::~Supervisor() {
 // The service whose current process is pid; an index entry left by an
 // earlier run (a leader given up on after SIGKILL) is dropped.
 Service* Supervisor::find(pid_t pid) {
-  auto it = std::lower_bound(by_pid_.begin(), by_pid_.end(), std::make_pair(pid, -1));
-  if (it == by_pid_.end() || it->first != pid) return nullptr;
-  Service* s = &services_[static_cast<size_t>(it->second)];
+  auto it = pid_entry(by_pid_, pid);
+  if (it == by_pid_.end()) return nullptr;
+  Service* s = &services_[static_cast<uint32_t>(*it)];
   if (s->pid == pid) return s;
   by_pid_.erase(it);
   return nullptr;
 }
 
 void Supervisor::index_pid(pid_t pid, int idx) {
-  auto p = std::make_pair(pid, idx);
-  by_pid_.insert(std::lower_bound(by_pid_.begin(), by_pid_.end(), p), p);
+  const int64_t e = int64_t{pid} << 32 | static_cast<uint32_t>(idx);
+  by_pid_.insert(std::lower_bound(by_pid_.begin(), by_pid_.end(), e), e);
 }
 
 void Supervisor::unindex_pid(pid_t pid) {
-  auto it = std::lower_bound(by_pid_.begin(), by_pid_.end(), std::make_pair(pid, -1));
-  if (it != by_pid_.end() && it->first == pid) by_pid_.erase(it);
+  auto it = pid_entry(by_pid_, pid);
+  if (it != by_pid_.end()) by_pid_.erase(it);
 }
 
 bool Supervisor::deps_ready(size_t i) const {

@@ -80,7 +80,8 @@ struct SupervisorState {
   vm::Power power_;  // microVM mode: the power button
   std::vector<Service> services_;
   std::vector<std::vector<int>> dependents_;
-  std::vector<std::pair<pid_t, int>> by_pid_;  // sorted: pid -> service index
+  // pid << 32 | service index, sorted; int64_t: the vector type of Service::restarts.
+  std::vector<int64_t> by_pid_;
   int main_ = -1;                   // index of the main command, -1 without one
   UniqueFd null_in_, null_out_;   // opened at first use (services only)
   Phase phase_ = Phase::Running;
