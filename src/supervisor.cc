@@ -50,12 +50,6 @@ std::vector<int64_t>::iterator pid_entry(std::vector<int64_t>& v, pid_t pid) {
   return it != v.end() && (*it >> 32) == pid ? it : v.end();
 }
 
-// Pointers to from[first..] and a closing nullptr, appended to v.
-void push_ptrs(std::vector<char*>& v, const std::vector<Str>& from, size_t first) {
-  for (size_t k = first; k < from.size(); k++) v.push_back(const_cast<char*>(from[k].c_str()));
-  v.push_back(nullptr);
-}
-
 }  // namespace
 
 Millis default_shutdown_limit(const Plan& plan) {
@@ -318,8 +312,8 @@ void Supervisor::run_check(Service& s, Watch& w, Millis now) {
     done = w.probe.check_file(p.path_or_cmd.c_str());
   } else if (p.kind == ProbeSpec::Exec) {
     std::vector<Str> env;
-    std::vector<char*> envp;
-    child_env(spec, env, envp);  // an unreadable env_file: the rest still applies
+    int err;  // an unreadable env_file: the rest still applies
+    std::vector<char*> envp = child_env(spec, env, 0, err);
     const char* argv[] = {"/bin/sh", "-c", p.path_or_cmd.c_str(), nullptr};
     SpawnRequest req;
     req.argv = const_cast<char* const*>(argv);
@@ -426,12 +420,15 @@ void Supervisor::notify_upwards(const char* msg) const {
 }
 
 // The environment of a service's process or of its exec probe, as envp
-// (views of env). 0, or the errno value of an unreadable env_file.
-int Supervisor::child_env(const ServiceSpec& spec, std::vector<Str>& env, std::vector<char*>& envp) {
-  int err = build_env(spec, environ, env);
+// (views of env, then nullptr), and `extra` more null slots after it.
+// err: 0, or the errno value of an unreadable env_file.
+std::vector<char*> Supervisor::child_env(const ServiceSpec& spec, std::vector<Str>& env, size_t extra, int& err) {
+  err = build_env(spec, environ, env);
   if (spec.ready.kind == ProbeSpec::Notify && notify_) set_env(env, Str("NOTIFY_SOCKET=") + notify_->address());
-  push_ptrs(envp, env, 0);
-  return err;
+  // Sized at once (zeroed): no push_back, so no vector<char*> growth code.
+  std::vector<char*> ptrs(env.size() + 1 + extra);
+  for (size_t k = 0; k < env.size(); k++) ptrs[k] = const_cast<char*>(env[k].c_str());
+  return ptrs;
 }
 
 void Supervisor::spawn_service(Service& s, Millis now) {
@@ -439,20 +436,24 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   int idx = static_cast<int>(&s - services_.data());
   // Everything the child needs is built here, before fork.
   std::vector<Str> env;
-  std::vector<char*> envp, argv;
-  int env_err = child_env(spec, env, envp);
-  // argv, then the shell's {"/bin/sh", nullptr, argv[1..], nullptr} (spawn.h).
-  push_ptrs(argv, spec.argv, 0);
-  size_t sh = argv.size();
-  argv.push_back(const_cast<char*>("/bin/sh"));
-  argv.push_back(nullptr);
-  push_ptrs(argv, spec.argv, 1);
+  // envp, argv, then the shell's {"/bin/sh", nullptr, argv[1..], nullptr}
+  // (spawn.h), in one array: 2 * argc + 4 slots hold both, even for argc 0.
+  size_t argc = spec.argv.size();
+  int env_err;
+  std::vector<char*> ptrs = child_env(spec, env, 2 * argc + 4, env_err);
+  char** argv = ptrs.data() + env.size() + 1;
+  char** sh_argv = argv + argc + 1;
+  sh_argv[0] = const_cast<char*>("/bin/sh");
+  for (size_t k = 0; k < argc; k++) {
+    argv[k] = const_cast<char*>(spec.argv[k].c_str());
+    if (k) sh_argv[k + 1] = argv[k];
+  }
 
   SpawnRequest req;
-  req.argv = argv.data();
-  req.envp = envp.data();
+  req.argv = argv;
+  req.envp = ptrs.data();
   req.path = find_env(env, "PATH");
-  req.sh_argv = const_cast<const char**>(argv.data() + sh);
+  req.sh_argv = const_cast<const char**>(sh_argv);
   req.mask = &signals_.original_mask;
   req.sigchld_was_ignored = signals_.sigchld_was_ignored;
   UniqueFd out_w, err_w;

@@ -162,7 +162,7 @@ class Supervisor : SupervisorState {
   void advance(Millis now);
   void post(Service& s, Event e, Millis now, int code = 0, bool group_left = false, bool deps_ready = true);
   void log_step(const Service& s, const Step& st);
-  int child_env(const ServiceSpec& spec, std::vector<Str>& env, std::vector<char*>& envp);
+  std::vector<char*> child_env(const ServiceSpec& spec, std::vector<Str>& env, size_t extra, int& err);
   void spawn_service(Service& s, Millis now);
   void finish_exec(Service& s);
   void report_exec_failure(const Service& s, const ExecFailure& f);
