@@ -424,7 +424,11 @@ void Supervisor::notify_upwards(const char* msg) const {
 // err: 0, or the errno value of an unreadable env_file.
 std::vector<char*> Supervisor::child_env(const ServiceSpec& spec, std::vector<Str>& env, size_t extra, int& err) {
   err = build_env(spec, environ, env);
-  if (spec.ready.kind == ProbeSpec::Notify && notify_) set_env(env, Str("NOTIFY_SOCKET=") + notify_->address());
+  if (spec.ready.kind == ProbeSpec::Notify && notify_) {
+    char kv[48];  // the address is at most 23 bytes (notify.h)
+    format(kv, sizeof kv, "NOTIFY_SOCKET=%s", notify_->address());
+    set_env(env, kv);
+  }
   // Sized at once (zeroed): no push_back, so no vector<char*> growth code.
   std::vector<char*> ptrs(env.size() + 1 + extra);
   for (size_t k = 0; k < env.size(); k++) ptrs[k] = const_cast<char*>(env[k].c_str());
@@ -578,10 +582,10 @@ void Supervisor::check_oom(Service& s) {
   if (!own_cgroup(s) || !(cgroups_.enabled() & Cgroups::needs(*s.spec) & kCgMemory)) return;
   uint64_t n = cgroups_.oom_kills(s.spec->name);
   if (n <= s.oom_kills) return;
-  char b[24] = "";
-  if (s.spec->memory_max != kNoLimit) format_size(b, sizeof b, s.spec->memory_max);
-  OX_SVC_WARN(s.spec->name.c_str(), "killed by the OOM killer%s%s%s", *b ? " (memory_max " : "", b,
-          *b ? ")" : "");
+  char b[48] = "", z[24];
+  if (s.spec->memory_max != kNoLimit)
+    format(b, sizeof b, " (memory_max %s)", format_size(z, sizeof z, s.spec->memory_max));
+  OX_SVC_WARN(s.spec->name.c_str(), "killed by the OOM killer%s", b);
   s.oom_kills = n;
 }
 
