@@ -151,6 +151,8 @@ bool Supervisor::dependents_down(size_t i) const {
   return true;
 }
 
+void Supervisor::post(Service& s, Event e, Millis now) { post(s, e, now, 0, false, true); }
+
 // One event for one service: the table decides, this carries it out.
 void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left, bool deps_ready) {
   Facts f;
@@ -695,7 +697,7 @@ void Supervisor::on_exit(Service& s, int status, Millis now) {
   }
   check_oom(s);
   bool left = !spec.is_main && leftovers(s);
-  post(s, Event::Exited, now, code, left);
+  post(s, Event::Exited, now, code, left, true);
   if (spec.is_main && !code_set_) {
     outcome_.exit_code = code;
     code_set_ = true;

@@ -160,7 +160,10 @@ class Supervisor : SupervisorState {
   void check_groups(Millis now);
   void on_timers(Millis now);
   void advance(Millis now);
-  void post(Service& s, Event e, Millis now, int code = 0, bool group_left = false, bool deps_ready = true);
+  // The common case takes three arguments, not seven: no exit code, no
+  // group left, `after` services ready.
+  void post(Service& s, Event e, Millis now);
+  void post(Service& s, Event e, Millis now, int code, bool group_left, bool deps_ready);
   void log_step(const Service& s, const Step& st);
   std::vector<char*> child_env(const ServiceSpec& spec, std::vector<Str>& env, size_t extra, int& err);
   void spawn_service(Service& s, Millis now);
