@@ -79,10 +79,10 @@ OX_NO_VECTOR_REGS void log(Level l, const char* fmt, ...) {
   va_end(ap);
 }
 
-OX_NO_VECTOR_REGS void log_service(Level l, const char* name, const char* fmt, ...) {
+OX_NO_VECTOR_REGS void log_service(Level l, const Str& name, const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vlog(l, name, fmt, ap);
+  vlog(l, name.c_str(), fmt, ap);
   va_end(ap);
 }
 

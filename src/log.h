@@ -3,6 +3,8 @@
 #pragma once
 #include <string_view>
 
+#include "sys/str.h"
+
 namespace oxinit {
 
 // Error: a failure oxinit carries on after (a module that did not load),
@@ -43,7 +45,7 @@ constexpr unsigned count_names(const char* packed) {
 // reading errno.
 void log(Level l, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 // log() of "service NAME: " followed by fmt.
-void log_service(Level l, const char* name, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+void log_service(Level l, const Str& name, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 
 // The level is checked before the arguments are evaluated: a DEBUG line on
 // the signal path costs a compare, not a signal_name() lookup and a call.

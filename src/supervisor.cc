@@ -164,11 +164,11 @@ void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left
   State from = s.state;
   Step st = step(s, e, f);
   if (!st.valid) {
-    OX_SVC_DEBUG(s.spec->name.c_str(), "%s ignored while %s", event_name(e), state_name(from));
+    OX_SVC_DEBUG(s.spec->name, "%s ignored while %s", event_name(e), state_name(from));
     return;
   }
   if (from != st.to) {
-    OX_SVC_DEBUG(s.spec->name.c_str(), "%s -> %s (%s)", state_name(from), state_name(st.to),
+    OX_SVC_DEBUG(s.spec->name, "%s -> %s (%s)", state_name(from), state_name(st.to),
              event_name(e));
   }
   if (st.next >= Next::Ready) {
@@ -177,14 +177,14 @@ void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left
     log_step(s, st);
   } else if (e == Event::Exited && !s.spec->is_main) {
     char how[48];
-    OX_SVC_INFO(s.spec->name.c_str(), "%s", how_it_ended(s, how, sizeof how));
+    OX_SVC_INFO(s.spec->name, "%s", how_it_ended(s, how, sizeof how));
   }
   if (st.actions & kActClearDeadline) s.deadline = kNoDeadline;
   if (st.actions & kActSetDeadline) s.deadline = now + st.delay;
   if (any_watch_) watch_after_step(s, st, now);
   if (st.actions & kActKillGroup) {
     char d[24];
-    OX_SVC_WARN(s.spec->name.c_str(), "still running %s after its stop signal; sending SIGKILL",
+    OX_SVC_WARN(s.spec->name, "still running %s after its stop signal; sending SIGKILL",
             format_duration(d, s.spec->is_main ? plan_->run.kill_timeout : s.spec->stop_timeout));
     signal_group(s, SIGKILL);
   }
@@ -192,7 +192,7 @@ void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left
     signal_group(s, s.spec->stop_signal);
     // SIGCONT, so a stopped process sees the stop signal (s6-supervise).
     if (s.spec->stop_signal != SIGCONT) signal_group(s, SIGCONT);
-    OX_SVC_INFO(s.spec->name.c_str(), "stopping (pid %d)", s.pid > 0 ? s.pid : s.pgid);
+    OX_SVC_INFO(s.spec->name, "stopping (pid %d)", s.pid > 0 ? s.pid : s.pgid);
   }
   if (st.actions & kActEndForGood) end_for_good(s, st.to == State::Done, run_code(s), now);
   if (st.actions & kActSpawn) spawn_service(s, now);
@@ -202,7 +202,7 @@ void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left
 // how it ended, and what happens next.
 void Supervisor::log_step(const Service& s, const Step& st) {
   const ServiceSpec& spec = *s.spec;
-  const char* name = spec.name.c_str();
+  const Str& name = spec.name;
   char how[48], d[24];
   if (st.actions & kActGiveUp) {
     OX_SVC_WARN(name, "still there %s after SIGKILL (uninterruptible sleep?); giving up on it",
@@ -240,7 +240,7 @@ void Supervisor::log_step(const Service& s, const Step& st) {
 // Changes into and out of ready and unhealthy, with what the last check said.
 void Supervisor::log_probe_step(const Service& s, Event e, const Step& st) {
   const ServiceSpec& spec = *s.spec;
-  const char* name = spec.name.c_str();
+  const Str& name = spec.name;
   const Watch* w = watch(s);
   const char* why = w ? w->last : "";
   char d[24];
@@ -387,7 +387,7 @@ void Supervisor::on_notify(Millis now) {
       OX_DEBUG("notify: a datagram from pid %d, which is no ready = \"notify\" service's", pid);
       continue;
     }
-    const char* name = s->spec->name.c_str();
+    const Str& name = s->spec->name;
     if (m.has_status) {
       w->status = m.status.substr(0, 200);
       OX_SVC_DEBUG(name, "STATUS=%s", w->status.c_str());
@@ -488,7 +488,7 @@ void Supervisor::spawn_service(Service& s, Millis now) {
         req.stdout_fd = out_w.get();
         req.stderr_fd = err_w.get();
       } else {
-        OX_SVC_WARN(spec.name.c_str(), "unable to make log pipes: %s; output goes straight to oxinit's",
+        OX_SVC_WARN(spec.name, "unable to make log pipes: %s; output goes straight to oxinit's",
                     strerror(o ? e.error().err : o.error().err));
       }
     }
@@ -498,7 +498,7 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   UniqueFd ready_rd, ready_wr;
   if (spec.ready.kind == ProbeSpec::Fd) {
     if (int err = ready_pipe(ready_rd, ready_wr)) {
-      OX_SVC_WARN(spec.name.c_str(), "unable to make its fd:%d pipe: %s", spec.ready.fd, strerror(err));
+      OX_SVC_WARN(spec.name, "unable to make its fd:%d pipe: %s", spec.ready.fd, strerror(err));
       ready_rd.reset();
     }
     req.ready_fd = ready_wr.get();
@@ -533,10 +533,10 @@ void Supervisor::spawn_service(Service& s, Millis now) {
     char d[24];
     format_duration(d, s.deadline - now);
     if (env_err) {
-      OX_SVC_WARN(spec.name.c_str(), "unable to read env_file %s: %s; retrying in %s",
+      OX_SVC_WARN(spec.name, "unable to read env_file %s: %s; retrying in %s",
               spec.env_file.c_str(), strerror(err), d);
     } else {
-      OX_SVC_WARN(spec.name.c_str(), "unable to start: %s: %s; retrying in %s", r.error().what,
+      OX_SVC_WARN(spec.name, "unable to start: %s: %s; retrying in %s", r.error().what,
               strerror(err), d);
     }
     return;
@@ -558,7 +558,7 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   if (spec.is_main) {
     OX_INFO("Spawned child process '%s' with pid '%d'", spec.argv[0].c_str(), s.pid);
   } else {
-    OX_SVC_INFO(spec.name.c_str(), "started, pid %d", s.pid);
+    OX_SVC_INFO(spec.name, "started, pid %d", s.pid);
   }
 }
 
@@ -587,7 +587,7 @@ void Supervisor::check_oom(Service& s) {
   char b[48] = "", z[24];
   if (s.spec->memory_max != kNoLimit)
     format(b, sizeof b, " (memory_max %s)", format_size(z, sizeof z, s.spec->memory_max));
-  OX_SVC_WARN(s.spec->name.c_str(), "killed by the OOM killer%s", b);
+  OX_SVC_WARN(s.spec->name, "killed by the OOM killer%s", b);
   s.oom_kills = n;
 }
 
@@ -619,7 +619,7 @@ bool Supervisor::start_cgroups(Millis now) {
     if (!missing) continue;
     bool on = cgroups_.active();
     bool err = !on && why.err;
-    OX_SVC_WARN(s.spec->name.c_str(), "not started: its limits need the %s controller of cgroup v2, %s%s%s%s",
+    OX_SVC_WARN(s.spec->name, "not started: its limits need the %s controller of cgroup v2, %s%s%s%s",
             Cgroups::controller_name(missing), on ? "which this cgroup does not offer" : "not in use: ",
             on ? "" : why.what, err ? ": " : "", err ? strerror(why.err) : "");
     post(s, Event::DepFailed, now);
@@ -653,7 +653,7 @@ void Supervisor::report_exec_failure(const Service& s, const ExecFailure& f) {
     if (exec) OX_FATAL("exec %s failed: %s", a0, strerror(f.err));
     else OX_FATAL("unable to start %s: %s failed: %s", a0, f.step, strerror(f.err));
   } else {
-    OX_SVC_WARN(s.spec->name.c_str(), "unable to start %s: %s failed: %s", a0, f.step,
+    OX_SVC_WARN(s.spec->name, "unable to start %s: %s failed: %s", a0, f.step,
             strerror(f.err));
   }
 }
@@ -667,7 +667,7 @@ void Supervisor::end_for_good(const Service& s, bool ok, int code, Millis now) {
     }
     begin_shutdown(spec.is_main ? "the main command exited" : "a critical service ended", now);
   } else if (!ok && spec.type == ServiceType::Oneshot && phase_ == Phase::Running) {
-    OX_SVC_WARN(spec.name.c_str(), "oneshot failed with %d; aborting start-up", code);
+    OX_SVC_WARN(spec.name, "oneshot failed with %d; aborting start-up", code);
     if (!code_set_) {
       outcome_.exit_code = code ? code : 1;
       code_set_ = true;
@@ -874,7 +874,7 @@ void Supervisor::shutdown_limit_reached() {
   OX_WARN("shutdown_limit (%s) reached: finishing with what is still there", format_duration(d, shutdown_limit()));
   for (const Service& s : services_) {
     if (is_running(s.state)) {
-      OX_SVC_WARN(s.spec->name.c_str(), "still %s (pid %d)", state_name(s.state),
+      OX_SVC_WARN(s.spec->name, "still %s (pid %d)", state_name(s.state),
               s.pid > 0 ? s.pid : s.pgid);
     }
   }
