@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <vector>
 
 #include "sys/format.h"
 
@@ -58,10 +57,12 @@ Str fmt(const char* f, ...) {
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   // Optimal string alignment: insertions, deletions, substitutions and
-  // swaps of two neighbours ("cahce" is one edit from "cache"), over three rows.
+  // swaps of two neighbours ("cahce" is one edit from "cache"), over three
+  // rows on the stack: b counts up to 64 bytes (as Suggestion cuts it).
+  b = b.substr(0, 64);
   size_t w = b.size() + 1;
-  std::vector<size_t> rows(3 * w);
-  size_t *prev2 = rows.data(), *prev = prev2 + w, *row = prev + w;
+  size_t rows[3 * 65];
+  size_t *prev2 = rows, *prev = prev2 + w, *row = prev + w;
   for (size_t j = 0; j < w; j++) prev[j] = j;
   for (size_t i = 1; i <= a.size(); i++) {
     row[0] = i;
@@ -82,7 +83,7 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 
 void Suggestion::consider(std::string_view candidate) {
   size_t len = candidate.size() > word.size() ? candidate.size() : word.size();
-  size_t d = edit_distance(word.substr(0, 64), candidate.substr(0, 64));
+  size_t d = edit_distance(word.substr(0, 64), candidate);
   if (d < best_d && d * 3 <= len) {
     best = candidate;
     best_d = d;

@@ -18,7 +18,7 @@ Str quote(std::string_view s);
 Str vfmt(const char* fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 Str fmt(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
-// Levenshtein distance (for "did you mean" suggestions).
+// Levenshtein distance (for "did you mean" suggestions) over b's first 64 bytes.
 size_t edit_distance(std::string_view a, std::string_view b);
 
 // "; did you mean 'x'?" for the candidate closest to word, if it is close
