@@ -12,6 +12,7 @@
 #include "sys/eintr.h"
 #include "sys/format.h"
 #include "sys/lines.h"
+#include "vm/boot.h"
 
 namespace oxinit::vm {
 
@@ -123,7 +124,7 @@ int load_modules(const std::vector<Str>& names, const char* dir) {
   for (const Str& n : names) {
     // depmod(8) writes modules.dep; a kernel package may ship without one.
     if (::access(d, R_OK) < 0) {
-      OX_ERROR("vm: unable to load module %s: %s: %s", n.c_str(), d, strerror(errno));
+      log_err(Level::Error, 0, "unable to load module %s: %s", n.c_str(), d);
       failed++;
     }
   }

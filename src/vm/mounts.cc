@@ -17,6 +17,7 @@
 #include "sys/eintr.h"
 #include "sys/format.h"
 #include "sys/lines.h"
+#include "vm/boot.h"
 #include "vm/uevent.h"
 
 namespace oxinit::vm {
@@ -93,7 +94,7 @@ bool mount_step(int i) {
   }
   ::mkdir(s.target, 0755);
   if (::mount(s.source, s.target, s.fstype, s.flags, s.data) < 0) {
-    OX_WARN("vm: unable to mount %s on %s: %s", s.fstype, s.target, strerror(errno));
+    log_err(Level::Warn, 0, "unable to mount %s on %s", s.fstype, s.target);
     return false;
   }
   g_mounted[i] = true;
@@ -148,7 +149,7 @@ void undo(const char* target, bool warn) {
   // A busy mount (oxinit's console keeps /dev busy, its binary keeps /) is
   // made read-only instead: what matters before the power goes.
   if (::mount(nullptr, target, nullptr, MS_REMOUNT | MS_RDONLY, nullptr) < 0 && warn)
-    OX_WARN("vm: unable to unmount %s (%s) or remount it read-only: %s", target, strerror(e), strerror(errno));
+    log_err(Level::Warn, 0, "unable to unmount %s (%s) or remount it read-only", target, strerror(e));
 }
 
 }  // namespace
@@ -253,13 +254,13 @@ void mount_configured(const InitSpec& init) {
   const char* what = "";
   if (init.boot.tmp == TmpMode::Tmpfs && !is_mounted("/tmp")) {
     if (int e = mount_one("tmpfs", "/tmp", "tmpfs", "nosuid,nodev,mode=1777", 0, &what))
-      OX_WARN("vm: unable to mount tmpfs on /tmp: %s", strerror(e));
+      log_err(Level::Warn, e, "unable to mount tmpfs on /tmp");
   }
   for (const MountSpec& m : init.boot.mounts) {
     // A disk listed with its module may still be probing: wait a little.
     if (int e = mount_one(m.source, m.target.c_str(), m.type.c_str(), m.options, 5000, &what))
-      OX_WARN("vm: mount.%s: unable to mount %s on %s: %s: %s", m.name.c_str(), m.source.c_str(),
-              m.target.c_str(), what, strerror(e));
+      log_err(Level::Warn, e, "mount.%s: unable to mount %s on %s: %s", m.name.c_str(), m.source.c_str(),
+              m.target.c_str(), what);
   }
 }
 
@@ -276,7 +277,7 @@ void unmount_all(bool whole_machine) {
     for (bool header = true; r.next(line); header = false) {
       Str path = unescape_octal(next_word(line));
       if (!header && ::swapoff(path.c_str()) < 0)
-        OX_WARN("vm: unable to turn off swap %s: %s", path.c_str(), strerror(errno));
+        log_err(Level::Warn, 0, "unable to turn off swap %s", path.c_str());
     }
   }
   std::vector<Str> points = mount_points();

@@ -16,6 +16,7 @@
 #include "sys/fd.h"
 #include "sys/format.h"
 #include "sys/text.h"
+#include "vm/boot.h"
 #include "vm/kernel.h"
 
 namespace oxinit::vm {
@@ -169,13 +170,13 @@ void apply(int nl, NetConfig& c) {
     step = "default route";
     e = r.send(nl);
   }
-  if (e) OX_WARN("vm: network: %s: %s: %s", c.device.c_str(), step, strerror(e));
+  if (e) log_err(Level::Warn, e, "network: %s: %s", c.device.c_str(), step);
   if (c.resolv.empty()) return;
   // Only when /etc is writable (a read-only root keeps its own file).
   UniqueFd fd(::open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if ((fd.valid() || errno != EROFS) &&
       (!fd.valid() || ::write(fd.get(), c.resolv.c_str(), c.resolv.size()) != static_cast<ssize_t>(c.resolv.size())))
-    OX_WARN("vm: network: unable to write /etc/resolv.conf: %s", strerror(errno));
+    log_err(Level::Warn, 0, "network: unable to write /etc/resolv.conf");
 }
 
 }  // namespace
@@ -185,7 +186,7 @@ Str configure_network(const NetworkSpec& spec) {
   Str lo = "lo";
   // The kernel gives lo 127.0.0.1/8 and ::1 when it comes up.
   if (int e = nl.valid() ? link_up(nl.get(), if_index(nl.get(), lo)) : errno) {
-    OX_WARN("vm: unable to bring lo up: %s", strerror(e));
+    log_err(Level::Warn, e, "unable to bring lo up");
     return {};
   }
   NetConfig c;

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "sys/eintr.h"
 #include "sys/str.h"
+#include "vm/boot.h"
 #include "vm/kernel.h"
 #include "vm/uevent.h"
 
@@ -32,7 +33,7 @@ void Power::attach(Loop& loop, uint64_t token) {
 
 void Power::add(int fd) {
   if (auto r = loop_->add(fd, EPOLLIN, token_ | static_cast<uint32_t>(fd)); !r)
-    OX_WARN("vm: unable to watch for the power button: %s", strerror(r.error().err));
+    log_err(Level::Warn, r.error().err, "unable to watch for the power button");
 }
 
 void Power::scan() {
@@ -98,7 +99,7 @@ bool Power::on_readable(int fd) {
 }
 
 void disable_cad() {
-  if (::reboot(RB_DISABLE_CAD) < 0) OX_WARN("vm: unable to disable Ctrl-Alt-Del: %s", strerror(errno));
+  if (::reboot(RB_DISABLE_CAD) < 0) log_err(Level::Warn, 0, "unable to disable Ctrl-Alt-Del");
 }
 
 void power_off(FinalAction action) {

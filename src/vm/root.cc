@@ -13,6 +13,7 @@
 #include "log.h"
 #include "sys/format.h"
 #include "sys/text.h"
+#include "vm/boot.h"
 #include "vm/mounts.h"
 
 namespace oxinit::vm {
@@ -133,8 +134,7 @@ bool switch_root(char** argv, const sigset_t& mask) {
     ::umount2(kNewRoot, 0);
   }
   if (err) {
-    OX_FATAL("vm: unable to switch root to %.*s: %s: %s", static_cast<int>(a.root.size()), a.root.data(), step,
-             strerror(err));
+    log_err(Level::Fatal, err, "unable to switch root to %.*s: %s", static_cast<int>(a.root.size()), a.root.data(), step);
     return false;
   }
   // switch_root(8): the API filesystems move along; one that cannot (no
@@ -155,7 +155,7 @@ bool switch_root(char** argv, const sigset_t& mask) {
     ::sigprocmask(SIG_SETMASK, &mask, nullptr);
     ::execv(init, argv);
   }
-  OX_FATAL("vm: unable to switch root to %s: %s: %s", dev.c_str(), init, strerror(errno));
+  log_err(Level::Fatal, 0, "unable to switch root to %s: %s", dev.c_str(), init);
   return false;
 }
 
