@@ -11,6 +11,7 @@
 
 #include "sys/format.h"
 #include "sys/str.h"
+#include "sys/text.h"
 
 namespace oxinit {
 
@@ -25,7 +26,7 @@ void parse_notify(std::string_view d, NotifyMessage& m) {
     for (size_t i = 0; i < 5; i++) {
       if (line == kFlags[i]) m.flags = static_cast<uint8_t>(m.flags | 1u << i);
     }
-    if (line.substr(0, 7) == "STATUS=") {
+    if (has_prefix(line, "STATUS=")) {
       m.status = line.substr(7);
       m.has_status = true;
     }

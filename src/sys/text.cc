@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "sys/format.h"
 
@@ -96,6 +97,11 @@ Str Suggestion::text() const {
   s += best;
   s += "'?";
   return s;
+}
+
+bool has_prefix(std::string_view s, const char* prefix) {
+  size_t n = strlen(prefix);
+  return s.size() >= n && memcmp(s.data(), prefix, n) == 0;
 }
 
 // A dotted quad into a[0..3] (no leading zeros: "010" is octal to inet_aton).

@@ -30,6 +30,9 @@ struct Suggestion {
   void consider(std::string_view candidate);
   Str text() const;  // "" when nothing was close
 };
+// Whether s starts with prefix (one call, not a substr and a compare inline).
+bool has_prefix(std::string_view s, const char* prefix);
+
 // A dotted quad into a[0..3] (no leading zeros: "010" is octal to inet_aton).
 bool parse_ipv4(std::string_view s, uint8_t* a);
 

@@ -17,6 +17,7 @@
 #include "sys/eintr.h"
 #include "sys/format.h"
 #include "sys/lines.h"
+#include "sys/text.h"
 #include "vm/boot.h"
 #include "vm/uevent.h"
 
@@ -140,7 +141,7 @@ Str look_for_device(std::string_view spec) {
 }
 
 bool is_device_spec(std::string_view s) {
-  return s.substr(0, 5) == "/dev/" || s.substr(0, 5) == "UUID=" || s.substr(0, 6) == "LABEL=";
+  return has_prefix(s, "/dev/") || has_prefix(s, "UUID=") || has_prefix(s, "LABEL=");
 }
 
 void undo(const char* target, bool warn) {
@@ -171,8 +172,8 @@ bool ext_matches(const unsigned char* sb, std::string_view spec) {
   // Documentation/filesystems/ext4/super.rst: s_magic 0xEF53 at 0x38,
   // s_uuid[16] at 0x68, s_volume_name[16] at 0x78.
   if (sb[0x38] != 0x53 || sb[0x39] != 0xEF) return false;
-  if (spec.substr(0, 5) == "UUID=") return uuid_equals(sb + 0x68, spec.substr(5));
-  if (spec.substr(0, 6) != "LABEL=") return false;
+  if (has_prefix(spec, "UUID=")) return uuid_equals(sb + 0x68, spec.substr(5));
+  if (!has_prefix(spec, "LABEL=")) return false;
   const char* label = reinterpret_cast<const char*>(sb + 0x78);
   return std::string_view(label, strnlen(label, 16)) == spec.substr(6);
 }

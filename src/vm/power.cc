@@ -15,6 +15,7 @@
 #include "log.h"
 #include "sys/eintr.h"
 #include "sys/str.h"
+#include "sys/text.h"
 #include "vm/boot.h"
 #include "vm/kernel.h"
 #include "vm/uevent.h"
@@ -73,7 +74,7 @@ bool Power::on_readable(int fd) {
       }
       std::string_view m(msg, static_cast<size_t>(n));
       std::string_view dev = uevent_get(m, "DEVNAME");
-      if (uevent_get(m, "ACTION") == "add" && dev.substr(0, 11) == "input/event")
+      if (uevent_get(m, "ACTION") == "add" && has_prefix(dev, "input/event"))
         watch((Str("/dev/") + dev).c_str());
     }
     return false;
