@@ -14,7 +14,7 @@
 
 #include "log.h"
 #include "sys/eintr.h"
-#include "sys/str.h"
+#include "sys/format.h"
 #include "sys/text.h"
 #include "vm/boot.h"
 #include "vm/kernel.h"
@@ -41,12 +41,14 @@ void Power::scan() {
   DIR* d = ::opendir("/sys/class/input");
   if (!d) return;
   while (dirent* e = ::readdir(d)) {
-    if (strncmp(e->d_name, "event", 5) == 0) watch((Str("/dev/input/") + e->d_name).c_str());
+    if (strncmp(e->d_name, "event", 5) == 0) watch("/dev/input/", e->d_name);
   }
   ::closedir(d);
 }
 
-void Power::watch(const char* path) {
+void Power::watch(const char* dir, std::string_view name) {
+  char path[300];
+  format(path, sizeof path, "%s%.*s", dir, static_cast<int>(name.size()), name.data());
   UniqueFd fd(::open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   struct stat st;
   if (!fd.valid() || ::fstat(fd.get(), &st) < 0 || n_ == kMax) return;
@@ -75,7 +77,7 @@ bool Power::on_readable(int fd) {
       std::string_view m(msg, static_cast<size_t>(n));
       std::string_view dev = uevent_get(m, "DEVNAME");
       if (uevent_get(m, "ACTION") == "add" && has_prefix(dev, "input/event"))
-        watch((Str("/dev/") + dev).c_str());
+        watch("/dev/", dev);
     }
     return false;
   }
