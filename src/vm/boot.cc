@@ -81,17 +81,16 @@ void console_fds() {
 // "net.ipv4.ip_forward=1" -> /proc/sys/net/ipv4/ip_forward (a key with '/'
 // is taken as a path, as sysctl(8) does, for names that contain dots).
 void write_sysctl(const Str& kv) {
-  std::string_view s = kv;
-  size_t eq = s.find('=');
-  std::string_view key = s.substr(0, eq);
-  bool slashes = key.find('/') != std::string_view::npos;
-  Str path = "/proc/sys/";
-  for (char c : key) path += c == '.' && !slashes ? '/' : c;
-  Str value = s.substr(eq + 1);
-  value += '\n';
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd.valid() || ::write(fd.get(), value.c_str(), value.size()) < 0)
-    log_err(Level::Warn, 0, "unable to set sysctl %.*s", static_cast<int>(key.size()), key.data());
+  char path[512], value[4096];  // no sysctl takes more than a page
+  const char* eq = strchr(kv.c_str(), '=');  // the schema checked there is one
+  int klen = static_cast<int>(eq - kv.c_str());
+  size_t n = format(path, sizeof path, "/proc/sys/%.*s", klen, kv.c_str());
+  bool slashes = memchr(kv.c_str(), '/', static_cast<size_t>(klen));
+  for (size_t i = 10; i < n && !slashes; i++) path[i] = path[i] == '.' ? '/' : path[i];
+  n = format(value, sizeof value, "%s\n", eq + 1);
+  UniqueFd fd(::open(path, O_WRONLY | O_CLOEXEC));
+  if (!fd.valid() || ::write(fd.get(), value, n) < 0)
+    log_err(Level::Warn, 0, "unable to set sysctl %.*s", klen, kv.c_str());
 }
 
 constexpr size_t kSeedSize = 512;  // 4096 bits, as systemd-random-seed

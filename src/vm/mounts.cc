@@ -24,28 +24,28 @@
 namespace oxinit::vm {
 namespace {
 
+// The source is the type's name for each of these.
 struct MountStep {
-  const char* source;
-  const char* target;
   const char* fstype;
-  unsigned long flags;
+  const char* target;
   const char* data;
+  unsigned flags;
 };
 
-constexpr unsigned long kSecure = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+constexpr unsigned kSecure = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 
 // In order: /proc first (the mountinfo check needs it), /dev before what
 // lives under it.
 constexpr MountStep kSteps[] = {
-    {"proc", "/proc", "proc", kSecure, nullptr},
-    {"sysfs", "/sys", "sysfs", kSecure, nullptr},
-    {"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755"},
+    {"proc", "/proc", nullptr, kSecure},
+    {"sysfs", "/sys", nullptr, kSecure},
+    {"devtmpfs", "/dev", "mode=0755", MS_NOSUID},
     // ptmxmode=0666: the devpts instance's own ptmx node is 0000 by default
     // (Documentation/filesystems/devpts.rst).
-    {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,ptmxmode=0666"},
-    {"tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
-    {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"},
-    {"cgroup2", "/sys/fs/cgroup", "cgroup2", kSecure, nullptr},
+    {"devpts", "/dev/pts", "mode=0620,ptmxmode=0666", MS_NOSUID | MS_NOEXEC},
+    {"tmpfs", "/dev/shm", "mode=1777", MS_NOSUID | MS_NODEV},
+    {"tmpfs", "/run", "mode=0755", MS_NOSUID | MS_NODEV},
+    {"cgroup2", "/sys/fs/cgroup", nullptr, kSecure},
 };
 constexpr int kCgroupStep = 6;
 constexpr int kNumSteps = sizeof kSteps / sizeof kSteps[0];
@@ -94,7 +94,7 @@ bool mount_step(int i) {
     return false;
   }
   ::mkdir(s.target, 0755);
-  if (::mount(s.source, s.target, s.fstype, s.flags, s.data) < 0) {
+  if (::mount(s.fstype, s.target, s.fstype, s.flags, s.data) < 0) {
     log_err(Level::Warn, 0, "unable to mount %s on %s", s.fstype, s.target);
     return false;
   }
