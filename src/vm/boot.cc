@@ -185,8 +185,8 @@ bool boot(const InitSpec& init, char** argv, const sigset_t& mask) {
     if (!switch_root(argv, mask)) return false;
   }
   mount_configured(init);
-  Str host = configure_network(init.boot.network);
-  if (!init.hostname.empty()) host = init.hostname;
+  Str from_ip = configure_network(init.boot.network);
+  const Str& host = init.hostname.empty() ? from_ip : init.hostname;
   if (!host.empty() && ::sethostname(host.c_str(), host.size()) < 0)
     log_err(Level::Warn, 0, "unable to set hostname %s", host.c_str());
   for (const Str& kv : init.boot.sysctl) write_sysctl(kv);

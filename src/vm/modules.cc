@@ -91,8 +91,9 @@ class Modules {
   const char* dir_;
 
   [[gnu::cold]] bool fail(const Str& name, bool required, const char* why, int err) {
-    OX_LOG_AT(required ? Level::Error : Level::Debug, "vm: unable to load module %s: %s%s%s", name.c_str(), why,
-              err ? ": " : "", err ? strerror(err) : "");
+    Level l = required ? Level::Error : Level::Debug;
+    if (err) log_err(l, err, "unable to load module %s: %s", name.c_str(), why);
+    else OX_LOG_AT(l, "vm: unable to load module %s: %s", name.c_str(), why);
     return false;
   }
 
