@@ -66,8 +66,8 @@ bool parse_ip_arg(std::string_view arg, NetConfig& out, const char** why) {
     out.prefix = out.addr[0] < 128 ? 8 : out.addr[0] < 192 ? 16 : 24;
   }
   if (n > 2) parse_ipv4(f[2], out.gateway);
-  if (n > 4) out.hostname = f[4];
-  if (n > 5) out.device = f[5];
+  if (n > 4) out.hostname += f[4];  // out is fresh: appends, not temporaries
+  if (n > 5) out.device += f[5];
   for (size_t k = 7; k < n && k < 9; k++) add_nameserver(out.resolv, f[k]);
   return true;
 }
