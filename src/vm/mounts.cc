@@ -116,25 +116,27 @@ bool uuid_equals(const unsigned char* u, std::string_view text) {
 
 // spec when it names a block device; for UUID= and LABEL=, the one of
 // /sys/class/block whose ext superblock matches; "" when there is none.
+// Whether dev is a block device and, for UUID= and LABEL=, has spec's ext
+// superblock. Not inlined: one copy for both paths of look_for_device().
+[[gnu::noinline]] bool device_matches(const char* dev, std::string_view spec) {
+  UniqueFd fd(::open(dev, O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  struct stat st;
+  unsigned char sb[1024];
+  return fd.valid() && ::fstat(fd.get(), &st) == 0 && S_ISBLK(st.st_mode) &&
+         (spec[0] == '/' || (::pread(fd.get(), sb, sizeof sb, 1024) == sizeof sb && ext_matches(sb, spec)));
+}
+
 Str look_for_device(std::string_view spec) {
   char dev[300];
-  bool by_id = spec[0] != '/';
   format(dev, sizeof dev, "%.*s", static_cast<int>(spec.size()), spec.data());
-  DIR* d = by_id ? ::opendir("/sys/class/block") : nullptr;
-  for (;;) {
-    dirent* e = d ? ::readdir(d) : nullptr;
-    if (e && e->d_name[0] == '.') continue;
-    if (e) format(dev, sizeof dev, "/dev/%s", e->d_name);
-    UniqueFd fd(e || !by_id ? ::open(dev, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1);
-    struct stat st;
-    unsigned char sb[1024];
-    if (fd.valid() && ::fstat(fd.get(), &st) == 0 && S_ISBLK(st.st_mode) &&
-        (!by_id || (::pread(fd.get(), sb, sizeof sb, 1024) == sizeof sb && ext_matches(sb, spec))))
-      break;
-    if (!e) {
-      dev[0] = 0;
-      break;
-    }
+  if (spec[0] == '/') return device_matches(dev, spec) ? dev : "";
+  dev[0] = 0;
+  DIR* d = ::opendir("/sys/class/block");
+  while (dirent* e = d ? ::readdir(d) : nullptr) {
+    if (e->d_name[0] == '.') continue;
+    format(dev, sizeof dev, "/dev/%s", e->d_name);
+    if (device_matches(dev, spec)) break;
+    dev[0] = 0;
   }
   if (d) ::closedir(d);
   return dev;
