@@ -107,8 +107,9 @@ bool uuid_equals(const unsigned char* u, std::string_view text) {
   size_t k = 0;
   for (char c : text) {
     if (c == '-') continue;
-    int v = c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
-    if (v < 0 || k >= 32 || ((u[k / 2] >> (k % 2 ? 0 : 4)) & 15) != v) return false;
+    unsigned v = static_cast<unsigned>(c - '0');
+    if (v > 9) v = static_cast<unsigned>((c | 0x20) - 'a') + 10;
+    if (v > 15 || k >= 32 || ((u[k / 2] >> (k % 2 ? 0 : 4)) & 15u) != v) return false;
     k++;
   }
   return k == 32;
@@ -183,8 +184,9 @@ bool ext_matches(const unsigned char* sb, std::string_view spec) {
 void mount_options(std::string_view opts, unsigned long& flags, Str& data) {
   // mount(8)'s filesystem-independent options ("rw" clears "ro"); the rest
   // go to the filesystem.
-  static constexpr char kNames[][12] = {"ro", "rw", "nosuid", "nodev", "noexec", "sync", "noatime", "nodiratime",
-                                        "relatime", "strictatime", "lazytime", "dirsync", "bind", "rbind", "defaults"};
+  static constexpr char kNames[] =
+      "ro\0rw\0nosuid\0nodev\0noexec\0sync\0noatime\0nodiratime\0relatime\0strictatime\0lazytime\0dirsync\0bind\0"
+      "rbind\0defaults";
   static constexpr unsigned kFlags[] = {MS_RDONLY, MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_SYNCHRONOUS,
                                         MS_NOATIME, MS_NODIRATIME, MS_RELATIME, MS_STRICTATIME, MS_LAZYTIME,
                                         MS_DIRSYNC, MS_BIND, MS_BIND | MS_REC, 0};
@@ -193,7 +195,7 @@ void mount_options(std::string_view opts, unsigned long& flags, Str& data) {
     std::string_view o = opts.substr(0, comma);
     opts.remove_prefix(comma == std::string_view::npos ? opts.size() : comma + 1);
     size_t k = 0;
-    while (k < sizeof kFlags / sizeof kFlags[0] && o != kNames[k]) k++;
+    for (const char* n = kNames; k < sizeof kFlags / sizeof kFlags[0] && o != n; n += strlen(n) + 1) k++;
     if (k == 1) {
       flags &= ~static_cast<unsigned long>(MS_RDONLY);
     } else if (k < sizeof kFlags / sizeof kFlags[0]) {
