@@ -36,7 +36,7 @@ HttpStatus parse_http_status(std::string_view a) {
   }
 }
 
-bool Probe::finish(bool ok, const char* fmt, ...) {
+OX_NO_FLOAT_ARGS bool Probe::finish(bool ok, const char* fmt, ...) {
   close_socket();
   phase_ = Phase::Idle;
   result_.ok = ok;

@@ -48,7 +48,7 @@ Str vfmt(const char* fmt, va_list ap) {
   }
 }
 
-Str fmt(const char* f, ...) {
+OX_NO_FLOAT_ARGS Str fmt(const char* f, ...) {
   va_list ap;
   va_start(ap, f);
   Str s = vfmt(f, ap);

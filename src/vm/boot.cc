@@ -160,7 +160,7 @@ bool initial_pid1() {
   return vm;
 }
 
-void log_err(Level l, int err, const char* fmt, ...) {
+OX_NO_FLOAT_ARGS void log_err(Level l, int err, const char* fmt, ...) {
   if (!log_enabled(l)) return;
   if (!err) err = errno;
   char msg[1024];
