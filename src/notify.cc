@@ -16,16 +16,15 @@
 namespace oxinit {
 
 void parse_notify(std::string_view d, NotifyMessage& m) {
-  static constexpr std::string_view kFlags[] = {"READY=1", "STOPPING=1", "RELOADING=1", "WATCHDOG=1",
-                                                "WATCHDOG=trigger"};
+  static constexpr char kFlags[] = "READY=1\0STOPPING=1\0RELOADING=1\0WATCHDOG=1\0WATCHDOG=trigger";
   m = NotifyMessage{};
   while (!d.empty()) {
     size_t nl = d.find('\n');
     std::string_view line = d.substr(0, nl);
     d = nl == std::string_view::npos ? std::string_view() : d.substr(nl + 1);
-    for (size_t i = 0; i < 5; i++) {
-      if (line == kFlags[i]) m.flags = static_cast<uint8_t>(m.flags | 1u << i);
-    }
+    const char* f = kFlags;
+    for (unsigned i = 0; i < 5; i++, f += strlen(f) + 1)
+      if (line == f) m.flags = static_cast<uint8_t>(m.flags | 1u << i);
     if (has_prefix(line, "STATUS=")) {
       m.status = line.substr(7);
       m.has_status = true;

@@ -197,7 +197,8 @@ bool Probe::on_deadline(Millis now) {
   if (!busy() || now < deadline_) return false;
   cancel();
   long long t = timeout_;
-  return t % 1000 ? finish(false, "timed out after %lldms", t) : finish(false, "timed out after %llds", t / 1000);
+  bool ms = t % 1000;
+  return finish(false, "timed out after %lld%s", ms ? t : t / 1000, ms ? "ms" : "s");
 }
 
 void Probe::cancel() {
