@@ -88,20 +88,14 @@ bool Probe::connect_next(int err) {
       sockaddr_in in;
       sockaddr_in6 in6;
     } a{};
-    socklen_t alen;
     int family = next_addr_++ ? AF_INET6 : p.family;
-    if (family == AF_INET) {
-      a.in.sin_family = AF_INET;
-      a.in.sin_port = htons(p.port);
-      memcpy(&a.in.sin_addr, p.addr, 4);
-      alen = sizeof a.in;
-    } else {
-      a.in6.sin6_family = AF_INET6;
-      a.in6.sin6_port = htons(p.port);
-      if (next_addr_ == 2) a.in6.sin6_addr.s6_addr[15] = 1;  // localhost's second try: ::1
-      else memcpy(&a.in6.sin6_addr, p.addr, 16);
-      alen = sizeof a.in6;
-    }
+    // sockaddr_in and sockaddr_in6 share the family and port fields.
+    a.in6.sin6_family = static_cast<sa_family_t>(family);
+    a.in6.sin6_port = htons(p.port);
+    socklen_t alen = family == AF_INET ? sizeof a.in : sizeof a.in6;
+    if (family == AF_INET) memcpy(&a.in.sin_addr, p.addr, 4);
+    else if (next_addr_ == 2) a.in6.sin6_addr.s6_addr[15] = 1;  // localhost's second try: ::1
+    else memcpy(&a.in6.sin6_addr, p.addr, 16);
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd >= 0) {
       sock_.reset(fd);
