@@ -66,9 +66,9 @@ std::vector<Str> mount_points() {
   return out;
 }
 
-bool is_mounted(std::string_view path) {
+bool is_mounted(const char* path) {
   for (const Str& m : mount_points())
-    if (m.view() == path) return true;
+    if (!strcmp(m.c_str(), path)) return true;
   return false;
 }
 
