@@ -29,10 +29,17 @@ HttpStatus parse_http_status(std::string_view a) {
     if (code < 100 || code > 599) return {HttpStatus::Malformed, 0};
     if (code >= 200) return {HttpStatus::Ok, code};
     // An interim answer (100 Continue, 103 Early Hints) ends at the blank
-    // line after its headers; the final answer follows it.
-    size_t crlf = a.find("\r\n\r\n"), lf = a.find("\n\n");
-    if (crlf == std::string_view::npos && lf == std::string_view::npos) return {HttpStatus::Incomplete, 0};
-    a.remove_prefix(crlf < lf ? crlf + 4 : lf + 2);
+    // line after its headers; the final answer follows it. The blank
+    // line ("\r\n\r\n" or "\n\n", whichever comes first); a scan, not two
+    // find()s (~170 bytes of string_view::find used nowhere else).
+    size_t end = 0;
+    for (size_t i = 1; i + 1 < a.size() && !end; i++) {
+      if (a[i] != '\n') continue;
+      if (a[i + 1] == '\n') end = i + 2;
+      else if (a[i - 1] == '\r' && a[i + 1] == '\r' && i + 2 < a.size() && a[i + 2] == '\n') end = i + 3;
+    }
+    if (!end) return {HttpStatus::Incomplete, 0};
+    a.remove_prefix(end);
   }
 }
 
