@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -94,7 +95,14 @@ bool NotifySocket::receive(pid_t& sender, NotifyMessage& msg) {
     mh.msg_iovlen = 1;
     mh.msg_control = ctl.buf;
     mh.msg_controllen = sizeof ctl.buf;
+#if defined(__x86_64__) || defined(__aarch64__)
+    // The system call itself: musl's recvmsg() (~180 bytes, used nowhere
+    // else) only zeroes msghdr padding that mh{} zeroed already and converts
+    // 32-bit timestamps, which these 64-bit ABIs do not have.
+    ssize_t n = ::syscall(SYS_recvmsg, fd_.get(), &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+#else
     ssize_t n = recvmsg(fd_.get(), &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+#endif
     if (n < 0) {
       if (errno == EINTR) continue;
       return false;
