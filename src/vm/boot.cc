@@ -161,7 +161,6 @@ bool initial_pid1() {
 }
 
 OX_NO_FLOAT_ARGS void log_err(Level l, int err, const char* fmt, ...) {
-  if (!log_enabled(l)) return;
   if (!err) err = errno;
   char msg[1024];
   va_list ap;
