@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -11,21 +12,21 @@
 
 #include "sys/format.h"
 #include "sys/str.h"
+#include "sys/text.h"
 
 namespace oxinit {
 
 void parse_notify(std::string_view d, NotifyMessage& m) {
-  static constexpr std::string_view kFlags[] = {"READY=1", "STOPPING=1", "RELOADING=1", "WATCHDOG=1",
-                                                "WATCHDOG=trigger"};
+  static constexpr char kFlags[] = "READY=1\0STOPPING=1\0RELOADING=1\0WATCHDOG=1\0WATCHDOG=trigger";
   m = NotifyMessage{};
   while (!d.empty()) {
     size_t nl = d.find('\n');
     std::string_view line = d.substr(0, nl);
     d = nl == std::string_view::npos ? std::string_view() : d.substr(nl + 1);
-    for (size_t i = 0; i < 5; i++) {
-      if (line == kFlags[i]) m.flags = static_cast<uint8_t>(m.flags | 1u << i);
-    }
-    if (line.substr(0, 7) == "STATUS=") {
+    const char* f = kFlags;
+    for (unsigned i = 0; i < 5; i++, f += strlen(f) + 1)
+      if (line == f) m.flags = static_cast<uint8_t>(m.flags | 1u << i);
+    if (has_prefix(line, "STATUS=")) {
       m.status = line.substr(7);
       m.has_status = true;
     }
@@ -94,7 +95,14 @@ bool NotifySocket::receive(pid_t& sender, NotifyMessage& msg) {
     mh.msg_iovlen = 1;
     mh.msg_control = ctl.buf;
     mh.msg_controllen = sizeof ctl.buf;
+#if defined(__x86_64__) || defined(__aarch64__)
+    // The system call itself: musl's recvmsg() (~180 bytes, used nowhere
+    // else) only zeroes msghdr padding that mh{} zeroed already and converts
+    // 32-bit timestamps, which these 64-bit ABIs do not have.
+    ssize_t n = ::syscall(SYS_recvmsg, fd_.get(), &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+#else
     ssize_t n = recvmsg(fd_.get(), &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+#endif
     if (n < 0) {
       if (errno == EINTR) continue;
       return false;

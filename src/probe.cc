@@ -29,14 +29,21 @@ HttpStatus parse_http_status(std::string_view a) {
     if (code < 100 || code > 599) return {HttpStatus::Malformed, 0};
     if (code >= 200) return {HttpStatus::Ok, code};
     // An interim answer (100 Continue, 103 Early Hints) ends at the blank
-    // line after its headers; the final answer follows it.
-    size_t crlf = a.find("\r\n\r\n"), lf = a.find("\n\n");
-    if (crlf == std::string_view::npos && lf == std::string_view::npos) return {HttpStatus::Incomplete, 0};
-    a.remove_prefix(crlf < lf ? crlf + 4 : lf + 2);
+    // line after its headers; the final answer follows it. The blank
+    // line ("\r\n\r\n" or "\n\n", whichever comes first); a scan, not two
+    // find()s (~170 bytes of string_view::find used nowhere else).
+    size_t end = 0;
+    for (size_t i = 1; i + 1 < a.size() && !end; i++) {
+      if (a[i] != '\n') continue;
+      if (a[i + 1] == '\n') end = i + 2;
+      else if (a[i - 1] == '\r' && a[i + 1] == '\r' && i + 2 < a.size() && a[i + 2] == '\n') end = i + 3;
+    }
+    if (!end) return {HttpStatus::Incomplete, 0};
+    a.remove_prefix(end);
   }
 }
 
-bool Probe::finish(bool ok, const char* fmt, ...) {
+OX_NO_FLOAT_ARGS bool Probe::finish(bool ok, const char* fmt, ...) {
   close_socket();
   phase_ = Phase::Idle;
   result_.ok = ok;
@@ -88,20 +95,14 @@ bool Probe::connect_next(int err) {
       sockaddr_in in;
       sockaddr_in6 in6;
     } a{};
-    socklen_t alen;
     int family = next_addr_++ ? AF_INET6 : p.family;
-    if (family == AF_INET) {
-      a.in.sin_family = AF_INET;
-      a.in.sin_port = htons(p.port);
-      memcpy(&a.in.sin_addr, p.addr, 4);
-      alen = sizeof a.in;
-    } else {
-      a.in6.sin6_family = AF_INET6;
-      a.in6.sin6_port = htons(p.port);
-      if (next_addr_ == 2) a.in6.sin6_addr.s6_addr[15] = 1;  // localhost's second try: ::1
-      else memcpy(&a.in6.sin6_addr, p.addr, 16);
-      alen = sizeof a.in6;
-    }
+    // sockaddr_in and sockaddr_in6 share the family and port fields.
+    a.in6.sin6_family = static_cast<sa_family_t>(family);
+    a.in6.sin6_port = htons(p.port);
+    socklen_t alen = family == AF_INET ? sizeof a.in : sizeof a.in6;
+    if (family == AF_INET) memcpy(&a.in.sin_addr, p.addr, 4);
+    else if (next_addr_ == 2) a.in6.sin6_addr.s6_addr[15] = 1;  // localhost's second try: ::1
+    else memcpy(&a.in6.sin6_addr, p.addr, 16);
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd >= 0) {
       sock_.reset(fd);
@@ -197,7 +198,8 @@ bool Probe::on_deadline(Millis now) {
   if (!busy() || now < deadline_) return false;
   cancel();
   long long t = timeout_;
-  return t % 1000 ? finish(false, "timed out after %lldms", t) : finish(false, "timed out after %llds", t / 1000);
+  bool ms = t % 1000;
+  return finish(false, "timed out after %lld%s", ms ? t : t / 1000, ms ? "ms" : "s");
 }
 
 void Probe::cancel() {

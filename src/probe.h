@@ -12,6 +12,7 @@
 #include "spawn.h"
 #include "spec.h"
 #include "sys/fd.h"
+#include "sys/text.h"
 
 namespace oxinit {
 
@@ -61,7 +62,7 @@ class Probe {
   bool connect_next(int err);
   bool send_request();
   bool read_answer();
-  bool finish(bool ok, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+  OX_NO_FLOAT_ARGS bool finish(bool ok, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
   bool fail_errno(int err);
   void close_socket();
 

@@ -2,41 +2,22 @@
 
 #include <algorithm>
 
+#include "log.h"
+
 namespace oxinit {
 
-const char* state_name(State s) {
-  switch (s) {
-    case State::Waiting: return "waiting";
-    case State::Starting: return "starting";
-    case State::Ready: return "ready";
-    case State::Unhealthy: return "unhealthy";
-    case State::Stopping: return "stopping";
-    case State::Backoff: return "backoff";
-    case State::Done: return "done";
-    case State::Failed: return "failed";
-    case State::Stopped: return "stopped";
-  }
-  return "?";
-}
+namespace {
+constexpr char kStateNames[] = "waiting\0starting\0ready\0unhealthy\0stopping\0backoff\0done\0failed\0stopped\0";
+constexpr char kEventNames[] =
+    "deps-ready\0dep-failed\0started\0spawn-failed\0exited\0group-empty\0deadline\0stop\0start\0ready\0"
+    "health-ok\0health-failed\0watchdog-late\0";
+static_assert(count_names(kStateNames) == static_cast<unsigned>(State::Stopped) + 1);
+static_assert(count_names(kEventNames) == static_cast<unsigned>(Event::WatchdogLate) + 1);
+}  // namespace
 
-const char* event_name(Event e) {
-  switch (e) {
-    case Event::DepsReady: return "deps-ready";
-    case Event::DepFailed: return "dep-failed";
-    case Event::Started: return "started";
-    case Event::SpawnFailed: return "spawn-failed";
-    case Event::Exited: return "exited";
-    case Event::GroupEmpty: return "group-empty";
-    case Event::Deadline: return "deadline";
-    case Event::Stop: return "stop";
-    case Event::Start: return "start";
-    case Event::Ready: return "ready";
-    case Event::HealthOk: return "health-ok";
-    case Event::HealthFailed: return "health-failed";
-    case Event::WatchdogLate: return "watchdog-late";
-  }
-  return "?";
-}
+const char* state_name(State s) { return nth_name(kStateNames, static_cast<unsigned>(s)); }
+
+const char* event_name(Event e) { return nth_name(kEventNames, static_cast<unsigned>(e)); }
 
 Millis backoff_delay(const ServiceSpec& s, int failures) {
   Millis d = s.restart_delay > 0 ? s.restart_delay : 10;

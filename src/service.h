@@ -78,12 +78,13 @@ enum class Next : uint8_t {
   Unhealthy,  // health_retries failed checks in a row, or the watchdog: what on_unhealthy says
 };
 
+// 16 bytes, so it comes back in two registers.
 struct Step {
   State to;
-  uint16_t actions = 0;
-  Millis delay = 0;       // for kActSetDeadline
   Next next = Next::None;
   bool valid = true;      // false: the event means nothing in this state
+  uint16_t actions = 0;
+  Millis delay = 0;       // for kActSetDeadline
 };
 
 // Facts the supervisor knows when it posts an event.

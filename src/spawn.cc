@@ -15,6 +15,7 @@
 #include <climits>
 #include <cstring>
 
+#include "log.h"
 #include "sys/eintr.h"
 #include "sys/fd.h"
 #include "sys/str.h"
@@ -35,14 +36,15 @@ struct ChildFailure {
   int step;
 };
 
-const char* const kSteps[] = {"exec",   "setsid",    "tcsetpgrp", "dup2",   "setrlimit",     "chdir",
-                              "setgroups", "setgid", "setuid",    "sigprocmask", "oom_score_adj", "setpriority",
-                              "sched_setaffinity", "capabilities", "capset", "no_new_privs", "cgroup"};
+// The names of enum Step, in its order (log.h nth_name).
+constexpr char kSteps[] =
+    "exec\0setsid\0tcsetpgrp\0dup2\0setrlimit\0chdir\0setgroups\0setgid\0setuid\0sigprocmask\0oom_score_adj\0"
+    "setpriority\0sched_setaffinity\0capabilities\0capset\0no_new_privs\0cgroup\0";
 enum Step {
   kExec, kSetsid, kTcsetpgrp, kDup2, kRlimit, kChdir, kSetgroups, kSetgid, kSetuid, kMask,
   kOom, kNice, kAffinity, kBounding, kCapset, kNoNewPrivs, kCgroup, kNumSteps
 };
-static_assert(sizeof kSteps / sizeof kSteps[0] == kNumSteps);
+static_assert(count_names(kSteps) == kNumSteps);
 
 [[noreturn]] void child_fail(int fd, int step) {
   ChildFailure f{errno, step};
@@ -343,7 +345,7 @@ ExecFailure read_exec_report(int report_fd) {
   ssize_t n = retry_eintr([&] { return read(report_fd, &f, sizeof f); });
   if (n == static_cast<ssize_t>(sizeof f)) {
     out.err = f.err;
-    out.step = f.step >= 0 && f.step < kNumSteps ? kSteps[f.step] : "spawn";
+    out.step = f.step >= 0 && f.step < kNumSteps ? nth_name(kSteps, static_cast<unsigned>(f.step)) : "spawn";
   }
   return out;
 }

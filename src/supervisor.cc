@@ -44,6 +44,12 @@ const char* how_it_ended(const Service& s, char* buf, size_t cap) {
   return buf;
 }
 
+// The entry of by_pid_ (pid << 32 | service index, sorted) for pid, or end().
+std::vector<int64_t>::iterator pid_entry(std::vector<int64_t>& v, pid_t pid) {
+  auto it = std::lower_bound(v.begin(), v.end(), int64_t{pid} << 32);
+  return it != v.end() && (*it >> 32) == pid ? it : v.end();
+}
+
 }  // namespace
 
 Millis default_shutdown_limit(const Plan& plan) {
@@ -64,23 +70,24 @@ Millis default_shutdown_limit(const Plan& plan) {
 }
 
 Supervisor::Supervisor(Plan& plan, SignalSetup& signals, bool vm_mode)
-    : plan_(&plan), signals_(signals), vm_(vm_mode) {
-  services_.resize(plan_->services.size());
-  dependents_.resize(plan_->services.size());
-  for (size_t i = 0; i < services_.size(); i++) {
-    services_[i].spec = &plan_->services[i];
-    if (plan_->services[i].is_main) main_ = static_cast<int>(i);
+    : SupervisorState(), signals_(signals) {
+  plan_ = &plan;
+  vm_ = vm_mode;
+  size_t n = plan_->services.size();
+  services_.resize(n);
+  dependents_.resize(n);
+  watch_.resize(n);
+  am_pid1_ = getpid() == 1;
+  outcome_.action = plan_->init.final_action;
+  for (size_t i = 0; i < n; i++) {
+    const ServiceSpec& sp = plan_->services[i];
+    services_[i].spec = &sp;
+    if (sp.is_main) main_ = static_cast<int>(i);
     if (i < plan_->deps.size()) {
       for (int d : plan_->deps[i]) dependents_[static_cast<size_t>(d)].push_back(static_cast<int>(i));
     }
-  }
-  am_pid1_ = getpid() == 1;
-  outcome_.action = plan_->init.final_action;
-  watch_.resize(services_.size());
-  for (size_t i = 0; i < services_.size(); i++) {
-    const ServiceSpec& sp = plan_->services[i];
     if (has_ready_probe(sp) || sp.health.kind != ProbeSpec::None) {
-      watch_[i] = new Watch;
+      watch_[i] = new Watch();
       any_watch_ = true;
     }
   }
@@ -95,22 +102,22 @@ Supervisor::~Supervisor() {
 // The service whose current process is pid; an index entry left by an
 // earlier run (a leader given up on after SIGKILL) is dropped.
 Service* Supervisor::find(pid_t pid) {
-  auto it = std::lower_bound(by_pid_.begin(), by_pid_.end(), std::make_pair(pid, -1));
-  if (it == by_pid_.end() || it->first != pid) return nullptr;
-  Service* s = &services_[static_cast<size_t>(it->second)];
+  auto it = pid_entry(by_pid_, pid);
+  if (it == by_pid_.end()) return nullptr;
+  Service* s = &services_[static_cast<uint32_t>(*it)];
   if (s->pid == pid) return s;
   by_pid_.erase(it);
   return nullptr;
 }
 
 void Supervisor::index_pid(pid_t pid, int idx) {
-  auto p = std::make_pair(pid, idx);
-  by_pid_.insert(std::lower_bound(by_pid_.begin(), by_pid_.end(), p), p);
+  const int64_t e = int64_t{pid} << 32 | static_cast<uint32_t>(idx);
+  by_pid_.insert(std::lower_bound(by_pid_.begin(), by_pid_.end(), e), e);
 }
 
 void Supervisor::unindex_pid(pid_t pid) {
-  auto it = std::lower_bound(by_pid_.begin(), by_pid_.end(), std::make_pair(pid, -1));
-  if (it != by_pid_.end() && it->first == pid) by_pid_.erase(it);
+  auto it = pid_entry(by_pid_, pid);
+  if (it != by_pid_.end()) by_pid_.erase(it);
 }
 
 bool Supervisor::deps_ready(size_t i) const {
@@ -144,6 +151,8 @@ bool Supervisor::dependents_down(size_t i) const {
   return true;
 }
 
+void Supervisor::post(Service& s, Event e, Millis now) { post(s, e, now, 0, false, true); }
+
 // One event for one service: the table decides, this carries it out.
 void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left, bool deps_ready) {
   Facts f;
@@ -155,11 +164,11 @@ void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left
   State from = s.state;
   Step st = step(s, e, f);
   if (!st.valid) {
-    OX_DEBUG("service %s: %s ignored while %s", s.spec->name.c_str(), event_name(e), state_name(from));
+    OX_SVC_DEBUG(s.spec->name, "%s ignored while %s", event_name(e), state_name(from));
     return;
   }
   if (from != st.to) {
-    OX_DEBUG("service %s: %s -> %s (%s)", s.spec->name.c_str(), state_name(from), state_name(st.to),
+    OX_SVC_DEBUG(s.spec->name, "%s -> %s (%s)", state_name(from), state_name(st.to),
              event_name(e));
   }
   if (st.next >= Next::Ready) {
@@ -168,14 +177,14 @@ void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left
     log_step(s, st);
   } else if (e == Event::Exited && !s.spec->is_main) {
     char how[48];
-    OX_INFO("service %s: %s", s.spec->name.c_str(), how_it_ended(s, how, sizeof how));
+    OX_SVC_INFO(s.spec->name, "%s", how_it_ended(s, how, sizeof how));
   }
   if (st.actions & kActClearDeadline) s.deadline = kNoDeadline;
   if (st.actions & kActSetDeadline) s.deadline = now + st.delay;
   if (any_watch_) watch_after_step(s, st, now);
   if (st.actions & kActKillGroup) {
     char d[24];
-    OX_WARN("service %s: still running %s after its stop signal; sending SIGKILL", s.spec->name.c_str(),
+    OX_SVC_WARN(s.spec->name, "still running %s after its stop signal; sending SIGKILL",
             format_duration(d, s.spec->is_main ? plan_->run.kill_timeout : s.spec->stop_timeout));
     signal_group(s, SIGKILL);
   }
@@ -183,7 +192,7 @@ void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left
     signal_group(s, s.spec->stop_signal);
     // SIGCONT, so a stopped process sees the stop signal (s6-supervise).
     if (s.spec->stop_signal != SIGCONT) signal_group(s, SIGCONT);
-    OX_INFO("service %s: stopping (pid %d)", s.spec->name.c_str(), s.pid > 0 ? s.pid : s.pgid);
+    OX_SVC_INFO(s.spec->name, "stopping (pid %d)", s.pid > 0 ? s.pid : s.pgid);
   }
   if (st.actions & kActEndForGood) end_for_good(s, st.to == State::Done, run_code(s), now);
   if (st.actions & kActSpawn) spawn_service(s, now);
@@ -193,32 +202,32 @@ void Supervisor::post(Service& s, Event e, Millis now, int code, bool group_left
 // how it ended, and what happens next.
 void Supervisor::log_step(const Service& s, const Step& st) {
   const ServiceSpec& spec = *s.spec;
-  const char* name = spec.name.c_str();
+  const Str& name = spec.name;
   char how[48], d[24];
   if (st.actions & kActGiveUp) {
-    OX_WARN("service %s: still there %s after SIGKILL (uninterruptible sleep?); giving up on it", name,
+    OX_SVC_WARN(name, "still there %s after SIGKILL (uninterruptible sleep?); giving up on it",
             format_duration(d, kKillBound));
     return;
   }
   how_it_ended(s, how, sizeof how);
   switch (st.next) {
     case Next::Restart:
-      if (s.last_code == 0) OX_INFO("service %s: %s; restarting in %s", name, how, format_duration(d, st.delay));
-      else OX_WARN("service %s: %s; restarting in %s", name, how, format_duration(d, st.delay));
+      log_service(s.last_code == 0 ? Level::Info : Level::Warn, name, "%s; restarting in %s", how,
+                  format_duration(d, st.delay));
       break;
     case Next::LimitHit:
-      OX_WARN("service %s: %s; failed for good: %d restarts within %s (max_restarts)", name, how,
+      OX_SVC_WARN(name, "%s; failed for good: %d restarts within %s (max_restarts)", how,
               spec.max_restarts, format_duration(d, spec.restart_window));
       break;
     case Next::FailedForGood:
-      OX_WARN("service %s: %s; failed for good", name, how);
+      OX_SVC_WARN(name, "%s; failed for good", how);
       break;
     case Next::DoneForGood:
-      OX_INFO("service %s: %s; done", name, how);
+      OX_SVC_INFO(name, "%s; done", how);
       break;
     case Next::StopLeftovers: {
       char b[16];
-      OX_WARN("service %s: %s; stopping what it left in its %s first (%s, then SIGKILL after %s)", name, how,
+      OX_SVC_WARN(name, "%s; stopping what it left in its %s first (%s, then SIGKILL after %s)", how,
               own_cgroup(s) ? "cgroup" : "process group", signal_name(spec.stop_signal, b),
               format_duration(d, spec.stop_timeout));
       break;
@@ -231,28 +240,28 @@ void Supervisor::log_step(const Service& s, const Step& st) {
 // Changes into and out of ready and unhealthy, with what the last check said.
 void Supervisor::log_probe_step(const Service& s, Event e, const Step& st) {
   const ServiceSpec& spec = *s.spec;
-  const char* name = spec.name.c_str();
+  const Str& name = spec.name;
   const Watch* w = watch(s);
   const char* why = w ? w->last : "";
   char d[24];
   switch (st.next) {
     case Next::Ready:
-      OX_INFO("service %s: ready (%s)", name, why);
+      OX_SVC_INFO(name, "ready (%s)", why);
       break;
     case Next::Healthy:
-      OX_INFO("service %s: healthy again (%s)", name, why);
+      OX_SVC_INFO(name, "healthy again (%s)", why);
       break;
     case Next::NotReady:
-      OX_WARN("service %s: not ready after %s (%s); stopping", name, format_duration(d, spec.ready_timeout), why);
+      OX_SVC_WARN(name, "not ready after %s (%s); stopping", format_duration(d, spec.ready_timeout), why);
       break;
     case Next::Unhealthy: {
       const char* then = spec.on_unhealthy == OnUnhealthy::Restart ? "restarting"
                          : spec.on_unhealthy == OnUnhealthy::Stop  ? "stopping for good"
                                                                    : "ignored";
       if (e == Event::WatchdogLate) {
-        OX_WARN("service %s: unhealthy (%s); %s", name, why, then);
+        OX_SVC_WARN(name, "unhealthy (%s); %s", why, then);
       } else {
-        OX_WARN("service %s: unhealthy (%s, %d check%s in a row); %s", name, why, s.health_fails,
+        OX_SVC_WARN(name, "unhealthy (%s, %d check%s in a row); %s", why, s.health_fails,
                 s.health_fails == 1 ? "" : "s", then);
       }
       break;
@@ -305,8 +314,8 @@ void Supervisor::run_check(Service& s, Watch& w, Millis now) {
     done = w.probe.check_file(p.path_or_cmd.c_str());
   } else if (p.kind == ProbeSpec::Exec) {
     std::vector<Str> env;
-    std::vector<char*> envp;
-    child_env(spec, env, envp);  // an unreadable env_file: the rest still applies
+    int err;  // an unreadable env_file: the rest still applies
+    std::vector<char*> envp = child_env(spec, env, 0, err);
     const char* argv[] = {"/bin/sh", "-c", p.path_or_cmd.c_str(), nullptr};
     SpawnRequest req;
     req.argv = const_cast<char* const*>(argv);
@@ -378,10 +387,10 @@ void Supervisor::on_notify(Millis now) {
       OX_DEBUG("notify: a datagram from pid %d, which is no ready = \"notify\" service's", pid);
       continue;
     }
-    const char* name = s->spec->name.c_str();
+    const Str& name = s->spec->name;
     if (m.has_status) {
       w->status = m.status.substr(0, 200);
-      OX_DEBUG("service %s: STATUS=%s", name, w->status.c_str());
+      OX_SVC_DEBUG(name, "STATUS=%s", w->status.c_str());
     }
     if ((m.flags & NotifyMessage::kReady) && s->state == State::Starting) {
       format(w->last, sizeof w->last, "READY=1");
@@ -413,13 +422,19 @@ void Supervisor::notify_upwards(const char* msg) const {
 }
 
 // The environment of a service's process or of its exec probe, as envp
-// (views of env). 0, or the errno value of an unreadable env_file.
-int Supervisor::child_env(const ServiceSpec& spec, std::vector<Str>& env, std::vector<char*>& envp) {
-  int err = build_env(spec, environ, env);
-  if (spec.ready.kind == ProbeSpec::Notify && notify_) set_env(env, Str("NOTIFY_SOCKET=") + notify_->address());
-  for (Str& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  return err;
+// (views of env, then nullptr), and `extra` more null slots after it.
+// err: 0, or the errno value of an unreadable env_file.
+std::vector<char*> Supervisor::child_env(const ServiceSpec& spec, std::vector<Str>& env, size_t extra, int& err) {
+  err = build_env(spec, environ, env);
+  if (spec.ready.kind == ProbeSpec::Notify && notify_) {
+    char kv[48];  // the address is at most 23 bytes (notify.h)
+    format(kv, sizeof kv, "NOTIFY_SOCKET=%s", notify_->address());
+    set_env(env, kv);
+  }
+  // Sized at once (zeroed): no push_back, so no vector<char*> growth code.
+  std::vector<char*> ptrs(env.size() + 1 + extra);
+  for (size_t k = 0; k < env.size(); k++) ptrs[k] = const_cast<char*>(env[k].c_str());
+  return ptrs;
 }
 
 void Supervisor::spawn_service(Service& s, Millis now) {
@@ -427,19 +442,24 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   int idx = static_cast<int>(&s - services_.data());
   // Everything the child needs is built here, before fork.
   std::vector<Str> env;
-  std::vector<char*> envp, argv;
-  int env_err = child_env(spec, env, envp);
-  std::vector<const char*> sh_argv = {"/bin/sh", nullptr};
-  for (const Str& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (size_t k = 1; k < spec.argv.size(); k++) sh_argv.push_back(spec.argv[k].c_str());
-  sh_argv.push_back(nullptr);
+  // envp, argv, then the shell's {"/bin/sh", nullptr, argv[1..], nullptr}
+  // (spawn.h), in one array: 2 * argc + 4 slots hold both, even for argc 0.
+  size_t argc = spec.argv.size();
+  int env_err;
+  std::vector<char*> ptrs = child_env(spec, env, 2 * argc + 4, env_err);
+  char** argv = ptrs.data() + env.size() + 1;
+  char** sh_argv = argv + argc + 1;
+  sh_argv[0] = const_cast<char*>("/bin/sh");
+  for (size_t k = 0; k < argc; k++) {
+    argv[k] = const_cast<char*>(spec.argv[k].c_str());
+    if (k) sh_argv[k + 1] = argv[k];
+  }
 
   SpawnRequest req;
-  req.argv = argv.data();
-  req.envp = envp.data();
+  req.argv = argv;
+  req.envp = ptrs.data();
   req.path = find_env(env, "PATH");
-  req.sh_argv = sh_argv.data();
+  req.sh_argv = const_cast<const char**>(sh_argv);
   req.mask = &signals_.original_mask;
   req.sigchld_was_ignored = signals_.sigchld_was_ignored;
   UniqueFd out_w, err_w;
@@ -468,8 +488,8 @@ void Supervisor::spawn_service(Service& s, Millis now) {
         req.stdout_fd = out_w.get();
         req.stderr_fd = err_w.get();
       } else {
-        OX_WARN("service %s: unable to make log pipes: %s; output goes straight to oxinit's",
-                spec.name.c_str(), strerror(o ? e.error().err : o.error().err));
+        OX_SVC_WARN(spec.name, "unable to make log pipes: %s; output goes straight to oxinit's",
+                    strerror(o ? e.error().err : o.error().err));
       }
     }
   }
@@ -478,7 +498,7 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   UniqueFd ready_rd, ready_wr;
   if (spec.ready.kind == ProbeSpec::Fd) {
     if (int err = ready_pipe(ready_rd, ready_wr)) {
-      OX_WARN("service %s: unable to make its fd:%d pipe: %s", spec.name.c_str(), spec.ready.fd, strerror(err));
+      OX_SVC_WARN(spec.name, "unable to make its fd:%d pipe: %s", spec.ready.fd, strerror(err));
       ready_rd.reset();
     }
     req.ready_fd = ready_wr.get();
@@ -513,10 +533,10 @@ void Supervisor::spawn_service(Service& s, Millis now) {
     char d[24];
     format_duration(d, s.deadline - now);
     if (env_err) {
-      OX_WARN("service %s: unable to read env_file %s: %s; retrying in %s", spec.name.c_str(),
+      OX_SVC_WARN(spec.name, "unable to read env_file %s: %s; retrying in %s",
               spec.env_file.c_str(), strerror(err), d);
     } else {
-      OX_WARN("service %s: unable to start: %s: %s; retrying in %s", spec.name.c_str(), r.error().what,
+      OX_SVC_WARN(spec.name, "unable to start: %s: %s; retrying in %s", r.error().what,
               strerror(err), d);
     }
     return;
@@ -538,7 +558,7 @@ void Supervisor::spawn_service(Service& s, Millis now) {
   if (spec.is_main) {
     OX_INFO("Spawned child process '%s' with pid '%d'", spec.argv[0].c_str(), s.pid);
   } else {
-    OX_INFO("service %s: started, pid %d", spec.name.c_str(), s.pid);
+    OX_SVC_INFO(spec.name, "started, pid %d", s.pid);
   }
 }
 
@@ -564,10 +584,10 @@ void Supervisor::check_oom(Service& s) {
   if (!own_cgroup(s) || !(cgroups_.enabled() & Cgroups::needs(*s.spec) & kCgMemory)) return;
   uint64_t n = cgroups_.oom_kills(s.spec->name);
   if (n <= s.oom_kills) return;
-  char b[24] = "";
-  if (s.spec->memory_max != kNoLimit) format_size(b, sizeof b, s.spec->memory_max);
-  OX_WARN("service %s: killed by the OOM killer%s%s%s", s.spec->name.c_str(), *b ? " (memory_max " : "", b,
-          *b ? ")" : "");
+  char b[48] = "", z[24];
+  if (s.spec->memory_max != kNoLimit)
+    format(b, sizeof b, " (memory_max %s)", format_size(z, sizeof z, s.spec->memory_max));
+  OX_SVC_WARN(s.spec->name, "killed by the OOM killer%s", b);
   s.oom_kills = n;
 }
 
@@ -599,7 +619,7 @@ bool Supervisor::start_cgroups(Millis now) {
     if (!missing) continue;
     bool on = cgroups_.active();
     bool err = !on && why.err;
-    OX_WARN("service %s: not started: its limits need the %s controller of cgroup v2, %s%s%s%s", s.spec->name.c_str(),
+    OX_SVC_WARN(s.spec->name, "not started: its limits need the %s controller of cgroup v2, %s%s%s%s",
             Cgroups::controller_name(missing), on ? "which this cgroup does not offer" : "not in use: ",
             on ? "" : why.what, err ? ": " : "", err ? strerror(why.err) : "");
     post(s, Event::DepFailed, now);
@@ -633,7 +653,7 @@ void Supervisor::report_exec_failure(const Service& s, const ExecFailure& f) {
     if (exec) OX_FATAL("exec %s failed: %s", a0, strerror(f.err));
     else OX_FATAL("unable to start %s: %s failed: %s", a0, f.step, strerror(f.err));
   } else {
-    OX_WARN("service %s: unable to start %s: %s failed: %s", s.spec->name.c_str(), a0, f.step,
+    OX_SVC_WARN(s.spec->name, "unable to start %s: %s failed: %s", a0, f.step,
             strerror(f.err));
   }
 }
@@ -647,7 +667,7 @@ void Supervisor::end_for_good(const Service& s, bool ok, int code, Millis now) {
     }
     begin_shutdown(spec.is_main ? "the main command exited" : "a critical service ended", now);
   } else if (!ok && spec.type == ServiceType::Oneshot && phase_ == Phase::Running) {
-    OX_WARN("service %s: oneshot failed with %d; aborting start-up", spec.name.c_str(), code);
+    OX_SVC_WARN(spec.name, "oneshot failed with %d; aborting start-up", code);
     if (!code_set_) {
       outcome_.exit_code = code ? code : 1;
       code_set_ = true;
@@ -677,7 +697,7 @@ void Supervisor::on_exit(Service& s, int status, Millis now) {
   }
   check_oom(s);
   bool left = !spec.is_main && leftovers(s);
-  post(s, Event::Exited, now, code, left);
+  post(s, Event::Exited, now, code, left, true);
   if (spec.is_main && !code_set_) {
     outcome_.exit_code = code;
     code_set_ = true;
@@ -854,7 +874,7 @@ void Supervisor::shutdown_limit_reached() {
   OX_WARN("shutdown_limit (%s) reached: finishing with what is still there", format_duration(d, shutdown_limit()));
   for (const Service& s : services_) {
     if (is_running(s.state)) {
-      OX_WARN("service %s: still %s (pid %d)", s.spec->name.c_str(), state_name(s.state),
+      OX_SVC_WARN(s.spec->name, "still %s (pid %d)", state_name(s.state),
               s.pid > 0 ? s.pid : s.pgid);
     }
   }
@@ -1004,7 +1024,7 @@ RunOutcome Supervisor::run() {
   logs_.init(&loop_, kTokenLogs, plan_->init.log_timestamps);
   // Only what a service list can ask for reaches the features' code.
   const InitSpec& is = plan_->init;
-  if (is.log_format != LogFormat::Text || is.log_buffer != InitSpec().log_buffer) configure_logs();
+  if (is.log_format != LogFormat::Text || is.log_buffer != kDefaultLogBuffer) configure_logs();
   if (!start_cgroups(now_ms())) {
     outcome_.exit_code = 1;
     return outcome_;

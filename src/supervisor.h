@@ -34,6 +34,10 @@ struct RunOutcome {
 // cuts an ordered stop short.
 Millis default_shutdown_limit(const Plan& plan);
 
+// InitSpec().log_buffer (spec.h; a unit test compares them): run() need
+// not make a whole InitSpec to see whether the config changed it.
+constexpr uint64_t kDefaultLogBuffer = 16384;
+
 // What a reload did (`oxinit ctl reload`, SIGHUP in service mode).
 struct ReloadReport {
   ConfigError error;  // the new config is invalid: nothing changed
@@ -45,7 +49,60 @@ struct ReloadReport {
 // Reads the config files again into a plan, as at start (main.cc).
 using PlanLoader = Result<void, ConfigError> (*)(void* ctx, Plan& out);
 
-class Supervisor {
+enum class SupervisorPhase { Running, StoppingServices, Sweeping, Killing, Done };
+
+// Readiness and health checks of one service: made only for a service
+// with a ready probe or a health check.
+struct SupervisorWatch {
+  Probe probe;
+  Millis due = kNoDeadline;       // the next check starts then
+  Millis watchdog = kNoDeadline;  // WATCHDOG=1 is due by then
+  UniqueFd ready_fd;              // ready = "fd:N": the pipe's read end
+  char last[64] = "";             // the last check's result, for messages
+  Str status;                     // the last STATUS= (sd_notify)
+};
+
+// The supervisor's state, without a user-provided constructor: Supervisor's
+// value-initializes it, which is one memset, then a store for each member
+// that does not start as zero.
+struct SupervisorState {
+  using Phase = SupervisorPhase;
+  using Watch = SupervisorWatch;
+  Plan* plan_;            // main's, until a reload makes one of its own
+  bool own_plan_ = false;
+  Source* source_ = nullptr;
+  PlanLoader loader_ = nullptr;
+  void* loader_ctx_ = nullptr;
+  bool vm_;
+  Loop loop_;
+  Logs logs_;
+  Cgroups cgroups_;  // service mode, where cgroup v2 is usable
+  vm::Power power_;  // microVM mode: the power button
+  std::vector<Service> services_;
+  std::vector<std::vector<int>> dependents_;
+  // pid << 32 | service index, sorted; int64_t: the vector type of Service::restarts.
+  std::vector<int64_t> by_pid_;
+  int main_ = -1;                   // index of the main command, -1 without one
+  UniqueFd null_in_, null_out_;   // opened at first use (services only)
+  Phase phase_ = Phase::Running;
+  Millis phase_deadline_ = kNoDeadline;
+  Millis limit_deadline_ = kNoDeadline;  // shutdown_limit, armed when the shutdown begins
+  bool code_set_ = false;
+  RunOutcome outcome_;
+  bool am_pid1_ = false;
+  std::vector<Watch*> watch_;     // per service, owned; null without checks
+  // (<memory> would pull in iostream, which the musl build cannot link.)
+  bool any_watch_ = false;
+  NotifySocket* notify_ = nullptr;  // owned; made when a service has ready = "notify"
+  bool sent_ready_ = false;       // READY=1 sent to oxinit's own $NOTIFY_SOCKET
+  // Exit floods (see on_child_exits): while reap_batch_until_ is set, SIGCHLD
+  // is left out of what oxinit waits for and reaping runs at that deadline.
+  Millis last_reaped_at_ = kNoDeadline;
+  Millis reap_batch_until_ = kNoDeadline;
+  sigset_t wait_set_;  // signals_.blocked, without SIGCHLD while batching
+};
+
+class Supervisor : SupervisorState {
  public:
   Supervisor(Plan& plan, SignalSetup& signals, bool vm_mode);
   ~Supervisor();
@@ -94,19 +151,6 @@ class Supervisor {
   bool reload(ReloadReport& r);
 
  private:
-  enum class Phase { Running, StoppingServices, Sweeping, Killing, Done };
-
-  // Readiness and health checks of one service: made only for a service
-  // with a ready probe or a health check.
-  struct Watch {
-    Probe probe;
-    Millis due = kNoDeadline;       // the next check starts then
-    Millis watchdog = kNoDeadline;  // WATCHDOG=1 is due by then
-    UniqueFd ready_fd;              // ready = "fd:N": the pipe's read end
-    char last[64] = "";             // the last check's result, for messages
-    Str status;                     // the last STATUS= (sd_notify)
-  };
-
   void handle_signals();
   void handle_signal(int sig);
   int reap();
@@ -116,9 +160,12 @@ class Supervisor {
   void check_groups(Millis now);
   void on_timers(Millis now);
   void advance(Millis now);
-  void post(Service& s, Event e, Millis now, int code = 0, bool group_left = false, bool deps_ready = true);
+  // The common case takes three arguments, not seven: no exit code, no
+  // group left, `after` services ready.
+  void post(Service& s, Event e, Millis now);
+  void post(Service& s, Event e, Millis now, int code, bool group_left, bool deps_ready);
   void log_step(const Service& s, const Step& st);
-  int child_env(const ServiceSpec& spec, std::vector<Str>& env, std::vector<char*>& envp);
+  std::vector<char*> child_env(const ServiceSpec& spec, std::vector<Str>& env, size_t extra, int& err);
   void spawn_service(Service& s, Millis now);
   void finish_exec(Service& s);
   void report_exec_failure(const Service& s, const ExecFailure& f);
@@ -155,38 +202,7 @@ class Supervisor {
   void reload_on_sighup();
   void open_notify();
 
-  Plan* plan_;            // main's, until a reload makes one of its own
-  bool own_plan_ = false;
-  Source* source_ = nullptr;
-  PlanLoader loader_ = nullptr;
-  void* loader_ctx_ = nullptr;
   SignalSetup& signals_;
-  bool vm_;
-  Loop loop_;
-  Logs logs_;
-  Cgroups cgroups_;  // service mode, where cgroup v2 is usable
-  vm::Power power_;  // microVM mode: the power button
-  std::vector<Service> services_;
-  std::vector<std::vector<int>> dependents_;
-  std::vector<std::pair<pid_t, int>> by_pid_;  // sorted: pid -> service index
-  int main_ = -1;                   // index of the main command, -1 without one
-  UniqueFd null_in_, null_out_;   // opened at first use (services only)
-  Phase phase_ = Phase::Running;
-  Millis phase_deadline_ = kNoDeadline;
-  Millis limit_deadline_ = kNoDeadline;  // shutdown_limit, armed when the shutdown begins
-  bool code_set_ = false;
-  RunOutcome outcome_;
-  bool am_pid1_ = false;
-  std::vector<Watch*> watch_;     // per service, owned; null without checks
-  // (<memory> would pull in iostream, which the musl build cannot link.)
-  bool any_watch_ = false;
-  NotifySocket* notify_ = nullptr;  // owned; made when a service has ready = "notify"
-  bool sent_ready_ = false;       // READY=1 sent to oxinit's own $NOTIFY_SOCKET
-  // Exit floods (see on_child_exits): while reap_batch_until_ is set, SIGCHLD
-  // is left out of what oxinit waits for and reaping runs at that deadline.
-  Millis last_reaped_at_ = kNoDeadline;
-  Millis reap_batch_until_ = kNoDeadline;
-  sigset_t wait_set_;  // signals_.blocked, without SIGCHLD while batching
 };
 
 }  // namespace oxinit

@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <vector>
+#include <cstring>
 
 #include "sys/format.h"
 
@@ -48,7 +48,7 @@ Str vfmt(const char* fmt, va_list ap) {
   }
 }
 
-Str fmt(const char* f, ...) {
+OX_NO_FLOAT_ARGS Str fmt(const char* f, ...) {
   va_list ap;
   va_start(ap, f);
   Str s = vfmt(f, ap);
@@ -58,10 +58,12 @@ Str fmt(const char* f, ...) {
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   // Optimal string alignment: insertions, deletions, substitutions and
-  // swaps of two neighbours ("cahce" is one edit from "cache"), over three rows.
+  // swaps of two neighbours ("cahce" is one edit from "cache"), over three
+  // rows on the stack: b counts up to 64 bytes (as Suggestion cuts it).
+  b = b.substr(0, 64);
   size_t w = b.size() + 1;
-  std::vector<size_t> rows(3 * w);
-  size_t *prev2 = rows.data(), *prev = prev2 + w, *row = prev + w;
+  size_t rows[3 * 65];
+  size_t *prev2 = rows, *prev = prev2 + w, *row = prev + w;
   for (size_t j = 0; j < w; j++) prev[j] = j;
   for (size_t i = 1; i <= a.size(); i++) {
     row[0] = i;
@@ -82,7 +84,7 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 
 void Suggestion::consider(std::string_view candidate) {
   size_t len = candidate.size() > word.size() ? candidate.size() : word.size();
-  size_t d = edit_distance(word.substr(0, 64), candidate.substr(0, 64));
+  size_t d = edit_distance(word.substr(0, 64), candidate);
   if (d < best_d && d * 3 <= len) {
     best = candidate;
     best_d = d;
@@ -95,6 +97,11 @@ Str Suggestion::text() const {
   s += best;
   s += "'?";
   return s;
+}
+
+bool has_prefix(std::string_view s, const char* prefix) {
+  size_t n = strlen(prefix);
+  return s.size() >= n && memcmp(s.data(), prefix, n) == 0;
 }
 
 // A dotted quad into a[0..3] (no leading zeros: "010" is octal to inet_aton).

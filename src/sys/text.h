@@ -14,11 +14,20 @@ namespace oxinit {
 // print whatever a config file contained.
 Str quote(std::string_view s);
 
+// For variadic functions: on x86-64 and arm64 the prologue saves every
+// vector argument register (8 x 16 bytes) in case floats were passed;
+// oxinit's formats take none, so no vector register is used at all.
+#if !defined(__clang__) && (defined(__x86_64__) || defined(__aarch64__))
+#define OX_NO_FLOAT_ARGS __attribute__((target("general-regs-only")))
+#else
+#define OX_NO_FLOAT_ARGS
+#endif
+
 // A message, printf-style (oxinit::format's subset), of any length.
 Str vfmt(const char* fmt, va_list ap) __attribute__((format(printf, 1, 0)));
-Str fmt(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+OX_NO_FLOAT_ARGS Str fmt(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
-// Levenshtein distance (for "did you mean" suggestions).
+// Levenshtein distance (for "did you mean" suggestions) over b's first 64 bytes.
 size_t edit_distance(std::string_view a, std::string_view b);
 
 // "; did you mean 'x'?" for the candidate closest to word, if it is close
@@ -30,6 +39,9 @@ struct Suggestion {
   void consider(std::string_view candidate);
   Str text() const;  // "" when nothing was close
 };
+// Whether s starts with prefix (one call, not a substr and a compare inline).
+bool has_prefix(std::string_view s, const char* prefix);
+
 // A dotted quad into a[0..3] (no leading zeros: "010" is octal to inet_aton).
 bool parse_ipv4(std::string_view s, uint8_t* a);
 

@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdarg>
 #include <cstdlib>
 #include <cstring>
 
 #include "log.h"
 #include "sys/eintr.h"
 #include "sys/fd.h"
+#include "sys/format.h"
 #include "vm/kernel.h"
 #include "vm/modules.h"
 #include "vm/mounts.h"
@@ -46,7 +48,7 @@ void dev_links() {
   for (const auto& l : kLinks) {
     struct stat st;
     if (::lstat(l[1], &st) == 0) continue;
-    if (::symlink(l[0], l[1]) < 0) OX_DEBUG("vm: unable to link %s: %s", l[1], strerror(errno));
+    if (::symlink(l[0], l[1]) < 0) log_err(Level::Debug, 0, "unable to link %s", l[1]);
   }
 }
 
@@ -66,7 +68,7 @@ void console_fds() {
   if (!any) return;
   int c = ::open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (c < 0) {
-    OX_DEBUG("vm: unable to open /dev/console: %s", strerror(errno));
+    log_err(Level::Debug, 0, "unable to open /dev/console");
     c = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   }
   if (c < 0) return;
@@ -79,17 +81,16 @@ void console_fds() {
 // "net.ipv4.ip_forward=1" -> /proc/sys/net/ipv4/ip_forward (a key with '/'
 // is taken as a path, as sysctl(8) does, for names that contain dots).
 void write_sysctl(const Str& kv) {
-  std::string_view s = kv;
-  size_t eq = s.find('=');
-  std::string_view key = s.substr(0, eq);
-  bool slashes = key.find('/') != std::string_view::npos;
-  Str path = "/proc/sys/";
-  for (char c : key) path += c == '.' && !slashes ? '/' : c;
-  Str value = s.substr(eq + 1);
-  value += '\n';
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd.valid() || ::write(fd.get(), value.c_str(), value.size()) < 0)
-    OX_WARN("vm: unable to set sysctl %.*s: %s", static_cast<int>(key.size()), key.data(), strerror(errno));
+  char path[512], value[4096];  // no sysctl takes more than a page
+  const char* eq = strchr(kv.c_str(), '=');  // the schema checked there is one
+  int klen = static_cast<int>(eq - kv.c_str());
+  size_t n = format(path, sizeof path, "/proc/sys/%.*s", klen, kv.c_str());
+  bool slashes = memchr(kv.c_str(), '/', static_cast<size_t>(klen));
+  for (size_t i = 10; i < n && !slashes; i++) path[i] = path[i] == '.' ? '/' : path[i];
+  n = format(value, sizeof value, "%s\n", eq + 1);
+  UniqueFd fd(::open(path, O_WRONLY | O_CLOEXEC));
+  if (!fd.valid() || ::write(fd.get(), value, n) < 0)
+    log_err(Level::Warn, 0, "unable to set sysctl %.*s", klen, kv.c_str());
 }
 
 constexpr size_t kSeedSize = 512;  // 4096 bits, as systemd-random-seed
@@ -101,7 +102,7 @@ void save_seed(const Str& path) {
   if (::getrandom(buf, sizeof buf, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof buf)) return;
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd.valid() || ::write(fd.get(), buf, sizeof buf) != static_cast<ssize_t>(sizeof buf) || ::fsync(fd.get()) < 0)
-    OX_WARN("vm: unable to write the random seed %s: %s", path.c_str(), strerror(errno));
+    log_err(Level::Warn, 0, "unable to write the random seed %s", path.c_str());
 }
 
 // random(4): a write to /dev/urandom mixes bytes in without crediting
@@ -121,9 +122,9 @@ void load_seed(const Str& path, bool credit) {
     info.entropy_count = credit ? static_cast<int>(n) * 8 : 0;
     info.buf_size = static_cast<int>(n);
     if ((credit ? ::ioctl(rnd.get(), k::RNDADDENTROPY, &info) : ::write(rnd.get(), info.buf, static_cast<size_t>(n))) < 0)
-      OX_WARN("vm: unable to add the random seed: %s", strerror(errno));
+      log_err(Level::Warn, 0, "unable to add the random seed");
   } else if (errno != ENOENT) {
-    OX_WARN("vm: unable to read the random seed %s: %s", path.c_str(), strerror(errno));
+    log_err(Level::Warn, 0, "unable to read the random seed %s", path.c_str());
   }
   save_seed(path);
 }
@@ -159,24 +160,35 @@ bool initial_pid1() {
   return vm;
 }
 
+OX_NO_FLOAT_ARGS void log_err(Level l, int err, const char* fmt, ...) {
+  if (!err) err = errno;
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vformat(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  log(l, "vm: %s: %s", msg, strerror(err));
+}
+
 bool boot(const InitSpec& init, char** argv, const sigset_t& mask) {
   g_init = &init;
   mount_api(init.mount_cgroup);
   g_whole = in_initial_pid_ns();
   dev_links();
   console_fds();
-  // The kernel passes init no PATH (only HOME=/ and TERM=linux).
-  if (!::getenv("PATH"))
-    ::setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
+  // The kernel passes init no PATH (only HOME=/ and TERM=linux). putenv:
+  // nothing else needs setenv()'s copying (~200 bytes of libc).
+  static char path[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  if (!::getenv("PATH")) ::putenv(path);
   if (g_whole) {
     load_modules(init.boot.modules);
     if (!switch_root(argv, mask)) return false;
   }
   mount_configured(init);
-  Str host = configure_network(init.boot.network);
-  if (!init.hostname.empty()) host = init.hostname;
+  Str from_ip = configure_network(init.boot.network);
+  const Str& host = init.hostname.empty() ? from_ip : init.hostname;
   if (!host.empty() && ::sethostname(host.c_str(), host.size()) < 0)
-    OX_WARN("vm: unable to set hostname %s: %s", host.c_str(), strerror(errno));
+    log_err(Level::Warn, 0, "unable to set hostname %s", host.c_str());
   for (const Str& kv : init.boot.sysctl) write_sysctl(kv);
   if (!init.boot.random_seed.empty()) load_seed(init.boot.random_seed, init.boot.random_seed_credit);
   disable_cad();

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "spec.h"
+#include "sys/text.h"
 
 namespace oxinit::vm {
 
@@ -39,6 +41,11 @@ inline bool detect(VmMode mode) {
 // PID namespace (tests) loads no module and switches no root. Returns false
 // when the root switch failed: the caller powers off.
 bool boot(const InitSpec& init, char** argv, const sigset_t& mask);
+
+// "vm: " + the message + ": " + strerror(err) (err 0: errno's), a line of
+// level l: the vm rooms' "unable to" lines through one call each, not a
+// level check and a strerror() at every site.
+[[gnu::cold]] OX_NO_FLOAT_ARGS void log_err(Level l, int err, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 
 // The end: the random seed replaced, swap off, every mount unmounted or
 // remounted read-only, sync(), reboot() with `action`. Never returns.

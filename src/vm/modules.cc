@@ -12,6 +12,7 @@
 #include "sys/eintr.h"
 #include "sys/format.h"
 #include "sys/lines.h"
+#include "vm/boot.h"
 
 namespace oxinit::vm {
 
@@ -90,8 +91,9 @@ class Modules {
   const char* dir_;
 
   [[gnu::cold]] bool fail(const Str& name, bool required, const char* why, int err) {
-    OX_LOG_AT(required ? Level::Error : Level::Debug, "vm: unable to load module %s: %s%s%s", name.c_str(), why,
-              err ? ": " : "", err ? strerror(err) : "");
+    Level l = required ? Level::Error : Level::Debug;
+    if (err) log_err(l, err, "unable to load module %s: %s", name.c_str(), why);
+    else OX_LOG_AT(l, "vm: unable to load module %s: %s", name.c_str(), why);
     return false;
   }
 
@@ -123,7 +125,7 @@ int load_modules(const std::vector<Str>& names, const char* dir) {
   for (const Str& n : names) {
     // depmod(8) writes modules.dep; a kernel package may ship without one.
     if (::access(d, R_OK) < 0) {
-      OX_ERROR("vm: unable to load module %s: %s: %s", n.c_str(), d, strerror(errno));
+      log_err(Level::Error, 0, "unable to load module %s: %s", n.c_str(), d);
       failed++;
     }
   }

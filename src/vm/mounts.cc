@@ -17,33 +17,35 @@
 #include "sys/eintr.h"
 #include "sys/format.h"
 #include "sys/lines.h"
+#include "sys/text.h"
+#include "vm/boot.h"
 #include "vm/uevent.h"
 
 namespace oxinit::vm {
 namespace {
 
+// The source is the type's name for each of these.
 struct MountStep {
-  const char* source;
-  const char* target;
   const char* fstype;
-  unsigned long flags;
+  const char* target;
   const char* data;
+  unsigned flags;
 };
 
-constexpr unsigned long kSecure = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+constexpr unsigned kSecure = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 
 // In order: /proc first (the mountinfo check needs it), /dev before what
 // lives under it.
 constexpr MountStep kSteps[] = {
-    {"proc", "/proc", "proc", kSecure, nullptr},
-    {"sysfs", "/sys", "sysfs", kSecure, nullptr},
-    {"devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755"},
+    {"proc", "/proc", nullptr, kSecure},
+    {"sysfs", "/sys", nullptr, kSecure},
+    {"devtmpfs", "/dev", "mode=0755", MS_NOSUID},
     // ptmxmode=0666: the devpts instance's own ptmx node is 0000 by default
     // (Documentation/filesystems/devpts.rst).
-    {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,ptmxmode=0666"},
-    {"tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
-    {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"},
-    {"cgroup2", "/sys/fs/cgroup", "cgroup2", kSecure, nullptr},
+    {"devpts", "/dev/pts", "mode=0620,ptmxmode=0666", MS_NOSUID | MS_NOEXEC},
+    {"tmpfs", "/dev/shm", "mode=1777", MS_NOSUID | MS_NODEV},
+    {"tmpfs", "/run", "mode=0755", MS_NOSUID | MS_NODEV},
+    {"cgroup2", "/sys/fs/cgroup", nullptr, kSecure},
 };
 constexpr int kCgroupStep = 6;
 constexpr int kNumSteps = sizeof kSteps / sizeof kSteps[0];
@@ -64,9 +66,9 @@ std::vector<Str> mount_points() {
   return out;
 }
 
-bool is_mounted(std::string_view path) {
+bool is_mounted(const char* path) {
   for (const Str& m : mount_points())
-    if (m.view() == path) return true;
+    if (!strcmp(m.c_str(), path)) return true;
   return false;
 }
 
@@ -92,8 +94,8 @@ bool mount_step(int i) {
     return false;
   }
   ::mkdir(s.target, 0755);
-  if (::mount(s.source, s.target, s.fstype, s.flags, s.data) < 0) {
-    OX_WARN("vm: unable to mount %s on %s: %s", s.fstype, s.target, strerror(errno));
+  if (::mount(s.fstype, s.target, s.fstype, s.flags, s.data) < 0) {
+    log_err(Level::Warn, 0, "unable to mount %s on %s", s.fstype, s.target);
     return false;
   }
   g_mounted[i] = true;
@@ -105,8 +107,9 @@ bool uuid_equals(const unsigned char* u, std::string_view text) {
   size_t k = 0;
   for (char c : text) {
     if (c == '-') continue;
-    int v = c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
-    if (v < 0 || k >= 32 || ((u[k / 2] >> (k % 2 ? 0 : 4)) & 15) != v) return false;
+    unsigned v = static_cast<unsigned>(c - '0');
+    if (v > 9) v = static_cast<unsigned>((c | 0x20) - 'a') + 10;
+    if (v > 15 || k >= 32 || ((u[k / 2] >> (k % 2 ? 0 : 4)) & 15u) != v) return false;
     k++;
   }
   return k == 32;
@@ -114,32 +117,34 @@ bool uuid_equals(const unsigned char* u, std::string_view text) {
 
 // spec when it names a block device; for UUID= and LABEL=, the one of
 // /sys/class/block whose ext superblock matches; "" when there is none.
+// Whether dev is a block device and, for UUID= and LABEL=, has spec's ext
+// superblock. Not inlined: one copy for both paths of look_for_device().
+[[gnu::noinline]] bool device_matches(const char* dev, std::string_view spec) {
+  UniqueFd fd(::open(dev, O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  struct stat st;
+  unsigned char sb[1024];
+  return fd.valid() && ::fstat(fd.get(), &st) == 0 && S_ISBLK(st.st_mode) &&
+         (spec[0] == '/' || (::pread(fd.get(), sb, sizeof sb, 1024) == sizeof sb && ext_matches(sb, spec)));
+}
+
 Str look_for_device(std::string_view spec) {
   char dev[300];
-  bool by_id = spec[0] != '/';
   format(dev, sizeof dev, "%.*s", static_cast<int>(spec.size()), spec.data());
-  DIR* d = by_id ? ::opendir("/sys/class/block") : nullptr;
-  for (;;) {
-    dirent* e = d ? ::readdir(d) : nullptr;
-    if (e && e->d_name[0] == '.') continue;
-    if (e) format(dev, sizeof dev, "/dev/%s", e->d_name);
-    UniqueFd fd(e || !by_id ? ::open(dev, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1);
-    struct stat st;
-    unsigned char sb[1024];
-    if (fd.valid() && ::fstat(fd.get(), &st) == 0 && S_ISBLK(st.st_mode) &&
-        (!by_id || (::pread(fd.get(), sb, sizeof sb, 1024) == sizeof sb && ext_matches(sb, spec))))
-      break;
-    if (!e) {
-      dev[0] = 0;
-      break;
-    }
+  if (spec[0] == '/') return device_matches(dev, spec) ? dev : "";
+  dev[0] = 0;
+  DIR* d = ::opendir("/sys/class/block");
+  while (dirent* e = d ? ::readdir(d) : nullptr) {
+    if (e->d_name[0] == '.') continue;
+    format(dev, sizeof dev, "/dev/%s", e->d_name);
+    if (device_matches(dev, spec)) break;
+    dev[0] = 0;
   }
   if (d) ::closedir(d);
   return dev;
 }
 
 bool is_device_spec(std::string_view s) {
-  return s.substr(0, 5) == "/dev/" || s.substr(0, 5) == "UUID=" || s.substr(0, 6) == "LABEL=";
+  return has_prefix(s, "/dev/") || has_prefix(s, "UUID=") || has_prefix(s, "LABEL=");
 }
 
 void undo(const char* target, bool warn) {
@@ -148,7 +153,7 @@ void undo(const char* target, bool warn) {
   // A busy mount (oxinit's console keeps /dev busy, its binary keeps /) is
   // made read-only instead: what matters before the power goes.
   if (::mount(nullptr, target, nullptr, MS_REMOUNT | MS_RDONLY, nullptr) < 0 && warn)
-    OX_WARN("vm: unable to unmount %s (%s) or remount it read-only: %s", target, strerror(e), strerror(errno));
+    log_err(Level::Warn, 0, "unable to unmount %s (%s) or remount it read-only", target, strerror(e));
 }
 
 }  // namespace
@@ -170,8 +175,8 @@ bool ext_matches(const unsigned char* sb, std::string_view spec) {
   // Documentation/filesystems/ext4/super.rst: s_magic 0xEF53 at 0x38,
   // s_uuid[16] at 0x68, s_volume_name[16] at 0x78.
   if (sb[0x38] != 0x53 || sb[0x39] != 0xEF) return false;
-  if (spec.substr(0, 5) == "UUID=") return uuid_equals(sb + 0x68, spec.substr(5));
-  if (spec.substr(0, 6) != "LABEL=") return false;
+  if (has_prefix(spec, "UUID=")) return uuid_equals(sb + 0x68, spec.substr(5));
+  if (!has_prefix(spec, "LABEL=")) return false;
   const char* label = reinterpret_cast<const char*>(sb + 0x78);
   return std::string_view(label, strnlen(label, 16)) == spec.substr(6);
 }
@@ -179,8 +184,9 @@ bool ext_matches(const unsigned char* sb, std::string_view spec) {
 void mount_options(std::string_view opts, unsigned long& flags, Str& data) {
   // mount(8)'s filesystem-independent options ("rw" clears "ro"); the rest
   // go to the filesystem.
-  static constexpr char kNames[][12] = {"ro", "rw", "nosuid", "nodev", "noexec", "sync", "noatime", "nodiratime",
-                                        "relatime", "strictatime", "lazytime", "dirsync", "bind", "rbind", "defaults"};
+  static constexpr char kNames[] =
+      "ro\0rw\0nosuid\0nodev\0noexec\0sync\0noatime\0nodiratime\0relatime\0strictatime\0lazytime\0dirsync\0bind\0"
+      "rbind\0defaults";
   static constexpr unsigned kFlags[] = {MS_RDONLY, MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_SYNCHRONOUS,
                                         MS_NOATIME, MS_NODIRATIME, MS_RELATIME, MS_STRICTATIME, MS_LAZYTIME,
                                         MS_DIRSYNC, MS_BIND, MS_BIND | MS_REC, 0};
@@ -189,7 +195,7 @@ void mount_options(std::string_view opts, unsigned long& flags, Str& data) {
     std::string_view o = opts.substr(0, comma);
     opts.remove_prefix(comma == std::string_view::npos ? opts.size() : comma + 1);
     size_t k = 0;
-    while (k < sizeof kFlags / sizeof kFlags[0] && o != kNames[k]) k++;
+    for (const char* n = kNames; k < sizeof kFlags / sizeof kFlags[0] && o != n; n += strlen(n) + 1) k++;
     if (k == 1) {
       flags &= ~static_cast<unsigned long>(MS_RDONLY);
     } else if (k < sizeof kFlags / sizeof kFlags[0]) {
@@ -253,13 +259,13 @@ void mount_configured(const InitSpec& init) {
   const char* what = "";
   if (init.boot.tmp == TmpMode::Tmpfs && !is_mounted("/tmp")) {
     if (int e = mount_one("tmpfs", "/tmp", "tmpfs", "nosuid,nodev,mode=1777", 0, &what))
-      OX_WARN("vm: unable to mount tmpfs on /tmp: %s", strerror(e));
+      log_err(Level::Warn, e, "unable to mount tmpfs on /tmp");
   }
   for (const MountSpec& m : init.boot.mounts) {
     // A disk listed with its module may still be probing: wait a little.
     if (int e = mount_one(m.source, m.target.c_str(), m.type.c_str(), m.options, 5000, &what))
-      OX_WARN("vm: mount.%s: unable to mount %s on %s: %s: %s", m.name.c_str(), m.source.c_str(),
-              m.target.c_str(), what, strerror(e));
+      log_err(Level::Warn, e, "mount.%s: unable to mount %s on %s: %s", m.name.c_str(), m.source.c_str(),
+              m.target.c_str(), what);
   }
 }
 
@@ -276,7 +282,7 @@ void unmount_all(bool whole_machine) {
     for (bool header = true; r.next(line); header = false) {
       Str path = unescape_octal(next_word(line));
       if (!header && ::swapoff(path.c_str()) < 0)
-        OX_WARN("vm: unable to turn off swap %s: %s", path.c_str(), strerror(errno));
+        log_err(Level::Warn, 0, "unable to turn off swap %s", path.c_str());
     }
   }
   std::vector<Str> points = mount_points();

@@ -16,6 +16,7 @@
 #include "sys/fd.h"
 #include "sys/format.h"
 #include "sys/text.h"
+#include "vm/boot.h"
 #include "vm/kernel.h"
 
 namespace oxinit::vm {
@@ -65,63 +66,52 @@ bool parse_ip_arg(std::string_view arg, NetConfig& out, const char** why) {
     out.prefix = out.addr[0] < 128 ? 8 : out.addr[0] < 192 ? 16 : 24;
   }
   if (n > 2) parse_ipv4(f[2], out.gateway);
-  if (n > 4) out.hostname = f[4];
-  if (n > 5) out.device = f[5];
+  if (n > 4) out.hostname += f[4];  // out is fresh: appends, not temporaries
+  if (n > 5) out.device += f[5];
   for (size_t k = 7; k < n && k < 9; k++) add_nameserver(out.resolv, f[k]);
   return true;
 }
 
 namespace {
 
-// One rtnetlink request and its acknowledgement (rtnetlink(7), netlink(7)).
-class Request {
- public:
-  Request(uint16_t type, uint16_t flags) {
-    memset(buf_, 0, sizeof buf_);
-    h()->nlmsg_len = sizeof(k::nlmsghdr);
-    h()->nlmsg_type = type;
-    h()->nlmsg_flags = static_cast<uint16_t>(flags | k::NLM_F_REQUEST | k::NLM_F_ACK);
-    h()->nlmsg_seq = 1;
+// One rtnetlink request and its acknowledgement (rtnetlink(7), netlink(7)):
+// the fixed part (ifinfomsg, ifaddrmsg or rtmsg, each a multiple of 4
+// bytes), then, with the types a[0] and a[1], the 4-byte attributes v0 and
+// v1. 0, or the kernel's errno.
+int request(int nl, uint16_t type, uint16_t flags, const void* body, uint32_t n, const uint16_t* a = nullptr,
+            const void* v0 = nullptr, const void* v1 = nullptr) {
+  alignas(k::nlmsghdr) char buf[64] = {};
+  auto* h = reinterpret_cast<k::nlmsghdr*>(buf);
+  h->nlmsg_type = type;
+  h->nlmsg_flags = static_cast<uint16_t>(flags | k::NLM_F_REQUEST | k::NLM_F_ACK);
+  h->nlmsg_seq = 1;
+  memcpy(h + 1, body, n);
+  n += sizeof(k::nlmsghdr);
+  const void* v[] = {v0, v1};
+  for (int i = 0; a && i < 2; i++, n += 8) {
+    auto* at = reinterpret_cast<k::rtattr*>(buf + n);
+    at->rta_len = 8;
+    at->rta_type = a[i];
+    memcpy(at + 1, v[i], 4);
   }
-  // Zeroed room for the request's fixed part (ifinfomsg, ifaddrmsg, rtmsg).
-  void* body(size_t n) {
-    void* p = buf_ + h()->nlmsg_len;
-    h()->nlmsg_len += k::nl_align(static_cast<uint32_t>(n));
-    return p;
-  }
-  void attr(uint16_t type, const void* data, size_t n) {
-    uint16_t len = static_cast<uint16_t>(sizeof(k::rtattr) + n);
-    auto* a = static_cast<k::rtattr*>(body(len));
-    a->rta_type = type;
-    a->rta_len = len;
-    memcpy(a + 1, data, n);
-  }
-  // 0, or the kernel's errno.
-  int send(int fd) {
-    k::sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    if (::sendto(fd, buf_, h()->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
-      return errno;
-    alignas(k::nlmsghdr) char ack[512] = {};
-    ssize_t n = retry_eintr([&] { return ::recv(fd, ack, sizeof ack, 0); });
-    if (n < 0) return errno;
-    auto* r = reinterpret_cast<k::nlmsghdr*>(ack);
-    if (n < static_cast<ssize_t>(sizeof(k::nlmsghdr) + sizeof(k::nlmsgerr)) || r->nlmsg_type != k::NLMSG_ERROR)
-      return EPROTO;
-    return -reinterpret_cast<k::nlmsgerr*>(r + 1)->error;
-  }
-
- private:
-  k::nlmsghdr* h() { return reinterpret_cast<k::nlmsghdr*>(buf_); }
-  alignas(k::nlmsghdr) char buf_[128];
-};
+  h->nlmsg_len = n;
+  k::sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (::sendto(nl, buf, n, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) return errno;
+  alignas(k::nlmsghdr) char ack[512] = {};
+  ssize_t got = retry_eintr([&] { return ::recv(nl, ack, sizeof ack, 0); });
+  if (got < 0) return errno;
+  auto* r = reinterpret_cast<k::nlmsghdr*>(ack);
+  if (got < static_cast<ssize_t>(sizeof(k::nlmsghdr) + sizeof(k::nlmsgerr)) || r->nlmsg_type != k::NLMSG_ERROR)
+    return EPROTO;
+  return -reinterpret_cast<k::nlmsgerr*>(r + 1)->error;
+}
 
 int link_up(int nl, unsigned idx) {
-  Request r(k::RTM_NEWLINK, 0);
-  auto* ifi = static_cast<k::ifinfomsg*>(r.body(sizeof(k::ifinfomsg)));
-  ifi->ifi_index = static_cast<int>(idx);
-  ifi->ifi_flags = ifi->ifi_change = IFF_UP;
-  return r.send(nl);
+  k::ifinfomsg ifi{};
+  ifi.ifi_index = static_cast<int>(idx);
+  ifi.ifi_flags = ifi.ifi_change = IFF_UP;
+  return request(nl, k::RTM_NEWLINK, 0, &ifi, sizeof ifi);
 }
 
 // An interface's index (0: none), asked with SIOCGIFINDEX (netdevice(7)) on
@@ -147,35 +137,30 @@ void apply(int nl, NetConfig& c) {
   int e = ENODEV;
   const char* step = "no such interface";
   if (idx && !(e = link_up(nl, idx))) {
-    Request r(k::RTM_NEWADDR, k::NLM_F_CREATE | k::NLM_F_REPLACE);
-    auto* ifa = static_cast<k::ifaddrmsg*>(r.body(sizeof(k::ifaddrmsg)));
-    ifa->ifa_family = AF_INET;
-    ifa->ifa_prefixlen = static_cast<uint8_t>(c.prefix);
-    ifa->ifa_index = idx;
-    r.attr(k::IFA_LOCAL, c.addr, 4);
-    r.attr(k::IFA_ADDRESS, c.addr, 4);
+    static constexpr uint16_t kAddr[] = {k::IFA_LOCAL, k::IFA_ADDRESS};
+    k::ifaddrmsg ifa{AF_INET, static_cast<uint8_t>(c.prefix), 0, 0, idx};
     step = "address";
-    e = c.addr[0] ? r.send(nl) : 0;
+    e = c.addr[0] ? request(nl, k::RTM_NEWADDR, k::NLM_F_CREATE | k::NLM_F_REPLACE, &ifa, sizeof ifa, kAddr, c.addr,
+                            c.addr)
+                  : 0;
   }
   if (!e && c.gateway[0]) {
-    Request r(k::RTM_NEWROUTE, k::NLM_F_CREATE | k::NLM_F_REPLACE);
-    auto* rt = static_cast<k::rtmsg*>(r.body(sizeof(k::rtmsg)));
-    rt->rtm_family = AF_INET;
-    rt->rtm_table = k::RT_TABLE_MAIN;
-    rt->rtm_protocol = k::RTPROT_BOOT;
-    rt->rtm_type = k::RTN_UNICAST;
-    r.attr(k::RTA_GATEWAY, c.gateway, 4);
-    r.attr(k::RTA_OIF, &idx, sizeof idx);
+    static constexpr uint16_t kRoute[] = {k::RTA_GATEWAY, k::RTA_OIF};
+    k::rtmsg rt{};
+    rt.rtm_family = AF_INET;
+    rt.rtm_table = k::RT_TABLE_MAIN;
+    rt.rtm_protocol = k::RTPROT_BOOT;
+    rt.rtm_type = k::RTN_UNICAST;
     step = "default route";
-    e = r.send(nl);
+    e = request(nl, k::RTM_NEWROUTE, k::NLM_F_CREATE | k::NLM_F_REPLACE, &rt, sizeof rt, kRoute, c.gateway, &idx);
   }
-  if (e) OX_WARN("vm: network: %s: %s: %s", c.device.c_str(), step, strerror(e));
+  if (e) log_err(Level::Warn, e, "network: %s: %s", c.device.c_str(), step);
   if (c.resolv.empty()) return;
   // Only when /etc is writable (a read-only root keeps its own file).
   UniqueFd fd(::open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if ((fd.valid() || errno != EROFS) &&
       (!fd.valid() || ::write(fd.get(), c.resolv.c_str(), c.resolv.size()) != static_cast<ssize_t>(c.resolv.size())))
-    OX_WARN("vm: network: unable to write /etc/resolv.conf: %s", strerror(errno));
+    log_err(Level::Warn, 0, "network: unable to write /etc/resolv.conf");
 }
 
 }  // namespace
@@ -185,7 +170,7 @@ Str configure_network(const NetworkSpec& spec) {
   Str lo = "lo";
   // The kernel gives lo 127.0.0.1/8 and ::1 when it comes up.
   if (int e = nl.valid() ? link_up(nl.get(), if_index(nl.get(), lo)) : errno) {
-    OX_WARN("vm: unable to bring lo up: %s", strerror(e));
+    log_err(Level::Warn, e, "unable to bring lo up");
     return {};
   }
   NetConfig c;

@@ -22,7 +22,8 @@ struct NetConfig {
 
 // ip=<client>:<server>:<gateway>:<netmask>:<hostname>:<device>:<autoconf>:
 // <dns0>:<dns1>:<ntp0> (Documentation/admin-guide/nfs/nfsroot.rst). False
-// with *why set when there is nothing static to apply (off, dhcp, junk). Pure.
+// with *why set when there is nothing static to apply (off, dhcp, junk). out
+// is a fresh NetConfig. Pure.
 bool parse_ip_arg(std::string_view arg, NetConfig& out, const char** why);
 
 // "10.0.2.15/24" (parse_ipv4 in sys/str.h for the address alone). Pure.

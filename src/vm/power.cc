@@ -14,7 +14,9 @@
 
 #include "log.h"
 #include "sys/eintr.h"
-#include "sys/str.h"
+#include "sys/format.h"
+#include "sys/text.h"
+#include "vm/boot.h"
 #include "vm/kernel.h"
 #include "vm/uevent.h"
 
@@ -32,19 +34,21 @@ void Power::attach(Loop& loop, uint64_t token) {
 
 void Power::add(int fd) {
   if (auto r = loop_->add(fd, EPOLLIN, token_ | static_cast<uint32_t>(fd)); !r)
-    OX_WARN("vm: unable to watch for the power button: %s", strerror(r.error().err));
+    log_err(Level::Warn, r.error().err, "unable to watch for the power button");
 }
 
 void Power::scan() {
   DIR* d = ::opendir("/sys/class/input");
   if (!d) return;
   while (dirent* e = ::readdir(d)) {
-    if (strncmp(e->d_name, "event", 5) == 0) watch((Str("/dev/input/") + e->d_name).c_str());
+    if (strncmp(e->d_name, "event", 5) == 0) watch("/dev/input/", e->d_name);
   }
   ::closedir(d);
 }
 
-void Power::watch(const char* path) {
+void Power::watch(const char* dir, std::string_view name) {
+  char path[300];
+  format(path, sizeof path, "%s%.*s", dir, static_cast<int>(name.size()), name.data());
   UniqueFd fd(::open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   struct stat st;
   if (!fd.valid() || ::fstat(fd.get(), &st) < 0 || n_ == kMax) return;
@@ -72,8 +76,8 @@ bool Power::on_readable(int fd) {
       }
       std::string_view m(msg, static_cast<size_t>(n));
       std::string_view dev = uevent_get(m, "DEVNAME");
-      if (uevent_get(m, "ACTION") == "add" && dev.substr(0, 11) == "input/event")
-        watch((Str("/dev/") + dev).c_str());
+      if (uevent_get(m, "ACTION") == "add" && has_prefix(dev, "input/event"))
+        watch("/dev/", dev);
     }
     return false;
   }
@@ -98,7 +102,7 @@ bool Power::on_readable(int fd) {
 }
 
 void disable_cad() {
-  if (::reboot(RB_DISABLE_CAD) < 0) OX_WARN("vm: unable to disable Ctrl-Alt-Del: %s", strerror(errno));
+  if (::reboot(RB_DISABLE_CAD) < 0) log_err(Level::Warn, 0, "unable to disable Ctrl-Alt-Del");
 }
 
 void power_off(FinalAction action) {

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <string_view>
 
 #include "loop.h"
 #include "spec.h"
@@ -28,7 +29,7 @@ class Power {
 
  private:
   void scan();
-  void watch(const char* dev_path);
+  void watch(const char* dir, std::string_view name);  // the device dir + name
   void add(int fd);
 
   Loop* loop_ = nullptr;

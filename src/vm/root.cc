@@ -13,6 +13,7 @@
 #include "log.h"
 #include "sys/format.h"
 #include "sys/text.h"
+#include "vm/boot.h"
 #include "vm/mounts.h"
 
 namespace oxinit::vm {
@@ -20,7 +21,7 @@ namespace oxinit::vm {
 void parse_cmdline(std::string_view cmdline, RootArgs& out) {
   // "key=" prefixes (a NUL stands for '=': "rw" and "ro" have none) and
   // where each value goes.
-  static constexpr char kKeys[][12] = {"root=", "rootfstype=", "rootflags=", "init=", "rw", "ro", "rootwait"};
+  static constexpr char kKeys[] = "root=\0rootfstype=\0rootflags=\0init=\0rw\0ro\0rootwait";
   std::string_view* to[] = {&out.root, &out.fstype, &out.flags, &out.init};
   const char* p = cmdline.data();
   const char* end = p + cmdline.size();
@@ -30,10 +31,11 @@ void parse_cmdline(std::string_view cmdline, RootArgs& out) {
     for (bool quoted = false; p < end && (quoted || (*p != ' ' && *p != '\n')); p++) quoted ^= *p == '"';
     size_t n = static_cast<size_t>(p - b);
     if (n == 2 && b[0] == '-' && b[1] == '-') break;
-    for (int k = 0; k < 7; k++) {
-      size_t kn = strlen(kKeys[k]);
-      bool prefix = kKeys[k][kn - 1] == '=';
-      if (n < kn || memcmp(b, kKeys[k], kn) != 0 || (!prefix && n != kn)) continue;
+    const char* key = kKeys;
+    for (int k = 0; k < 7; k++, key += strlen(key) + 1) {
+      size_t kn = strlen(key);
+      bool prefix = key[kn - 1] == '=';
+      if (n < kn || memcmp(b, key, kn) != 0 || (!prefix && n != kn)) continue;
       if (k == 6) out.rootwait = true;
       else if (k >= 4) out.rw = k == 4;
       else if (n > kn + 1 && b[kn] == '"' && p[-1] == '"') *to[k] = std::string_view(b + kn + 1, n - kn - 2);
@@ -133,8 +135,7 @@ bool switch_root(char** argv, const sigset_t& mask) {
     ::umount2(kNewRoot, 0);
   }
   if (err) {
-    OX_FATAL("vm: unable to switch root to %.*s: %s: %s", static_cast<int>(a.root.size()), a.root.data(), step,
-             strerror(err));
+    log_err(Level::Fatal, err, "unable to switch root to %.*s: %s", static_cast<int>(a.root.size()), a.root.data(), step);
     return false;
   }
   // switch_root(8): the API filesystems move along; one that cannot (no
@@ -155,7 +156,7 @@ bool switch_root(char** argv, const sigset_t& mask) {
     ::sigprocmask(SIG_SETMASK, &mask, nullptr);
     ::execv(init, argv);
   }
-  OX_FATAL("vm: unable to switch root to %s: %s: %s", dev.c_str(), init, strerror(errno));
+  log_err(Level::Fatal, 0, "unable to switch root to %s: %s", dev.c_str(), init);
   return false;
 }
 

@@ -33,12 +33,12 @@ long uevent_read(int fd, char* buf, size_t cap) {
   }
 }
 
-std::string_view uevent_get(std::string_view msg, std::string_view key) {
+std::string_view uevent_get(std::string_view msg, const char* key) {
+  size_t n = strlen(key);
   while (!msg.empty()) {
     size_t end = msg.find('\0');
     std::string_view field = msg.substr(0, end);
-    if (field.size() > key.size() && field[key.size()] == '=' && field.substr(0, key.size()) == key)
-      return field.substr(key.size() + 1);
+    if (field.size() > n && field[n] == '=' && memcmp(field.data(), key, n) == 0) return field.substr(n + 1);
     if (end == std::string_view::npos) break;
     msg.remove_prefix(end + 1);
   }

@@ -17,6 +17,6 @@ UniqueFd uevent_socket();
 long uevent_read(int fd, char* buf, size_t cap);
 
 // The value of KEY in such a message ("" when absent). Pure.
-std::string_view uevent_get(std::string_view msg, std::string_view key);
+std::string_view uevent_get(std::string_view msg, const char* key);
 
 }  // namespace oxinit::vm

@@ -14,6 +14,8 @@
 
 using namespace oxinit;
 
+TEST_CASE("kDefaultLogBuffer is InitSpec's default log_buffer") { CHECK(InitSpec().log_buffer == kDefaultLogBuffer); }
+
 TEST_CASE("backoff doubles per consecutive failure up to the cap") {
   ServiceSpec s;
   s.restart_delay = 1000;
