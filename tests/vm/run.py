@@ -82,9 +82,12 @@ def act_cad(vm, res):
     vm.sendkey("ctrl-alt-delete")
 
 
-def act_cad_after(marker):
+def act_cad_after(*markers):
+    """Ctrl-Alt-Del once every marker has shown on the console (each
+    service's "started" line: its TERM trap is set by then)."""
     def act(vm, res):
-        vm.wait_for(marker, BOOT_TIMEOUT)
+        for marker in markers:
+            vm.wait_for(marker, BOOT_TIMEOUT)
         res.acted_at = time.monotonic()  # before the key: the guest cannot see it earlier
         vm.sendkey("ctrl-alt-delete")
     return act
@@ -390,7 +393,7 @@ command = "trap '' TERM; echo started; while :; do sleep 1; done"
 stop_timeout = "3s"
 [service.polite]
 command = "{POLITE}"
-""", act=act_cad_after(r"^stubborn \| started")),
+""", act=act_cad_after(r"^stubborn \| started", r"^polite \| started")),
     Scenario("reboot", """
 [init]
 final_action = "reboot"
