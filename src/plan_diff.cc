@@ -22,6 +22,10 @@ constexpr Field kProcessKeys[] = {
     PLAIN(umask), PLAIN(log), TEXT(log_file), PLAIN(log_max_size), PLAIN(log_keep), PLAIN(is_main),
     // What the child gets of its readiness: NOTIFY_SOCKET, an fd.
     PLAIN(ready.kind), PLAIN(ready.fd),
+    // Privileges and the cgroup's limits, set as the process starts.
+    PLAIN(no_new_privs), PLAIN(has_caps), PLAIN(caps), PLAIN(oom_score_adj), PLAIN(nice), TEXT(cpus),
+    PLAIN(memory_max), PLAIN(memory_high), PLAIN(memory_swap_max), PLAIN(cpu_quota), PLAIN(cpu_period),
+    PLAIN(cpu_weight), PLAIN(io_weight), PLAIN(pids_max),
 };
 #undef PLAIN
 #undef TEXT

@@ -203,6 +203,7 @@ bool Supervisor::reload(ReloadReport& r) {
     const InitSpec &a = plan_->init, &b = next.init;
     const char* later[] = {a.vm != b.vm ? " vm" : "", a.hostname.view() != b.hostname.view() ? " hostname" : "",
                            a.mount_cgroup != b.mount_cgroup ? " mount_cgroup" : "",
+                           a.cgroups != b.cgroups ? " cgroups" : "",
                            a.control_socket.view() != b.control_socket.view() ? " control_socket" : ""};
     for (const char* k : later) lists[4] += k;
     if (a.final_action != b.final_action) outcome_.action = b.final_action;

@@ -224,7 +224,10 @@ TEST_CASE("plan: which keys restart a service on reload") {
   const char* process_keys[] = {
       "type = 'oneshot'", "command = 'y'", "user = 0", "group = 0", "workdir = '/tmp'", "env = { A = '1' }",
       "env_file = '/e'", "umask = '077'", "rlimits = { nofile = 5 }", "log = 'null'", "log = 'file:/l'",
-      "log_max_size = 5", "log_keep = 1", "ready = 'notify'",
+      "log_max_size = 5", "log_keep = 1", "ready = 'notify'", "no_new_privs = true", "capabilities = []",
+      "capabilities = ['CAP_NET_BIND_SERVICE']", "oom_score_adj = 5", "nice = 3", "cpu_affinity = [0]",
+      "memory_max = '64M'", "memory_high = '32M'", "memory_swap_max = 0", "cpu_max = '50%'",
+      "cpu_weight = 5", "io_weight = 5", "pids_max = 9",
   };
   for (const char* k : process_keys) {
     INFO(k);
