@@ -68,9 +68,9 @@ bool read_key(int dir, const char* path, const char* key, uint64_t& out) {
   ssize_t n = fd.valid() ? retry_eintr([&] { return read(fd.get(), buf + 1, sizeof buf - 2); }) : -1;
   buf[n > 0 ? n + 1 : 1] = 0;
   std::string_view text(buf), k(key);
-  size_t at = text.find(k);  // not strstr: musl's two-way search is 1 KB of code
-  if (at == std::string_view::npos) return false;
-  text.remove_prefix(at + k.size());
+  size_t where = text.find(k);  // not strstr: musl's two-way search is 1 KB of code
+  if (where == std::string_view::npos) return false;
+  text.remove_prefix(where + k.size());
   return parse_uint(text.substr(0, text.find('\n')), ~uint64_t{0}, out);
 }
 

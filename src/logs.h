@@ -60,7 +60,7 @@ class Slots {
   Slots(const Slots&) = delete;
   Slots& operator=(const Slots&) = delete;
   ~Slots() {
-    for (T& t : *this) t.~T();
+    for (T& t : *this) t.~T();  // cppcheck-suppress constVariable
     std::free(p_);
   }
   T& add() {

@@ -61,8 +61,8 @@ Step after_exit(Service& s, const Facts& f) {
   if (f.shutting_down && !spec.is_main) return to(State::Stopped, kActClearDeadline, 0, Next::Stopped);
   if (spec.is_main || !wants_restart(spec, code)) {
     bool ok = code == 0;
-    uint16_t log = spec.is_main ? 0 : kActLogExit;
-    return to(ok ? State::Done : State::Failed, kActClearDeadline | kActEndForGood | log, 0,
+    uint16_t log_exit = spec.is_main ? 0 : kActLogExit;
+    return to(ok ? State::Done : State::Failed, kActClearDeadline | kActEndForGood | log_exit, 0,
               ok ? Next::DoneForGood : Next::FailedForGood);
   }
   if (code == 0) {

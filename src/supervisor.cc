@@ -584,9 +584,11 @@ void Supervisor::check_oom(Service& s) {
   if (!own_cgroup(s) || !(cgroups_.enabled() & Cgroups::needs(*s.spec) & kCgMemory)) return;
   uint64_t n = cgroups_.oom_kills(s.spec->name);
   if (n <= s.oom_kills) return;
-  char b[48] = "", z[24];
-  if (s.spec->memory_max != kNoLimit)
+  char b[48] = "";
+  if (s.spec->memory_max != kNoLimit) {
+    char z[24];
     format(b, sizeof b, " (memory_max %s)", format_size(z, sizeof z, s.spec->memory_max));
+  }
   OX_SVC_WARN(s.spec->name, "killed by the OOM killer%s", b);
   s.oom_kills = n;
 }

@@ -745,8 +745,8 @@ class Schema {
     if (!ready && kind <= ProbeSpec::Fd)
       return fail(v.pos, KEY_ ": " VAL_ " is for ready only (health takes tcp://, http://, exec: or file:)", m, v);
     bool ok = true;
-    uint64_t fd = 0;
     if (kind == ProbeSpec::Fd) {
+      uint64_t fd = 0;
       ok = parse_uint(arg, 1023, fd) && fd >= 3;
       out.fd = static_cast<int>(fd);
     } else if (kind == ProbeSpec::Tcp) {
@@ -966,12 +966,13 @@ class Schema {
       const Value& it = first[k];
       std::string_view t = it.str;
       size_t dash = t.find('-');
-      uint64_t lo = static_cast<uint64_t>(it.integer), hi = lo;
+      // An integer, or "N" without a dash, is a range of one.
+      uint64_t lo = static_cast<uint64_t>(it.integer), hi = 0;
       bool ok = it.type == Type::Integer ? it.integer >= 0 && lo < kMaxCpu
                 : it.type == Type::String && parse_uint(t.substr(0, dash), kMaxCpu - 1, lo) &&
-                      (dash == std::string_view::npos ? (hi = lo, true)
-                                                      : parse_uint(t.substr(dash + 1), kMaxCpu - 1, hi)) &&
-                      lo <= hi;
+                      (dash == std::string_view::npos || parse_uint(t.substr(dash + 1), kMaxCpu - 1, hi));
+      if (ok && (it.type == Type::Integer || dash == std::string_view::npos)) hi = lo;
+      ok = ok && lo <= hi;
       if (!ok)
         return fail(it.pos, KEY_ EXPECTED_ "CPU numbers (0 to 1023) or ranges such as \"0-3\"" GOT_, m, it);
       if (words <= hi / kBits) words = hi / kBits + 1;

@@ -42,10 +42,13 @@ void add(Str& a, const char* fmt, ...) {
 // How it last ended: "exited with 3", "killed by SIGKILL" (JSON: {"code":3},
 // {"signal":"SIGKILL"}); none when it never ended. b holds 48 bytes.
 const char* last_exit(const Service& s, char* b, const char* none = nullptr, bool json = false) {
-  char sig[16];
   if (!s.exited && s.starts <= 1) return none;
-  if (s.last_signal) format(b, 48, json ? "{\"signal\":\"%s\"}" : "killed by %s", signal_name(s.last_signal, sig));
-  else format(b, 48, json ? "{\"code\":%d}" : "exited with %d", s.last_code);
+  if (s.last_signal) {
+    char sig[16];
+    format(b, 48, json ? "{\"signal\":\"%s\"}" : "killed by %s", signal_name(s.last_signal, sig));
+  } else {
+    format(b, 48, json ? "{\"code\":%d}" : "exited with %d", s.last_code);
+  }
   return b;
 }
 

@@ -178,8 +178,10 @@ bool boot(const InitSpec& init, char** argv, const sigset_t& mask) {
   console_fds();
   // The kernel passes init no PATH (only HOME=/ and TERM=linux). putenv:
   // nothing else needs setenv()'s copying (~200 bytes of libc).
-  static char path[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  if (!::getenv("PATH")) ::putenv(path);
+  if (!::getenv("PATH")) {
+    static char path[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    ::putenv(path);
+  }
   if (g_whole) {
     load_modules(init.boot.modules);
     if (!switch_root(argv, mask)) return false;
