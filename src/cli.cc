@@ -135,6 +135,7 @@ struct Parser {
   // Option kLetters[k] with its argument (nullptr for a flag). The switch is
   // on k rather than the letter: a jump table of 12 entries, not of 'G'..'w'.
   bool option(int k, const char* arg) {
+    if (!arg) arg = "";  // a flag's; those that take one always get it
     Options& o = out.options;
     bool ok = true;
     switch (kLetters[k]) {

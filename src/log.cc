@@ -51,7 +51,7 @@ void vlog(Level l, const char* service, const char* fmt, va_list ap) {
   int saved = errno;
   char buf[1024];
   if (!g_pid) g_pid = static_cast<int>(getpid());  // log() never runs in a child
-  size_t n = format(buf, sizeof buf, "[%s oxinit (%d)] ", kNames + 6 * static_cast<int>(l), g_pid);
+  size_t n = format(buf, sizeof buf, "[%s oxinit (%d)] ", kNames + static_cast<size_t>(l) * 6, g_pid);
   size_t len = n;
   if (service) len += format(buf + len, sizeof buf - len - 1, "service %s: ", service);
   len += vformat(buf + len, sizeof buf - len - 1, fmt, ap);

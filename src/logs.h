@@ -146,7 +146,7 @@ class Logs {
   bool read_stream(size_t slot);
   void emit(Stream& s, std::string_view line);
   // One line, formatted (time stamp, JSON) into `line_`; name "" for oxinit's own.
-  void format_line(std::string_view name, const char* stream, std::string_view line, bool prefix);
+  void format_line(std::string_view name, const char* kv, std::string_view line, bool prefix);
   bool write_file(Channel& c, std::string_view line, bool is_stderr);
   uint32_t bind_channel(std::string_view name, const ServiceSpec* spec);
   bool keep(Stream& s, std::string_view line);

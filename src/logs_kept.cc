@@ -69,7 +69,7 @@ bool Logs::keep(Stream& s, std::string_view line) {
 // (1)] " tag, and its level.
 void Logs::own_json(int level, std::string_view line, size_t head) {
   static const char* const kLevels[] = {"fatal", "warn", "info", "debug", "trace"};
-  line.remove_suffix(line.size() && line.back() == '\n');
+  line.remove_suffix(!line.empty() && line.back() == '\n');
   line.remove_prefix(head < line.size() ? head : line.size());
   format_line({}, kLevels[level < 4 ? level : 4], line, true);
 }
@@ -113,7 +113,7 @@ std::string_view Logs::tail(int channel, uint32_t n) const {
   for (int k = keep; k >= 1; k--) {
     format(from, sizeof from, "%s.%d", path, k - 1);
     format(to, sizeof to, "%s.%d", path, k);
-    rename(k > 1 ? from : path, to);
+    (void)rename(k > 1 ? from : path, to);  // a missing older file is fine
   }
   if (keep == 0) unlink(path);
 }

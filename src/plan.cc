@@ -86,30 +86,39 @@ using Vec = std::vector<T>;
 
 // An assignment as the destructor, then the constructor from o.
 template <class T, class U>
-T& rebuild(T& self, U&& o) {
-  if (&self != &o) {
-    self.~T();
-    new (&self) T(static_cast<U&&>(o));
-  }
-  return self;
+void rebuild(T& self, U&& o) {
+  self.~T();
+  new (&self) T(static_cast<U&&>(o));
 }
 
 }  // namespace
 
-#define OWNED(table) table, sizeof table / sizeof *table
+#define OWNED(table) (table), sizeof(table) / sizeof *(table)
 ServiceSpec::ServiceSpec() : ZeroFilled(sizeof(ServiceSpec)) {}
 ServiceSpec::ServiceSpec(const ServiceSpec& o) : ServiceSpec() {
   copy_spec(this, &o, sizeof o, OWNED(kServiceOwned));
 }
 ServiceSpec::ServiceSpec(ServiceSpec&& o) noexcept : ServiceSpec() { swap_bytes(this, &o, sizeof o); }
-ServiceSpec& ServiceSpec::operator=(const ServiceSpec& o) { return rebuild(*this, o); }
-ServiceSpec& ServiceSpec::operator=(ServiceSpec&& o) noexcept { return rebuild(*this, static_cast<ServiceSpec&&>(o)); }
+ServiceSpec& ServiceSpec::operator=(const ServiceSpec& o) {
+  if (this != &o) rebuild(*this, o);
+  return *this;
+}
+ServiceSpec& ServiceSpec::operator=(ServiceSpec&& o) noexcept {
+  if (this != &o) rebuild(*this, static_cast<ServiceSpec&&>(o));
+  return *this;
+}
 ServiceSpec::~ServiceSpec() = default;
 
 InitSpec::InitSpec(const InitSpec& o) : InitSpec() { copy_spec(this, &o, sizeof o, OWNED(kInitOwned)); }
 InitSpec::InitSpec(InitSpec&& o) noexcept : InitSpec() { swap_bytes(this, &o, sizeof o); }
-InitSpec& InitSpec::operator=(const InitSpec& o) { return rebuild(*this, o); }
-InitSpec& InitSpec::operator=(InitSpec&& o) noexcept { return rebuild(*this, static_cast<InitSpec&&>(o)); }
+InitSpec& InitSpec::operator=(const InitSpec& o) {
+  if (this != &o) rebuild(*this, o);
+  return *this;
+}
+InitSpec& InitSpec::operator=(InitSpec&& o) noexcept {
+  if (this != &o) rebuild(*this, static_cast<InitSpec&&>(o));
+  return *this;
+}
 InitSpec::~InitSpec() = default;
 #undef OWNED
 

@@ -67,7 +67,7 @@ PlanDiff diff_plans(const Plan& old, const Plan& next) {
       if (!kept[i] && was[i].name.view() == s.name.view()) {
         kept[i] = 1;
         d.from[j] = int(i);
-        d.changed[j] = !same_process(was[i], s);
+        d.changed[j] = static_cast<char>(!same_process(was[i], s));
         break;
       }
     }

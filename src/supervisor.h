@@ -68,12 +68,11 @@ struct SupervisorWatch {
 struct SupervisorState {
   using Phase = SupervisorPhase;
   using Watch = SupervisorWatch;
+  // Largest members first (clang-analyzer's padding check), the flags last.
   Plan* plan_;            // main's, until a reload makes one of its own
-  bool own_plan_ = false;
   Source* source_ = nullptr;
   PlanLoader loader_ = nullptr;
   void* loader_ctx_ = nullptr;
-  bool vm_;
   Loop loop_;
   Logs logs_;
   Cgroups cgroups_;  // service mode, where cgroup v2 is usable
@@ -82,24 +81,26 @@ struct SupervisorState {
   std::vector<std::vector<int>> dependents_;
   // pid << 32 | service index, sorted; int64_t: the vector type of Service::restarts.
   std::vector<int64_t> by_pid_;
-  int main_ = -1;                   // index of the main command, -1 without one
-  UniqueFd null_in_, null_out_;   // opened at first use (services only)
-  Phase phase_ = Phase::Running;
-  Millis phase_deadline_ = kNoDeadline;
-  Millis limit_deadline_ = kNoDeadline;  // shutdown_limit, armed when the shutdown begins
-  bool code_set_ = false;
-  RunOutcome outcome_;
-  bool am_pid1_ = false;
   std::vector<Watch*> watch_;     // per service, owned; null without checks
   // (<memory> would pull in iostream, which the musl build cannot link.)
-  bool any_watch_ = false;
   NotifySocket* notify_ = nullptr;  // owned; made when a service has ready = "notify"
-  bool sent_ready_ = false;       // READY=1 sent to oxinit's own $NOTIFY_SOCKET
+  RunOutcome outcome_;
+  Millis phase_deadline_ = kNoDeadline;
+  Millis limit_deadline_ = kNoDeadline;  // shutdown_limit, armed when the shutdown begins
   // Exit floods (see on_child_exits): while reap_batch_until_ is set, SIGCHLD
   // is left out of what oxinit waits for and reaping runs at that deadline.
   Millis last_reaped_at_ = kNoDeadline;
   Millis reap_batch_until_ = kNoDeadline;
   sigset_t wait_set_;  // signals_.blocked, without SIGCHLD while batching
+  UniqueFd null_in_, null_out_;   // opened at first use (services only)
+  int main_ = -1;                   // index of the main command, -1 without one
+  Phase phase_ = Phase::Running;
+  bool own_plan_ = false;
+  bool vm_;
+  bool code_set_ = false;
+  bool am_pid1_ = false;
+  bool any_watch_ = false;
+  bool sent_ready_ = false;       // READY=1 sent to oxinit's own $NOTIFY_SOCKET
 };
 
 class Supervisor : SupervisorState {

@@ -390,7 +390,7 @@ class Parser {
   // An array or an inline table: the same loop, items or key/values.
   bool list(Value& v, int depth) {
     bool table = peek() == '{';
-    int close = table ? '}' : ']';
+    char close = table ? '}' : ']';
     v.type = table ? Type::Table : Type::Array;
     v.flags = table ? kInline | kDotted : 0;
     i_++;
