@@ -561,7 +561,10 @@ def result(name):
 
 
 def lines(r, name):
-    return vmlib.oxinit_lines(r.console, name)
+    # The kernel's printk shares the console and can land inside a service's
+    # line ("check | file hog/memory.swap.max 0[    6.83] Memory cgroup out
+    # of memory: ..."): cut such a tail off.
+    return [re.sub(r"\[\s*\d+\.\d+\] .*$", "", ln) for ln in vmlib.oxinit_lines(r.console, name)]
 
 
 def ended_clean(r, expect=vmlib.POWER_DOWN):
