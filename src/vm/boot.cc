@@ -160,16 +160,6 @@ bool initial_pid1() {
   return vm;
 }
 
-OX_NO_FLOAT_ARGS void log_err(Level l, int err, const char* fmt, ...) {
-  if (!err) err = errno;
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vformat(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  log(l, "vm: %s: %s", msg, strerror(err));
-}
-
 bool boot(const InitSpec& init, char** argv, const sigset_t& mask) {
   g_init = &init;
   mount_api(init.mount_cgroup);

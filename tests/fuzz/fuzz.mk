@@ -20,7 +20,7 @@ FUZZ_CXXFLAGS := -std=c++20 -g -O1 -fno-exceptions -fno-rtti -Isrc -DOXINIT_VERS
 # Only the parsers' rooms: coverage figures then speak of parser code alone.
 FUZZ_SRC := src/sys/str.cc src/sys/format.cc src/sys/text.cc src/log.cc src/cli.cc src/signals.cc \
   src/plan.cc src/users.cc src/config/error.cc src/config/toml.cc src/config/schema.cc src/ctl/protocol.cc \
-  src/vm/net.cc
+  src/vm/net.cc src/vm/log.cc
 FUZZ_OBJ := $(patsubst src/%.cc,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRC))
 FUZZ_BINS := $(addprefix $(FUZZ_BUILD)/fuzz-,$(FUZZ_TARGETS))
 # The readiness parsers live beside the probes' and the notify socket's
