@@ -159,12 +159,18 @@ void Server::accept_clients() {
     if (getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || (cr.uid != 0 && cr.uid != geteuid()))
       refusal = "1\noxinit ctl: permission denied: only root and oxinit's own user may use the control socket\n";
     // A free slot; when there is none, the client that has been silent
-    // longest without a whole request makes room.
+    // longest without a whole request makes room. Clients accepted in the
+    // same millisecond share a deadline: the older one (lower gen) goes, or
+    // each newcomer would evict the one before it.
     Client* slot = nullptr;
     for (size_t i = 0; i < kMaxClients && !refusal; i++) {
       Client& c = clients_[i];
-      if (!c.fd.valid() || (!c.answered && (!slot || c.deadline < slot->deadline))) slot = &c;
-      if (!c.fd.valid()) break;
+      if (!c.fd.valid()) {
+        slot = &c;
+        break;
+      }
+      if (!c.answered && (!slot || c.deadline < slot->deadline || (c.deadline == slot->deadline && c.gen < slot->gen)))
+        slot = &c;
     }
     if (!refusal && !slot) refusal = "1\noxinit ctl: too many clients; try again\n";
     if (refusal) {

@@ -318,6 +318,16 @@ def silent_clients_and_garbage_leave_oxinit_responsive():
         assert code == 0 and "web" in out, (code, out, err)
         took = time.monotonic() - t0
         assert took < 2, f"status took {took:.2f}s with 40 silent clients"
+        # The oldest made room (closed at once); the newest is still open,
+        # even when all 40 were accepted within one millisecond.
+        silent[0].settimeout(20)
+        assert silent[0].recv(10) == b"", "the oldest silent client was not the one to make room"
+        silent[-1].setblocking(False)
+        try:
+            silent[-1].recv(10)
+            assert False, "the newest silent client was closed instead of the oldest"
+        except BlockingIOError:
+            pass
 
         # 1 MB without a newline: an error answer after 4 KB, then closed.
         g = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -6,6 +6,7 @@ what happened (python's time.monotonic() is the same clock here and there).
 """
 import os
 import re
+import shutil
 import signal
 import socket
 import time
@@ -51,8 +52,8 @@ def marker(d, name, what="started", then="time.sleep(60)"):
             f"open('{d}/events', 'a').write('{name}-{what} %f\\\\n' % time.monotonic()); {then}\"]\n")
 
 
-def svc(name, *args, extra=""):
-    argv = ", ".join(f'"{a}"' for a in [PY, SVC, *map(str, args)])
+def svc(name, *args, extra="", script=SVC):
+    argv = ", ".join(f'"{a}"' for a in [PY, script, *map(str, args)])
     return f"[service.{name}]\ncommand = [{argv}]\n{extra}\n"
 
 
@@ -166,10 +167,15 @@ def notify_ready_from_the_service_its_child_and_another_user():
     d = tmpdir()
     os.chmod(d, 0o777)
     ev = f"{d}/events"
+    # nobody may not be able to read the checkout (CI clones into a 0700
+    # directory): b runs a copy of the helper from d.
+    script = shutil.copy(SVC, d)
+    os.chmod(script, 0o755)
     cfg = write_config(d,
                        svc("a", "notify", "--delay", "0.5", "--log", ev, "--status", "warming up",
                            extra='ready = "notify"') +
-                       svc("b", "notify", "--delay", "0.3", "--child", extra='ready = "notify"\nuser = "nobody"') +
+                       svc("b", "notify", "--delay", "0.3", "--child", extra='ready = "notify"\nuser = "nobody"',
+                           script=script) +
                        marker(d, "dep") + 'after = ["a", "b"]\n' +
                        f'[service.env]\ncommand = ["sh", "-c", "echo \\"$NOTIFY_SOCKET\\" > {d}/env.ns; exec sleep 60"]\n'
                        'ready = "notify"\nready_timeout = "30s"\n')
