@@ -40,7 +40,9 @@ struct Plan {
 };
 
 // Expands instances, resolves `after`, detects unknown names and cycles.
-Result<void, ConfigError> make_plan(const Config& config, Plan& out);
+// Takes config's services (moved when no service has instances > 1), so
+// config is spent either way.
+Result<void, ConfigError> make_plan(Config& config, Plan& out);
 
 // What a reload changes, services matched by name: each service of `next`
 // is added (from = -1), changed (a key that affects its process differs:

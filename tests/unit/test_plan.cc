@@ -175,7 +175,8 @@ TEST_CASE("plan: the main command comes last and waits for every service") {
 
   Plan empty;
   ConfigError err;
-  REQUIRE(into(make_plan(Config(), empty), err));
+  Config none;
+  REQUIRE(into(make_plan(none, empty), err));
   add_main_command(empty, argv);
   CHECK(empty.order == std::vector<int>{0});
   CHECK(empty.deps[0].empty());
