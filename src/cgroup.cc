@@ -207,10 +207,14 @@ int Cgroups::populated(std::string_view name) {
   return read_key(base_.get(), at(p, name, "cgroup.events"), "\npopulated ", v) ? v != 0 : -1;
 }
 
-uint64_t Cgroups::oom_kills(std::string_view name) {
-  char p[128];
+uint64_t Cgroups::oom_kills(std::string_view name) const {
   uint64_t v = 0;
-  return read_key(base_.get(), at(p, name, "memory.events"), "\noom_kill ", v) ? v : 0;
+  return number(name, "memory.events", "\noom_kill ", v) ? v : 0;
+}
+
+bool Cgroups::number(std::string_view name, const char* file, const char* key, uint64_t& out) const {
+  char p[128];
+  return read_key(base_.get(), at(p, name, file), key, out);
 }
 
 }  // namespace oxinit

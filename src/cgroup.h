@@ -46,7 +46,10 @@ class Cgroups {
   // 1 while any process is in the group, 0 when empty, -1 unreadable.
   int populated(std::string_view name);
   // memory.events' oom_kill: how many processes the OOM killer ended there.
-  uint64_t oom_kills(std::string_view name);
+  uint64_t oom_kills(std::string_view name) const;
+  // The number after `key` in the group's `file` (key "\n": a file that is
+  // one number, such as memory.current); false when either is missing.
+  bool number(std::string_view name, const char* file, const char* key, uint64_t& out) const;
 
  private:
   UniqueFd base_;  // oxinit's own group: the services' groups are its children

@@ -374,6 +374,7 @@ static void json_or_null(Str& a, std::string_view s) {
 
 void Server::status(const Request& rq, Str& a) {
   const std::vector<Service>& all = sup_.services();
+  const Cgroups* cg = sup_.cgroups();  // usage columns where cgroups are in use
   Millis now = now_ms();
   bool json = rq.json;
   int width = 7;
@@ -383,7 +384,9 @@ void Server::status(const Request& rq, Str& a) {
   }
   // (a comes empty.)
   if (json) add(a, "{\"services\":[");
-  else add(a, "%-*s  %-9s %7s %7s %8s  %s\n", width, "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT");
+  else
+    add(a, "%-*s  %-9s %7s %7s %8s%s  %s\n", width, "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS",
+        cg ? "   MEMORY      CPU" : "", "LAST EXIT");
   const char* comma = "";
   for (size_t i = 0; i < all.size(); i++) {
     const Service& s = all[i];
@@ -409,15 +412,34 @@ void Server::status(const Request& rq, Str& a) {
     }
     const char* l = last_exit(s, last, none, json);
     std::string_view st = sup_.status_text(s);
+    // memory.current (with the memory controller on) and cpu.stat's
+    // usage_usec of its group, while it has one: JSON as read, text in
+    // MiB and seconds ("%.0llu" of 0 prints nothing).
+    static const char* const kCgroupUsage[] = {"memory.current", "\n", "cpu.stat", "\nusage_usec "};
+    char use[2][24], cols[48] = "";
+    const char* shown[2] = {none, none};
+    for (int k = 0; k < 2; k++) {
+      uint64_t v, unit = json ? 1 : k ? 1000000 : 1048576;
+      if (!cg || s.spec->is_main || !cg->number(s.spec->name, kCgroupUsage[2 * k], kCgroupUsage[2 * k + 1], v)) continue;
+      format(use[k], sizeof use[k], json ? "%llu%.0llu" : k ? "%llu.%02llus" : "%llu.%lluM",
+             static_cast<unsigned long long>(v / unit), static_cast<unsigned long long>(v % unit * (k ? 100 : 10) / unit));
+      shown[k] = use[k];
+    }
+    unsigned long long ooms = s.oom_kills;
     if (!json) {
-      add(a, "%-*s  %-9s %7s %7s %8u  %s%s%.*s\n", width, s.spec->name.c_str(), state, p, up, restarts, l,
+      if (cg) format(cols, sizeof cols, " %8s %8s", shown[0], shown[1]);
+      add(a, "%-*s  %-9s %7s %7s %8u%s  %s%s%.*s", width, s.spec->name.c_str(), state, p, up, restarts, cols, l,
           st.empty() ? "" : "; ", static_cast<int>(st.size()), st.data());
+      if (ooms) add(a, "; OOM kills: %llu", ooms);
+      a += '\n';
       continue;
     }
     // A name is letters, digits, '_', '-' and '.' (the schema's valid_name):
     // nothing in it to escape.
-    add(a, "%s{\"name\":\"%s\",\"state\":\"%s\",\"pid\":%s,\"uptime\":%s,\"restarts\":%u,\"last_exit\":%s,\"probe\":",
-        comma, s.spec->name.c_str(), state, p, up, restarts, l);
+    add(a,
+        "%s{\"name\":\"%s\",\"state\":\"%s\",\"pid\":%s,\"uptime\":%s,\"restarts\":%u,\"last_exit\":%s,"
+        "\"memory\":%s,\"cpu_usec\":%s,\"oom_kills\":%llu,\"probe\":",
+        comma, s.spec->name.c_str(), state, p, up, restarts, l, shown[0], shown[1], ooms);
     comma = ",";
     // The last check's result and the STATUS= text, null without them.
     json_or_null(a, sup_.last_check(s));

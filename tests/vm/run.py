@@ -10,6 +10,7 @@ the serial console showed and how QEMU ended.
 """
 import atexit
 import concurrent.futures
+import json
 import os
 import re
 import shutil
@@ -308,6 +309,9 @@ echo "bomb pids.current $(cat $cg/bomb/pids.current)"
 echo "bomb events $(cat $cg/bomb/pids.events)"
 echo "subtree $(cat $cg/cgroup.subtree_control)"
 echo "pid1 alive $(cut -d' ' -f3 /proc/1/stat)"
+i=0; while [ $i -lt 150 ] && ! /sbin/oxinit ctl status hog | grep -q ' failed '; do sleep 0.2; i=$((i+1)); done
+/sbin/oxinit ctl status | sed 's/^/status /'
+echo "json $(/sbin/oxinit ctl status --json)"
 echo done
 """
 
@@ -597,7 +601,7 @@ _TESTS = {
     "disk-quit": ("disk_root_hard_quit_shows_the_check_can_fail",),
     "console": ("console_shell_has_job_control_and_ctrl_c",),
     "badmodule": ("missing_module_is_an_error_then_power_off",),
-    "contain": ("cgroup_memory_hog_is_oom_killed_reported_and_restarted",
+    "contain": ("cgroup_memory_hog_is_oom_killed_reported_and_restarted", "cgroup_usage_and_oom_kills_in_ctl_status",
                 "cgroup_fork_bomb_stops_at_pids_max_while_the_rest_goes_on",
                 "cgroup_setsid_grandchild_is_gone_after_its_leader_exits",
                 "cgroup_limits_as_written_and_oxinit_in_init_scope"),
@@ -918,6 +922,26 @@ def cgroup_limits_as_written_and_oxinit_in_init_scope():
     assert "self 0::/check" in check, check
     sub = [ln for ln in check if ln.startswith("subtree ")]
     assert sub and set(sub[0].split()[1:]) == {"cpu", "io", "memory", "pids"}, sub
+    ended_clean(r)
+
+
+@test(timeout=900)
+def cgroup_usage_and_oom_kills_in_ctl_status():
+    r = result("contain")
+    check = lines(r, "check")
+    js = [ln[len("json "):] for ln in check if ln.startswith("json ")]
+    assert js, r.console
+    svc = {x["name"]: x for x in json.loads(js[0])["services"]}
+    assert svc["hog"]["state"] == "failed" and svc["hog"]["oom_kills"] == 2, svc["hog"]
+    for name in ("bomb", "tuned"):  # running, in groups with the memory controller on
+        assert isinstance(svc[name]["memory"], int) and svc[name]["memory"] > 0, svc[name]
+        assert isinstance(svc[name]["cpu_usec"], int) and svc[name]["cpu_usec"] >= 0, svc[name]
+    assert svc["bomb"]["cpu_usec"] > 0, svc["bomb"]  # 100 forks cost some CPU
+    text = [ln[len("status "):] for ln in check if ln.startswith("status ")]
+    assert text and text[0].split()[:7] == ["SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "MEMORY", "CPU"], text
+    row = {ln.split()[0]: ln.split() for ln in text[1:]}
+    assert re.fullmatch(r"[0-9]+\.[0-9]M", row["tuned"][5]) and re.fullmatch(r"[0-9]+\.[0-9]{2}s", row["tuned"][6]), text
+    assert " ".join(row["hog"]).endswith("OOM kills: 2"), text
     ended_clean(r)
 
 
