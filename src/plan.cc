@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstring>
 #include <new>
+#include <type_traits>
 
 #include "sys/format.h"
 #include "sys/text.h"
@@ -17,7 +18,9 @@ namespace oxinit {
 // an empty one owns nothing. The moved-from spec is an empty one.
 namespace {
 
-enum OwnedKind : uint8_t { kStr, kStrs, kPositions, kGids, kLimits, kMounts };
+// kStrs: a vector whose elements are Strs (Str, MountSpec); kPlain: a
+// vector of trivially copyable elements.
+enum OwnedKind : uint8_t { kStr, kStrs, kPlain };
 struct Owned {
   uint16_t at;
   OwnedKind kind;
@@ -27,11 +30,11 @@ struct Owned {
 constexpr Owned kServiceOwned[] = {
     OWN(ServiceSpec, name, kStr),       OWN(ServiceSpec, file, kStr),
     OWN(ServiceSpec, argv, kStrs),      OWN(ServiceSpec, after, kStrs),
-    OWN(ServiceSpec, after_pos, kPositions), OWN(ServiceSpec, groups, kGids),
+    OWN(ServiceSpec, after_pos, kPlain), OWN(ServiceSpec, groups, kPlain),
     OWN(ServiceSpec, user_name, kStr),  OWN(ServiceSpec, user_home, kStr),
     OWN(ServiceSpec, user_shell, kStr), OWN(ServiceSpec, workdir, kStr),
     OWN(ServiceSpec, env, kStrs),       OWN(ServiceSpec, env_file, kStr),
-    OWN(ServiceSpec, rlimits, kLimits), OWN(ServiceSpec, log_file, kStr),
+    OWN(ServiceSpec, rlimits, kPlain), OWN(ServiceSpec, log_file, kStr),
     OWN(ServiceSpec, ready.host, kStr), OWN(ServiceSpec, ready.path_or_cmd, kStr),
     OWN(ServiceSpec, health.host, kStr), OWN(ServiceSpec, health.path_or_cmd, kStr),
     OWN(ServiceSpec, cpus, kStr),
@@ -45,7 +48,7 @@ constexpr Owned kInitOwned[] = {
     OWN(InitSpec, boot.network.dns, kStrs),
     OWN(InitSpec, boot.sysctl, kStrs),
     OWN(InitSpec, boot.random_seed, kStr),
-    OWN(InitSpec, boot.mounts, kMounts),
+    OWN(InitSpec, boot.mounts, kStrs),
     OWN(InitSpec, control_socket, kStr),
 };
 #undef OWN
@@ -54,22 +57,42 @@ constexpr Owned kInitOwned[] = {
 static_assert(sizeof(void*) != 8 || sizeof(ServiceSpec) == 744, "a new ServiceSpec member: is it in kServiceOwned?");
 static_assert(sizeof(void*) != 8 || sizeof(InitSpec) == 312, "a new InitSpec member: is it in kInitOwned?");
 
-template <class T>
-using Vec = std::vector<T>;
+static_assert(sizeof(MountSpec) == 5 * sizeof(Str) && alignof(MountSpec) == alignof(Str));
+static_assert(std::is_trivially_copyable_v<SrcPos> && std::is_trivially_copyable_v<gid_t> &&
+              std::is_trivially_copyable_v<RlimitSpec>);
 
-// dst is an empty spec: takes src's bytes, then copies src's owning members.
+// A vector as libstdc++ lays it out: begin, end, end of storage (its
+// allocator is ::operator new, sized ::operator delete).
+struct RawVec {
+  char* begin;
+  char* end;
+  char* cap;
+};
+static_assert(sizeof(RawVec) == sizeof(std::vector<Str>));
+
+// dst is an empty spec: takes src's bytes, then copies src's owning members
+// (a vector's copy holds just its elements, as std::vector's does).
 [[gnu::noinline]] void copy_spec(void* dst, const void* src, size_t size, const Owned* t, size_t n) {
   std::memcpy(dst, src, size);  // overwrites empty members, which own nothing
   for (const Owned* o = t; o < t + n; o++) {
     void* d = static_cast<char*>(dst) + o->at;
     const void* s = static_cast<const char*>(src) + o->at;
-    switch (o->kind) {
-      case kStr: new (d) Str(*static_cast<const Str*>(s)); break;
-      case kStrs: new (d) Vec<Str>(*static_cast<const Vec<Str>*>(s)); break;
-      case kPositions: new (d) Vec<SrcPos>(*static_cast<const Vec<SrcPos>*>(s)); break;
-      case kGids: new (d) Vec<gid_t>(*static_cast<const Vec<gid_t>*>(s)); break;
-      case kLimits: new (d) Vec<RlimitSpec>(*static_cast<const Vec<RlimitSpec>*>(s)); break;
-      case kMounts: new (d) Vec<MountSpec>(*static_cast<const Vec<MountSpec>*>(s)); break;
+    if (o->kind == kStr) {
+      new (d) Str(*static_cast<const Str*>(s));
+      continue;
+    }
+    const RawVec& from = *static_cast<const RawVec*>(s);
+    RawVec& to = *static_cast<RawVec*>(d);
+    size_t bytes = size_t(from.end - from.begin);
+    to = {};
+    if (bytes == 0) continue;
+    to.begin = static_cast<char*>(::operator new(bytes));
+    to.end = to.cap = to.begin + bytes;
+    if (o->kind == kPlain) {
+      std::memcpy(to.begin, from.begin, bytes);
+    } else {
+      for (size_t k = 0; k < bytes; k += sizeof(Str))
+        new (to.begin + k) Str(*reinterpret_cast<const Str*>(from.begin + k));
     }
   }
 }
@@ -126,28 +149,6 @@ namespace {
 
 // Bounds the work a config can ask for: deps are at most n * n entries.
 constexpr size_t kMaxPlanServices = 4096;
-
-// A min-heap of ints (ready services: the lowest index starts first).
-void heap_push(std::vector<int>& h, int v) {
-  size_t i = h.size();
-  h.push_back(int(v));
-  for (size_t up; i > 0 && h[up = (i - 1) / 2] > v; i = up) h[i] = h[up];
-  h[i] = v;
-}
-
-int heap_pop(std::vector<int>& h) {
-  int top = h[0];
-  int v = h.back();
-  h.pop_back();
-  size_t n = h.size(), i = 0;
-  for (size_t c; (c = 2 * i + 1) < n; i = c) {
-    if (c + 1 < n && h[c + 1] < h[c]) c++;
-    if (h[c] >= v) break;
-    h[i] = h[c];
-  }
-  if (n) h[i] = v;
-  return top;
-}
 
 // A fresh plan in place (cheaper in code than assigning a Plan()).
 void reset(Plan& p) {
@@ -240,55 +241,63 @@ static bool plan_into(Config& config, Plan& out, ConfigError& err) {
     }
   }
 
-  // Kahn's algorithm; the ready set is a min-heap so ties keep file order.
-  std::vector<int> missing(n, 0);
-  std::vector<std::vector<int>> users(n);
-  std::vector<int> ready;
-  for (size_t i = 0; i < n; i++) {
-    missing[i] = int(out.deps[i].size());
-    for (int d : out.deps[i]) users[d].push_back(int(i));
-    if (missing[i] == 0) heap_push(ready, int(i));
-  }
-  while (!ready.empty()) {
-    int i = heap_pop(ready);
-    out.order.push_back(i);
-    for (int u : users[i]) {
-      if (--missing[u] == 0) heap_push(ready, u);
+  // The order: again and again the lowest-numbered service whose deps are
+  // all placed (what Kahn's algorithm with a min-heap gives: ties keep file
+  // order). mark[i]: how many of deps[i] are known to be placed, -1 once i
+  // is. Each pass starts at the first one not placed, so a file in a valid
+  // order costs O(n + deps).
+  for (int& m : mark) m = 0;
+  size_t first = 0;
+  for (size_t i = 0; i < n;) {
+    const std::vector<int>& d = out.deps[i];
+    int& seen = mark[i];
+    if (seen >= 0) {
+      while (size_t(seen) < d.size() && mark[size_t(d[size_t(seen)])] < 0) seen++;
+      if (size_t(seen) == d.size()) {
+        seen = -1;
+        out.order.push_back(int(i));
+        while (first < n && mark[first] < 0) first++;
+        i = first;
+        continue;
+      }
     }
+    i++;
   }
   if (out.order.size() == n) return true;
 
-  // A cycle: walk unfinished dependencies from an unfinished service until a
-  // service repeats; that stretch of the walk is the cycle. mark[p]: p's
-  // step in the walk, or -1.
-  int at = 0;
-  while (missing[at] == 0) at++;
-  std::vector<int> walk;
-  for (int& m : mark) m = -1;
-  while (mark[at] < 0) {
-    mark[at] = int(walk.size());
-    walk.push_back(at);
-    for (int d : out.deps[at]) {
-      if (missing[d] > 0) {
-        at = d;
-        break;
-      }
+  // A cycle: from the first service not placed, follow the first dependency
+  // not placed (every such service has one) until a service repeats; it is
+  // on the cycle, and following on from it walks the cycle. mark: -1 placed,
+  // -2 not placed, -3 walked.
+  for (int& m : mark) m = m < 0 ? -1 : -2;
+  auto next = [&](size_t at) {
+    size_t d = 0;
+    for (int x : out.deps[at]) {
+      d = size_t(x);
+      if (mark[d] != -1) break;
     }
+    return d;
+  };
+  size_t at = first;
+  while (mark[at] == -2) {
+    mark[at] = -3;
+    at = next(at);
   }
   Str names = "dependency cycle: ";
-  for (size_t k = size_t(mark[at]); k < walk.size(); k++) {
-    names += plan[walk[k]].name;
+  size_t c = at;
+  do {
+    names += plan[c].name;
     names += " -> ";
-  }
+    c = next(c);
+  } while (c != at);
   names += plan[at].name;
   // Point at the `after` entry of the first service of the cycle that names
   // the next one (itself, in a cycle of one).
-  size_t k = size_t(mark[at]);
-  const ServiceSpec& s = plan[walk[k]];
-  std::string_view next = plan[k + 1 < walk.size() ? walk[k + 1] : walk[k]].name;
+  const ServiceSpec& s = plan[at];
+  std::string_view following = plan[next(at)].name;
   SrcPos pos{s.line, 0};
   for (size_t a = 0; a < s.after.size() && a < s.after_pos.size(); a++) {
-    if (names_entry(s.after[a], next)) {
+    if (names_entry(s.after[a], following)) {
       pos = s.after_pos[a];
       break;
     }
