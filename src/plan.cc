@@ -156,13 +156,12 @@ void reset(Plan& p) {
   new (&p) Plan();
 }
 
-[[gnu::cold, gnu::noinline]] bool plan_error(Plan& out, ConfigError& err, const Str& file, SrcPos at, Str message) {
-  err.file = file;
-  err.line = at.line;
-  err.col = at.col;
-  err.message = static_cast<Str&&>(message);
+// The error (made first: file may be a spec's, which reset destroys) and an
+// empty plan.
+[[gnu::cold, gnu::noinline]] Result<void, ConfigError> plan_error(Plan& out, const Str& file, SrcPos at, Str message) {
+  ConfigError err{file, at.line, at.col, static_cast<Str&&>(message)};
   reset(out);
-  return false;
+  return err;
 }
 
 }  // namespace
@@ -173,14 +172,13 @@ static bool names_entry(std::string_view name, std::string_view entry) {
   return entry.substr(0, name.size()) == name && (entry.size() == name.size() || entry[name.size()] == '.');
 }
 
-// make_plan's work; false with err filled on an error.
-static bool plan_into(Config& config, Plan& out, ConfigError& err) {
+Result<void, ConfigError> make_plan(Config& config, Plan& out) {
   reset(out);
   size_t n = 0;
   for (const ServiceSpec& s : config.services) {
     n += static_cast<size_t>(s.instances > 1 ? s.instances : 1);
     if (n > kMaxPlanServices)
-      return plan_error(out, err, s.file, {s.line, 0}, "too many services after expanding instances (the limit is 4096)");
+      return plan_error(out, s.file, {s.line, 0}, "too many services after expanding instances (the limit is 4096)");
   }
   out.init = config.init;
   for (const Str& d : config.disabled) out.disabled.push_back(d);
@@ -197,7 +195,8 @@ static bool plan_into(Config& config, Plan& out, ConfigError& err) {
       format_int(buf + 16, i);
       c.name += '.';
       c.name += buf + 16;
-      c.env.push_back(buf);
+      const Str var(buf);
+      c.env.push_back(var);  // by reference: one out-of-line push_back for the file
       c.instances = 1;
     }
   }
@@ -225,7 +224,7 @@ static bool plan_into(Config& config, Plan& out, ConfigError& err) {
         Suggestion near{name};
         for (const ServiceSpec& o : specs) near.consider(o.name);
         for (size_t p = 0; p < n; p++) near.consider(plan[p].name);  // "web.1" for "web.l"
-        return plan_error(out, err, s.file, at,
+        return plan_error(out, s.file, at,
                           fmt("service '%s': after names an unknown service %s%s", s.name.c_str(),
                               quote(name).c_str(), near.text().c_str()));
       }
@@ -237,7 +236,7 @@ static bool plan_into(Config& config, Plan& out, ConfigError& err) {
     }
     size_t end = f + static_cast<size_t>(s.instances > 1 ? s.instances : 1);
     while (++f < end) {
-      for (int d : deps) out.deps[f].push_back(d);
+      for (int d : deps) out.deps[f].push_back(int{d});  // the rvalue push_back, as above
     }
   }
 
@@ -263,7 +262,7 @@ static bool plan_into(Config& config, Plan& out, ConfigError& err) {
     }
     i++;
   }
-  if (out.order.size() == n) return true;
+  if (out.order.size() == n) return {};
 
   // A cycle: from the first service not placed, follow the first dependency
   // not placed (every such service has one) until a service repeats; it is
@@ -302,13 +301,7 @@ static bool plan_into(Config& config, Plan& out, ConfigError& err) {
       break;
     }
   }
-  return plan_error(out, err, s.file, pos, static_cast<Str&&>(names));
-}
-
-Result<void, ConfigError> make_plan(Config& config, Plan& out) {
-  ConfigError err;
-  if (!plan_into(config, out, err)) return err;
-  return {};
+  return plan_error(out, s.file, pos, static_cast<Str&&>(names));
 }
 
 void add_main_command(Plan& plan, const std::vector<Str>& argv) {
