@@ -10,32 +10,31 @@ namespace oxinit {
 namespace {
 
 // The keys that make a different process, as a table: plain ones compared
-// as bytes (field by field, so padding never counts), strings as text.
+// as bytes (field by field, so padding never counts), strings as text,
+// vectors element by element.
+enum : uint8_t { kText = 0, kTexts = 254, kItems = 255 };
 struct Field {
   uint16_t at;
-  uint8_t size;  // 0: a Str
+  uint8_t size;  // a plain key's bytes, or kText (a Str), kTexts (Strs), kItems (plain values, as bytes)
 };
 #define PLAIN(f) {offsetof(ServiceSpec, f), sizeof ServiceSpec::f}
-#define TEXT(f) {offsetof(ServiceSpec, f), 0}
+#define KEY(f, kind) {offsetof(ServiceSpec, f), kind}
 constexpr Field kProcessKeys[] = {
-    PLAIN(type), PLAIN(has_user), PLAIN(uid), PLAIN(has_group), PLAIN(gid), TEXT(workdir), TEXT(env_file),
-    PLAIN(umask), PLAIN(log), TEXT(log_file), PLAIN(log_max_size), PLAIN(log_keep), PLAIN(is_main),
+    KEY(argv, kTexts), KEY(env, kTexts), KEY(groups, kItems), KEY(rlimits, kItems),
+    PLAIN(type), PLAIN(has_user), PLAIN(uid), PLAIN(has_group), PLAIN(gid), KEY(workdir, kText),
+    KEY(env_file, kText), PLAIN(umask), PLAIN(log), KEY(log_file, kText), PLAIN(log_max_size),
+    PLAIN(log_keep), PLAIN(is_main),
     // What the child gets of its readiness: NOTIFY_SOCKET, an fd.
     PLAIN(ready.kind), PLAIN(ready.fd),
     // Privileges and the cgroup's limits, set as the process starts.
-    PLAIN(no_new_privs), PLAIN(has_caps), PLAIN(caps), PLAIN(oom_score_adj), PLAIN(nice), TEXT(cpus),
+    PLAIN(no_new_privs), PLAIN(has_caps), PLAIN(caps), PLAIN(oom_score_adj), PLAIN(nice), KEY(cpus, kText),
     PLAIN(memory_max), PLAIN(memory_high), PLAIN(memory_swap_max), PLAIN(cpu_quota), PLAIN(cpu_period),
     PLAIN(cpu_weight), PLAIN(io_weight), PLAIN(pids_max),
 };
 #undef PLAIN
-#undef TEXT
+#undef KEY
 
-// Two vectors of plain values hold the same bytes.
-bool same_items(const void* a, const void* a_end, const void* b, const void* b_end) {
-  size_t n = static_cast<size_t>(static_cast<const char*>(a_end) - static_cast<const char*>(a));
-  return n == static_cast<size_t>(static_cast<const char*>(b_end) - static_cast<const char*>(b)) &&
-         (n == 0 || std::memcmp(a, b, n) == 0);
-}
+std::string_view text(const char* p) { return reinterpret_cast<const Str*>(p)->view(); }
 
 }  // namespace
 
@@ -43,15 +42,25 @@ bool same_process(const ServiceSpec& a, const ServiceSpec& b) {
   for (const Field& f : kProcessKeys) {
     const char* x = reinterpret_cast<const char*>(&a) + f.at;
     const char* y = reinterpret_cast<const char*>(&b) + f.at;
-    if (f.size ? std::memcmp(x, y, f.size) != 0
-               : reinterpret_cast<const Str*>(x)->view() != reinterpret_cast<const Str*>(y)->view())
-      return false;
+    if (f.size == kText) {
+      if (text(x) != text(y)) return false;
+    } else if (f.size < kTexts) {
+      if (std::memcmp(x, y, f.size) != 0) return false;
+    } else {
+      // A vector: begin and end (libstdc++'s layout, as plan.cc's copies).
+      const char* const* u = reinterpret_cast<const char* const*>(x);
+      const char* const* v = reinterpret_cast<const char* const*>(y);
+      size_t n = size_t(u[1] - u[0]);
+      if (n != size_t(v[1] - v[0])) return false;
+      if (f.size == kItems) {
+        if (n && std::memcmp(u[0], v[0], n) != 0) return false;
+      } else {
+        for (size_t k = 0; k < n; k += sizeof(Str))
+          if (text(u[0] + k) != text(v[0] + k)) return false;
+      }
+    }
   }
-  return a.argv == b.argv && a.env == b.env &&
-         same_items(a.groups.data(), a.groups.data() + a.groups.size(), b.groups.data(),
-                    b.groups.data() + b.groups.size()) &&
-         same_items(a.rlimits.data(), a.rlimits.data() + a.rlimits.size(), b.rlimits.data(),
-                    b.rlimits.data() + b.rlimits.size());
+  return true;
 }
 
 PlanDiff diff_plans(const Plan& old, const Plan& next) {
