@@ -366,6 +366,21 @@ int Server::run(Client& c, const Request& rq, Str& a) {
   return code;
 }
 
+// memory.current (with the memory controller on) and cpu.stat's usage_usec
+// of its group (k 0, 1), while it has one: JSON as read, text in MiB and
+// seconds ("%.0llu" of 0 prints nothing); none without. Out of line: GCC
+// would unroll the two calls' loop.
+[[gnu::noinline]] static const char* cgroup_usage(const Cgroups* cg, const Service& s, int k, bool json,
+                                                  char* b, const char* none) {
+  static const char* const kCgroupUsage[] = {"memory.current", "\n", "cpu.stat", "\nusage_usec "};
+  uint64_t v, unit = json ? 1 : k ? 1000000 : 1048576;
+  if (!cg || s.spec->is_main || !cg->number(s.spec->name, kCgroupUsage[2 * k], kCgroupUsage[2 * k + 1], v))
+    return none;
+  format(b, 24, json ? "%llu%.0llu" : k ? "%llu.%02llus" : "%llu.%lluM", static_cast<unsigned long long>(v / unit),
+         static_cast<unsigned long long>(v % unit * (k ? 100 : 10) / unit));
+  return b;
+}
+
 // JSON: s as a string, or null when empty.
 static void json_or_null(Str& a, std::string_view s) {
   if (s.empty()) add(a, "null");
@@ -406,25 +421,15 @@ void Server::status(const Request& rq, Str& a) {
       // Text: 4m05s, or 2h05m from an hour on.
       long long t = (now - s.started_at) / 1000;
       bool h = t >= 3600;
-      if (json) format(upt, sizeof upt, "%lld", t);
-      else format(upt, sizeof upt, h ? "%lldh%02lldm" : "%lldm%02llds", t / (h ? 3600 : 60), t / (h ? 60 : 1) % 60);
+      format(upt, sizeof upt, json ? "%lld%.0lld" : h ? "%lldh%02lldm" : "%lldm%02llds",
+             t / (json ? 1 : h ? 3600 : 60), json ? 0 : t / (h ? 60 : 1) % 60);
       up = upt;
     }
     const char* l = last_exit(s, last, none, json);
     std::string_view st = sup_.status_text(s);
-    // memory.current (with the memory controller on) and cpu.stat's
-    // usage_usec of its group, while it has one: JSON as read, text in
-    // MiB and seconds ("%.0llu" of 0 prints nothing).
-    static const char* const kCgroupUsage[] = {"memory.current", "\n", "cpu.stat", "\nusage_usec "};
     char use[2][24], cols[48] = "";
-    const char* shown[2] = {none, none};
-    for (int k = 0; k < 2; k++) {
-      uint64_t v, unit = json ? 1 : k ? 1000000 : 1048576;
-      if (!cg || s.spec->is_main || !cg->number(s.spec->name, kCgroupUsage[2 * k], kCgroupUsage[2 * k + 1], v)) continue;
-      format(use[k], sizeof use[k], json ? "%llu%.0llu" : k ? "%llu.%02llus" : "%llu.%lluM",
-             static_cast<unsigned long long>(v / unit), static_cast<unsigned long long>(v % unit * (k ? 100 : 10) / unit));
-      shown[k] = use[k];
-    }
+    const char* shown[2] = {cgroup_usage(cg, s, 0, json, use[0], none),
+                            cgroup_usage(cg, s, 1, json, use[1], none)};
     unsigned long long ooms = s.oom_kills;
     if (!json) {
       if (cg) format(cols, sizeof cols, " %8s %8s", shown[0], shown[1]);
