@@ -100,6 +100,12 @@ void Supervisor::shutdown_by_hand(int action) {
   begin_shutdown("ctl shutdown", now_ms());
 }
 
+// " name" at the end of a list of the summary. Out of line: four lists.
+[[gnu::noinline]] static void note(Str& list, std::string_view name) {
+  list += ' ';
+  list += name;
+}
+
 // A reload. A service of the new plan takes the record (and index) of the
 // old one with its name, so pids, counters, log streams, checks and every
 // loop token stay as they are; a changed one is stopped with its old
@@ -112,14 +118,7 @@ bool Supervisor::reload(ReloadReport& r) {
   }
   Plan* nextp = new Plan();
   Plan& next = *nextp;
-  if (loader_) {
-    auto loaded = loader_(loader_ctx_, next);
-    if (!loaded) {
-      r.error = loaded.error();
-      delete nextp;
-      return false;
-    }
-  }
+  bool ok = true;
   // What changed, as "added: a b; removed: c; ...": the names per list,
   // their labels added at the end.
   static const char* const kLists[] = {"added:", "removed:", "restarted:", "reload_signal sent to:",
@@ -127,33 +126,42 @@ bool Supervisor::reload(ReloadReport& r) {
   Str lists[5];
   size_t unchanged = 0;
   if (loader_) {
+    auto loaded = loader_(loader_ctx_, next);
+    if (!loaded) {
+      r.error = loaded.error();
+      ok = false;
+    }
+  }
+  if (loader_ && ok) {
     PlanDiff d = diff_plans(*plan_, next);
-    std::vector<int>& slot = d.from;  // per new service: its record, once known
-    size_t old_n = services_.size(), total = old_n, scan = 0;
+    int* slot = d.from.data();  // per new service: its record, once known
+    size_t old_n = services_.size(), new_n = d.from.size(), total = old_n, scan = 0;
+    Service* sv = services_.data();  // (until the resize below)
     // Per record: the new service it holds, -1 for none (a removed one).
-    std::vector<int> who(old_n + slot.size(), -1);
-    for (size_t j = 0; j < slot.size(); j++) {
+    int* who = new int[old_n + new_n];
+    for (size_t i = 0; i < old_n + new_n; i++) who[i] = -1;
+    for (size_t j = 0; j < new_n; j++) {
       int& from = slot[j];
-      if (from >= 0 && services_[static_cast<size_t>(from)].removed) from = -1;  // back again: a new one
-      if (from >= 0) who[static_cast<size_t>(from)] = static_cast<int>(j);
+      if (from >= 0 && sv[from].removed) from = -1;  // back again: a new one
+      if (from >= 0) who[from] = static_cast<int>(j);
     }
     // Stops first, while every record still has its old spec.
     for (size_t i = 0; i < old_n; i++) {
-      Service& s = services_[i];
+      Service& s = sv[i];
       if (who[i] >= 0 || s.removed) continue;
-      (lists[1] += ' ') += s.spec->name;
+      note(lists[1], s.spec->name);
       stop_by_hand(s);
       s.removed = true;
     }
-    for (size_t j = 0; j < slot.size(); j++) {
+    for (size_t j = 0; j < new_n; j++) {
       const Str& name = next.services[j].name;
       if (slot[j] >= 0) {
-        Service& s = services_[static_cast<size_t>(slot[j])];
+        Service& s = sv[slot[j]];
         if (!d.changed[j]) {
           unchanged++;
           continue;
         }
-        (lists[2] += ' ') += name;
+        note(lists[2], name);
         // Running: stopped now, started once stopped; failed: started again;
         // waiting, in backoff, done or stopped by hand: the new spec applies
         // at its next start.
@@ -162,19 +170,19 @@ bool Supervisor::reload(ReloadReport& r) {
         s.start_after_stop = up || s.state == State::Failed;
         continue;
       }
-      (lists[0] += ' ') += name;
+      note(lists[0], name);
       // The slot of a removed service that has stopped, or a new one.
-      while (scan < old_n && (who[scan] >= 0 || !services_[scan].removed || is_running(services_[scan].state))) scan++;
+      while (scan < old_n && (who[scan] >= 0 || !sv[scan].removed || is_running(sv[scan].state))) scan++;
       if (scan < old_n) {
-        services_[scan].~Service();
-        new (&services_[scan]) Service();
+        sv[scan].~Service();
+        new (&sv[scan]) Service();
         delete watch_[scan];
         watch_[scan] = nullptr;
         slot[j] = static_cast<int>(scan);
       } else {
         slot[j] = static_cast<int>(total++);
       }
-      who[static_cast<size_t>(slot[j])] = static_cast<int>(j);
+      who[slot[j]] = static_cast<int>(j);
     }
     // The new plan in record order, made in the old plan's vectors: a new
     // spec where a record has one, else the old spec of a removed service
@@ -192,20 +200,23 @@ bool Supervisor::reload(ReloadReport& r) {
       } else {
         specs.push_back(std::move(spec));
       }
-      deps[i] = std::move(next.deps[static_cast<size_t>(j)]);
-      for (int& dep : deps[i]) dep = slot[static_cast<size_t>(dep)];
+      std::vector<int>& di = deps[i];
+      di = std::move(next.deps[static_cast<size_t>(j)]);
+      for (int& dep : di) dep = slot[dep];
     }
-    for (int& o : next.order) o = slot[static_cast<size_t>(o)];
+    delete[] who;
+    for (int& o : next.order) o = slot[o];
     next.services.swap(specs);
     next.deps.swap(deps);
     // [init]: what the engine reads as it goes applies now; these were used
     // at start only.
     const InitSpec &a = plan_->init, &b = next.init;
-    const char* later[] = {a.vm != b.vm ? " vm" : "", a.hostname.view() != b.hostname.view() ? " hostname" : "",
-                           a.mount_cgroup != b.mount_cgroup ? " mount_cgroup" : "",
-                           a.cgroups != b.cgroups ? " cgroups" : "",
-                           a.control_socket.view() != b.control_socket.view() ? " control_socket" : ""};
-    for (const char* k : later) lists[4] += k;
+    bool later[] = {a.vm != b.vm, a.hostname != b.hostname.view(), a.mount_cgroup != b.mount_cgroup,
+                    a.cgroups != b.cgroups, a.control_socket != b.control_socket.view()};
+    static const char* const kLater[] = {"vm", "hostname", "mount_cgroup", "cgroups", "control_socket"};
+    for (size_t k = 0; k < 5; k++) {
+      if (later[k]) note(lists[4], kLater[k]);
+    }
     if (a.final_action != b.final_action) outcome_.action = b.final_action;
     if (own_plan_) delete plan_;
     plan_ = nextp;
@@ -229,13 +240,14 @@ bool Supervisor::reload(ReloadReport& r) {
     configure_logs();
     open_notify();
   }
+  delete nextp;
+  if (!ok) return false;
   for (Service& s : services_) {
     if (!s.removed && s.pid > 0 && s.state != State::Stopping && s.spec->reload_signal > 0) {
       kill(s.pid, s.spec->reload_signal);
-      (lists[3] += ' ') += s.spec->name;
+      note(lists[3], s.spec->name);
     }
   }
-  delete nextp;
   char b[40];
   format(b, sizeof b, "unchanged: %zu", unchanged);
   r.summary = b;
