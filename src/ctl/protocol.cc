@@ -1,6 +1,7 @@
 #include "ctl/protocol.h"
 
 #include "signals.h"
+#include "sys/format.h"
 #include "sys/text.h"
 
 namespace oxinit::ctl {
@@ -123,8 +124,9 @@ int parse_answer_head(std::string_view data, int& code) {
 // The length of the valid UTF-8 sequence at s[i], or 0 (RFC 3629: no
 // overlong forms, no surrogates, nothing above U+10FFFF).
 static size_t utf8_length(std::string_view s, size_t i) {
-  auto at = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
-  unsigned c = at(0);
+  unsigned char b[4] = {};  // s[i..], zeros past its end
+  for (size_t k = 0; k < 4 && i + k < s.size(); k++) b[k] = static_cast<unsigned char>(s[i + k]);
+  unsigned c = b[0];
   size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
   if (c < 0xc2 || c > 0xf4) return 0;
   unsigned lo = 0x80, hi = 0xbf;  // the range of the second byte
@@ -132,9 +134,9 @@ static size_t utf8_length(std::string_view s, size_t i) {
   if (c == 0xed) hi = 0x9f;
   if (c == 0xf0) lo = 0x90;
   if (c == 0xf4) hi = 0x8f;
-  if (at(1) < lo || at(1) > hi) return 0;
+  if (b[1] < lo || b[1] > hi) return 0;
   for (size_t k = 2; k < n; k++) {
-    if ((at(k) & 0xc0) != 0x80) return 0;
+    if ((b[k] & 0xc0) != 0x80) return 0;
   }
   return n;
 }
@@ -143,34 +145,34 @@ void json_string(Str& out, std::string_view s) {
   out += '"';
   size_t run = 0;  // start of the bytes that need no escape
   for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = 1;
-    const char* esc = nullptr;
+    unsigned c = static_cast<unsigned char>(s[i]);
+    size_t len = c >= 0x80 ? utf8_length(s, i) : 1;
     char u[8];
-    if (c >= 0x80) {
-      len = utf8_length(s, i);
-      if (!len) {
-        esc = "\\ufffd";
-        len = 1;
-      }
+    const char* esc = u;
+    if (!len) {
+      esc = "\\ufffd";
+      len = 1;
     } else if (c == '"' || c == '\\') {
       u[0] = '\\';
       u[1] = static_cast<char>(c);
       u[2] = 0;
-      esc = u;
+    } else if (c == '\n') {
+      esc = "\\n";
+    } else if (c == '\t') {
+      esc = "\\t";
     } else if (c < 0x20 || c == 0x7f) {
-      const char* hex = "0123456789abcdef";
-      u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hex[c >> 4], u[5] = hex[c & 15], u[6] = 0;
-      esc = c == '\n' ? "\\n" : c == '\t' ? "\\t" : u;
+      format(u, sizeof u, "\\u%04x", c);
+    } else {
+      esc = nullptr;
     }
     if (esc) {
-      out += s.substr(run, i - run);
+      out += std::string_view(s.data() + run, i - run);
       out += esc;
       run = i + len;
     }
     i += len;
   }
-  out += s.substr(run);
+  out += std::string_view(s.data() + run, s.size() - run);
   out += '"';
 }
 
