@@ -113,7 +113,7 @@ void Supervisor::shutdown_by_hand(int action) {
 // keeps its record, marked removed, until an added service takes its slot.
 bool Supervisor::reload(ReloadReport& r) {
   if (phase_ != Phase::Running) {
-    r.error.message = "oxinit is shutting down";
+    r.error.message += "oxinit is shutting down";  // (r comes empty)
     return false;
   }
   Plan* nextp = new Plan();
@@ -138,8 +138,8 @@ bool Supervisor::reload(ReloadReport& r) {
     size_t old_n = services_.size(), new_n = d.from.size(), total = old_n, scan = 0;
     Service* sv = services_.data();  // (until the resize below)
     // Per record: the new service it holds, -1 for none (a removed one).
-    int* who = new int[old_n + new_n];
-    for (size_t i = 0; i < old_n + new_n; i++) who[i] = -1;
+    int* who = static_cast<int*>(operator new((old_n + new_n) * sizeof(int)));
+    memset(who, 0xff, (old_n + new_n) * sizeof(int));
     for (size_t j = 0; j < new_n; j++) {
       int& from = slot[j];
       if (from >= 0 && sv[from].removed) from = -1;  // back again: a new one
@@ -204,7 +204,7 @@ bool Supervisor::reload(ReloadReport& r) {
       di = std::move(next.deps[static_cast<size_t>(j)]);
       for (int& dep : di) dep = slot[dep];
     }
-    delete[] who;
+    operator delete(who);
     for (int& o : next.order) o = slot[o];
     next.services.swap(specs);
     next.deps.swap(deps);
@@ -218,10 +218,10 @@ bool Supervisor::reload(ReloadReport& r) {
       if (later[k]) note(lists[4], kLater[k]);
     }
     if (a.final_action != b.final_action) outcome_.action = b.final_action;
-    if (own_plan_) delete plan_;
-    plan_ = nextp;
+    // The old plan goes below, when it is ours.
+    std::swap(plan_, nextp);
+    if (!own_plan_) nextp = nullptr;
     own_plan_ = true;
-    nextp = nullptr;
     // Records only grow (told, so resize leaves out its shrinking code).
     if (total < services_.size() || total < watch_.size()) __builtin_unreachable();
     services_.resize(total);
@@ -249,8 +249,7 @@ bool Supervisor::reload(ReloadReport& r) {
     }
   }
   char b[40];
-  format(b, sizeof b, "unchanged: %zu", unchanged);
-  r.summary = b;
+  r.summary += std::string_view(b, format(b, sizeof b, "unchanged: %zu", unchanged));
   for (size_t k = 0; k < 5; k++) {
     if (lists[k].empty()) continue;
     r.summary += "; ";
