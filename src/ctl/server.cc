@@ -55,9 +55,9 @@ const char* last_exit(const Service& s, char* b, const char* none = nullptr, boo
 }  // namespace
 
 // path "": OXINIT_CONTROL_SOCKET, else the default.
-Server::Server(Supervisor& sup, std::string_view path) : sup_(sup), path_(path) {
+Server::Server(Supervisor& sup, std::string_view path) : sup_(sup) {
   const char* env = getenv("OXINIT_CONTROL_SOCKET");
-  if (path_.empty()) path_ = env && *env ? env : kDefaultSocket;
+  path_ += !path.empty() ? path : env && *env ? env : kDefaultSocket;
 }
 Server::~Server() { delete[] clients_; }
 
@@ -272,7 +272,7 @@ void Server::answer(Client& c, std::string_view line) {
   add(a, ok ? "%d\n" : "%d\noxinit ctl: ", ok ? run(c, rq, body) : kUsage);
   a += body;
   if (!ok) a += '\n';
-  c.in = Str();
+  c.in.clear();
   queue(c, a);
 }
 
@@ -295,40 +295,38 @@ int Server::run(Client& c, const Request& rq, Str& a) {
       return kFailed;
     }
   }
-  switch (rq.verb) {
-    case Verb::Status:
-      status(rq, a);
-      return kOk;
-    case Verb::Health:
-      return health(a);
-    case Verb::Shutdown:
-      sup_.shutdown_by_hand(rq.action);
-      a += "shutting down\n";
-      return kOk;
-    case Verb::Reload:
-      return reload(a);
-    case Verb::Logs: {
-      const ServiceSpec& spec = *all[first].spec;
-      if (spec.name.view() != rq.names[0]) {
-        add(a, "oxinit ctl: %s has instances: name one (%s, ...)\n", spec.name.c_str(), spec.name.c_str());
-        return kUsage;
-      }
-      if (spec.log == LogMode::Inherit || spec.log == LogMode::Null) {
-        add(a, "oxinit ctl: %s: oxinit keeps none of its output (log = %s)\n", spec.name.c_str(),
-            spec.log == LogMode::Null ? "null" : "inherit");
-        return kFailed;
-      }
-      Logs& logs = sup_.logs();
-      int ch = logs.channel(spec.name, rq.follow);
-      a += logs.tail(ch, rq.lines);  // (a comes empty)
-      if (rq.follow) {
-        c.follow = ch;
-        logs.set_tap(tap, this);
-      }
-      return kOk;
+  // (ifs, not a switch: its jump table is larger.)
+  Verb v = rq.verb;
+  if (v == Verb::Status) {
+    status(rq, a);
+    return kOk;
+  }
+  if (v == Verb::Health) return health(a);
+  if (v == Verb::Reload) return reload(a);
+  if (v == Verb::Shutdown) {
+    sup_.shutdown_by_hand(rq.action);
+    a += "shutting down\n";
+    return kOk;
+  }
+  if (v == Verb::Logs) {
+    const ServiceSpec& spec = *all[first].spec;
+    if (spec.name.view() != rq.names[0]) {
+      add(a, "oxinit ctl: %s has instances: name one (%s, ...)\n", spec.name.c_str(), spec.name.c_str());
+      return kUsage;
     }
-    default:
-      break;
+    if (spec.log == LogMode::Inherit || spec.log == LogMode::Null) {
+      add(a, "oxinit ctl: %s: oxinit keeps none of its output (log = %s)\n", spec.name.c_str(),
+          spec.log == LogMode::Null ? "null" : "inherit");
+      return kFailed;
+    }
+    Logs& logs = sup_.logs();
+    int ch = logs.channel(spec.name, rq.follow);
+    a += logs.tail(ch, rq.lines);  // (a comes empty)
+    if (rq.follow) {
+      c.follow = ch;
+      logs.set_tap(tap, this);
+    }
+    return kOk;
   }
   int code = kOk;
   for (size_t i = 0; i < n; i++) {
@@ -337,7 +335,7 @@ int Server::run(Client& c, const Request& rq, Str& a) {
     const char* name = s.spec->name.c_str();
     const char* why = nullptr;  // what kept it from being done
     char b[24] = "";
-    if (rq.verb == Verb::Signal) {
+    if (v == Verb::Signal) {
       if (s.pid > 0 && kill(s.pid, rq.signal) == 0) {
         add(a, "%s: %s sent to pid %d\n", name, signal_name(rq.signal, b), s.pid);
         continue;
@@ -345,10 +343,10 @@ int Server::run(Client& c, const Request& rq, Str& a) {
       why = "not running";
     } else if (s.spec->is_main) {
       why = "the main command is not started or stopped by hand (oxinit ctl shutdown)";
-    } else if (rq.verb == Verb::Start) {
+    } else if (v == Verb::Start) {
       if (sup_.start_by_hand(s) == Supervisor::ByHand::DepDown)
         why = "not started: a service it comes after is failed or stopped";
-    } else if (rq.verb == Verb::Stop) {
+    } else if (v == Verb::Stop) {
       sup_.stop_by_hand(s);
     } else {
       sup_.restart_by_hand(s);
