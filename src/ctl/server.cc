@@ -25,8 +25,8 @@ void tap(void* ctx, uint32_t channel, std::string_view line) { static_cast<Serve
 
 // "web" names web and, when it has instances, each of web.0, web.1, ...
 bool names(std::string_view service, std::string_view name) {
-  return service == name || (service.size() > name.size() && service.substr(0, name.size()) == name &&
-                             service[name.size()] == '.' && name.find('.') == std::string_view::npos);
+  return service.starts_with(name) && (service.size() == name.size() || (service[name.size()] == '.' &&
+                                                                          name.find('.') == std::string_view::npos));
 }
 
 void add(Str& a, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
