@@ -22,12 +22,6 @@ constexpr VerbInfo kVerbs[] = {
 };
 static_assert(sizeof kVerbs / sizeof kVerbs[0] == static_cast<size_t>(Verb::Reload) + 1);
 
-bool usage(Str& err, const char* what, std::string_view word = {}) {
-  err = what;
-  if (!word.empty()) err += quote(word);
-  return false;
-}
-
 }  // namespace
 
 bool valid_name(std::string_view s) {
@@ -40,8 +34,9 @@ bool valid_name(std::string_view s) {
   return true;
 }
 
-bool parse_request(std::string_view line, Request& out, Str& err) {
-  out = Request{};
+// What is wrong with the request, nullptr when nothing; `bad` is the word
+// that is (shown quoted after the message), empty when none is.
+static const char* parse(std::string_view line, Request& out, std::string_view& bad) {
   int v = -1;
   const VerbInfo* info = nullptr;
   size_t i = 0;
@@ -56,11 +51,15 @@ bool parse_request(std::string_view line, Request& out, Str& err) {
     std::string_view w = line.substr(i, e - i);
     i = e == std::string_view::npos ? line.size() : e;
     for (char ch : w) {
-      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) return usage(err, "control characters in the request");
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
+        bad = {};
+        return "control characters in the request";
+      }
     }
+    bad = w;
     if (want_lines) {
       uint64_t n = 0;
-      if (!parse_uint(w, kMaxLines, n)) return usage(err, "-n: expected a number of lines up to 100000, got ", w);
+      if (!parse_uint(w, kMaxLines, n)) return "-n: expected a number of lines up to 100000, got ";
       out.lines = static_cast<uint32_t>(n);
       want_lines = false;
       continue;
@@ -69,7 +68,7 @@ bool parse_request(std::string_view line, Request& out, Str& err) {
       for (int k = 0; k < static_cast<int>(sizeof kVerbs / sizeof kVerbs[0]); k++) {
         if (w == kVerbs[k].name) v = k;
       }
-      if (v < 0) return usage(err, "unknown command ", w);
+      if (v < 0) return "unknown command ";
       info = &kVerbs[v];
       out.verb = static_cast<Verb>(v);
       continue;
@@ -90,26 +89,37 @@ bool parse_request(std::string_view line, Request& out, Str& err) {
       want_lines = flag == kLines;
       if (flag == kAction) out.action = k - 4;
     } else if (w[0] == '-') {
-      return usage(err, "unknown option ", w);
+      return "unknown option ";
     } else if (out.count == info->max_names) {
-      return usage(err, "too many arguments: ", w);
+      return "too many arguments: ";
     } else if (out.verb == Verb::Signal && out.count == 1) {
       out.signal = signal_by_name(w, true, true);
-      if (out.signal <= 0) return usage(err, "not a signal: ", w);
+      if (out.signal <= 0) return "not a signal: ";
       out.count = 2;  // counted, dropped below
       continue;
     } else {
-      if (!valid_name(w)) return usage(err, "not a service name: ", w);
+      if (!valid_name(w)) return "not a service name: ";
       out.names[out.count++] = w;
       continue;
     }
-    if (!(info->flags & flag)) return usage(err, "option not known to this command: ", w);
+    if (!(info->flags & flag)) return "option not known to this command: ";
   }
-  if (v < 0) return usage(err, "no command given");
-  if (want_lines) return usage(err, "-n: expected a number of lines");
-  if (out.count < info->min_names) return usage(err, out.verb == Verb::Signal ? "usage: signal NAME SIGNAL" : "name a service");
+  bad = {};
+  if (v < 0) return "no command given";
+  if (want_lines) return "-n: expected a number of lines";
+  if (out.count < info->min_names) return out.verb == Verb::Signal ? "usage: signal NAME SIGNAL" : "name a service";
   if (out.verb == Verb::Signal) out.count = 1;
-  return true;
+  return nullptr;
+}
+
+bool parse_request(std::string_view line, Request& out, Str& err) {
+  out = Request{};
+  std::string_view bad;
+  const char* why = parse(line, out, bad);
+  if (!why) return true;
+  err = why;
+  if (!bad.empty()) err += quote(bad);
+  return false;
 }
 
 int parse_answer_head(std::string_view data, int& code) {
