@@ -101,7 +101,7 @@ void Supervisor::shutdown_by_hand(int action) {
 }
 
 // " name" at the end of a list of the summary. Out of line: four lists.
-[[gnu::noinline]] static void note(Str& list, std::string_view name) {
+[[gnu::noinline]] static void note(Str& list, const Str& name) {
   list += ' ';
   list += name;
 }
@@ -227,9 +227,9 @@ bool Supervisor::reload(ReloadReport& r) {
     const InitSpec &a = plan_->init, &b = next.init;
     bool later[] = {a.vm != b.vm, a.hostname != b.hostname.view(), a.mount_cgroup != b.mount_cgroup,
                     a.cgroups != b.cgroups, a.control_socket != b.control_socket.view()};
-    static const char* const kLater[] = {"vm", "hostname", "mount_cgroup", "cgroups", "control_socket"};
+    static const char* const kLater[] = {" vm", " hostname", " mount_cgroup", " cgroups", " control_socket"};
     for (size_t k = 0; k < 5; k++) {
-      if (later[k]) note(lists[4], kLater[k]);
+      if (later[k]) lists[4] += kLater[k];
     }
     if (a.final_action != b.final_action) outcome_.action = b.final_action;
     // The old plan goes below, when it is ours.
