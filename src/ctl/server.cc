@@ -73,10 +73,10 @@ void Server::start(Loop& loop, uint64_t kind) {
   if (path_.size() < sizeof a.sun_path && path[0] == '/') {
     std::memcpy(a.sun_path, path, path_.size());
     // Its directory, private when oxinit makes it (the default /run/oxinit).
-    char dir[sizeof a.sun_path];
-    std::memcpy(dir, path, path_.size() + 1);
-    *strrchr(dir, '/') = 0;  // path starts with '/'
-    if (*dir) mkdir(dir, 0700);
+    char* slash = strrchr(a.sun_path, '/');  // path starts with '/'
+    *slash = 0;
+    if (*a.sun_path) mkdir(a.sun_path, 0700);
+    *slash = '/';
     listen_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     r = bind(listen_.get(), sa, sizeof a);
     struct stat st;
@@ -221,7 +221,7 @@ void Server::serve(Client& c) {
     c.in += std::string_view(buf, keep);
     std::string_view in = c.in;
     size_t nl = in.find('\n');
-    if (nl != std::string_view::npos) answer(c, in.substr(0, nl));
+    if (nl != std::string_view::npos) answer(c, std::string_view(in.data(), nl));
     else if (c.in.size() >= kMaxRequest) queue(c, "2\noxinit ctl: request too long\n");
     if (!c.fd.valid()) return;
   }
@@ -310,12 +310,13 @@ int Server::run(Client& c, const Request& rq, Str& a) {
   }
   if (v == Verb::Logs) {
     const ServiceSpec& spec = *all[first].spec;
-    if (spec.name.view() != rq.names[0]) {
-      add(a, "oxinit ctl: %s has instances: name one (%s, ...)\n", spec.name.c_str(), spec.name.c_str());
+    const char* name = spec.name.c_str();
+    if (std::string_view(name, spec.name.size()) != rq.names[0]) {
+      add(a, "oxinit ctl: %s has instances: name one (%s, ...)\n", name, name);
       return kUsage;
     }
     if (spec.log == LogMode::Inherit || spec.log == LogMode::Null) {
-      add(a, "oxinit ctl: %s: oxinit keeps none of its output (log = %s)\n", spec.name.c_str(),
+      add(a, "oxinit ctl: %s: oxinit keeps none of its output (log = %s)\n", name,
           spec.log == LogMode::Null ? "null" : "inherit");
       return kFailed;
     }
@@ -380,7 +381,7 @@ int Server::run(Client& c, const Request& rq, Str& a) {
 }
 
 // JSON: s as a string, or null when empty.
-static void json_or_null(Str& a, std::string_view s) {
+[[gnu::noinline]] static void json_or_null(Str& a, std::string_view s) {
   if (s.empty()) add(a, "null");
   else json_string(a, s);
 }
@@ -398,8 +399,7 @@ void Server::status(const Request& rq, Str& a) {
   // (a comes empty.)
   if (json) add(a, "{\"services\":[");
   else
-    add(a, "%-*s  %-9s %7s %7s %8s%s  %s\n", width, "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS",
-        cg ? "   MEMORY      CPU" : "", "LAST EXIT");
+    add(a, "%-*s  STATE         PID  UPTIME RESTARTS%s  LAST EXIT\n", width, "SERVICE", cg ? "   MEMORY      CPU" : "");
   const char* comma = "";
   for (size_t i = 0; i < all.size(); i++) {
     const Service& s = all[i];
