@@ -35,8 +35,9 @@ void Supervisor::reindex() {
 // The sd_notify socket, once a service has ready = "notify" (at start, or
 // added by a reload).
 void Supervisor::open_notify() {
+  if (notify_) return;
   for (const ServiceSpec& sp : plan_->services) {
-    if (sp.ready.kind != ProbeSpec::Notify || notify_) continue;
+    if (sp.ready.kind != ProbeSpec::Notify) continue;
     notify_ = new NotifySocket();
     auto r = notify_->open();
     if (r) r = loop_.add(notify_->fd(), EPOLLIN, kTokenNotify);
@@ -45,8 +46,8 @@ void Supervisor::open_notify() {
               r.error().what, strerror(r.error().err));
       delete notify_;
       notify_ = nullptr;
-      break;
     }
+    return;
   }
 }
 
@@ -73,11 +74,9 @@ Supervisor::ByHand Supervisor::start_by_hand(Service& s) {
   }
   size_t i = static_cast<size_t>(&s - services_.data());
   if (dep_failed(i)) return ByHand::DepDown;
-  Facts f;
-  f.now = now_ms();
-  f.deps_ready = deps_ready(i);
-  post(s, Event::Start, f.now, 0, false, f.deps_ready);
-  return f.deps_ready ? ByHand::Started : ByHand::Waiting;
+  bool ready = deps_ready(i);
+  post(s, Event::Start, now_ms(), 0, false, ready);
+  return ready ? ByHand::Started : ByHand::Waiting;
 }
 
 void Supervisor::stop_by_hand(Service& s) {

@@ -396,7 +396,7 @@ void Server::status(const Request& rq, Str& a) {
     int w = static_cast<int>(all[i].spec->name.size());
     if (w > width && (!rq.count || wanted(rq, i))) width = w;
   }
-  // (a comes empty.)
+  // (a comes empty. The titles are padded as the rows' columns.)
   if (json) add(a, "{\"services\":[");
   else
     add(a, "%-*s  STATE         PID  UPTIME RESTARTS%s  LAST EXIT\n", width, "SERVICE", cg ? "   MEMORY      CPU" : "");
