@@ -35,8 +35,9 @@ void Supervisor::reindex() {
 // The sd_notify socket, once a service has ready = "notify" (at start, or
 // added by a reload).
 void Supervisor::open_notify() {
+  if (notify_) return;
   for (const ServiceSpec& sp : plan_->services) {
-    if (sp.ready.kind != ProbeSpec::Notify || notify_) continue;
+    if (sp.ready.kind != ProbeSpec::Notify) continue;
     notify_ = new NotifySocket();
     auto r = notify_->open();
     if (r) r = loop_.add(notify_->fd(), EPOLLIN, kTokenNotify);
@@ -45,8 +46,8 @@ void Supervisor::open_notify() {
               r.error().what, strerror(r.error().err));
       delete notify_;
       notify_ = nullptr;
-      break;
     }
+    return;
   }
 }
 
@@ -73,11 +74,9 @@ Supervisor::ByHand Supervisor::start_by_hand(Service& s) {
   }
   size_t i = static_cast<size_t>(&s - services_.data());
   if (dep_failed(i)) return ByHand::DepDown;
-  Facts f;
-  f.now = now_ms();
-  f.deps_ready = deps_ready(i);
-  post(s, Event::Start, f.now, 0, false, f.deps_ready);
-  return f.deps_ready ? ByHand::Started : ByHand::Waiting;
+  bool ready = deps_ready(i);
+  post(s, Event::Start, now_ms(), 0, false, ready);
+  return ready ? ByHand::Started : ByHand::Waiting;
 }
 
 void Supervisor::stop_by_hand(Service& s) {
@@ -100,6 +99,26 @@ void Supervisor::shutdown_by_hand(int action) {
   begin_shutdown("ctl shutdown", now_ms());
 }
 
+// " name" at the end of a list of the summary. Out of line: four lists.
+[[gnu::noinline]] static void note(Str& list, const Str& name) {
+  list += ' ';
+  list += name;
+}
+
+// Swaps two std::vectors of one type: their three pointers, as swap()
+// does, in one copy out of line instead of one inlined per call.
+[[gnu::noinline]] static void swap_vectors(void* a, void* b) {
+  char t[sizeof(std::vector<int>)];
+  memcpy(t, a, sizeof t);
+  memcpy(a, b, sizeof t);
+  memcpy(b, t, sizeof t);
+}
+template <class T>
+static void swap_vectors(std::vector<T>& a, std::vector<T>& b) {
+  static_assert(sizeof a == sizeof(std::vector<int>));
+  swap_vectors(static_cast<void*>(&a), static_cast<void*>(&b));
+}
+
 // A reload. A service of the new plan takes the record (and index) of the
 // old one with its name, so pids, counters, log streams, checks and every
 // loop token stay as they are; a changed one is stopped with its old
@@ -107,19 +126,12 @@ void Supervisor::shutdown_by_hand(int action) {
 // keeps its record, marked removed, until an added service takes its slot.
 bool Supervisor::reload(ReloadReport& r) {
   if (phase_ != Phase::Running) {
-    r.error.message = "oxinit is shutting down";
+    r.error.message += "oxinit is shutting down";  // (r comes empty)
     return false;
   }
   Plan* nextp = new Plan();
   Plan& next = *nextp;
-  if (loader_) {
-    auto loaded = loader_(loader_ctx_, next);
-    if (!loaded) {
-      r.error = loaded.error();
-      delete nextp;
-      return false;
-    }
-  }
+  bool ok = true;
   // What changed, as "added: a b; removed: c; ...": the names per list,
   // their labels added at the end.
   static const char* const kLists[] = {"added:", "removed:", "restarted:", "reload_signal sent to:",
@@ -127,33 +139,42 @@ bool Supervisor::reload(ReloadReport& r) {
   Str lists[5];
   size_t unchanged = 0;
   if (loader_) {
+    auto loaded = loader_(loader_ctx_, next);
+    if (!loaded) {
+      r.error = std::move(const_cast<ConfigError&>(loaded.error()));  // (loaded is ours)
+      ok = false;
+    }
+  }
+  if (loader_ && ok) {
     PlanDiff d = diff_plans(*plan_, next);
-    std::vector<int>& slot = d.from;  // per new service: its record, once known
-    size_t old_n = services_.size(), total = old_n, scan = 0;
+    int* slot = d.from.data();  // per new service: its record, once known
+    size_t old_n = services_.size(), new_n = d.from.size(), total = old_n, scan = 0;
+    Service* sv = services_.data();  // (until the resize below)
     // Per record: the new service it holds, -1 for none (a removed one).
-    std::vector<int> who(old_n + slot.size(), -1);
-    for (size_t j = 0; j < slot.size(); j++) {
+    int* who = static_cast<int*>(operator new((old_n + new_n) * sizeof(int)));
+    memset(who, 0xff, (old_n + new_n) * sizeof(int));
+    for (size_t j = 0; j < new_n; j++) {
       int& from = slot[j];
-      if (from >= 0 && services_[static_cast<size_t>(from)].removed) from = -1;  // back again: a new one
-      if (from >= 0) who[static_cast<size_t>(from)] = static_cast<int>(j);
+      if (from >= 0 && sv[from].removed) from = -1;  // back again: a new one
+      if (from >= 0) who[from] = static_cast<int>(j);
     }
     // Stops first, while every record still has its old spec.
     for (size_t i = 0; i < old_n; i++) {
-      Service& s = services_[i];
+      Service& s = sv[i];
       if (who[i] >= 0 || s.removed) continue;
-      (lists[1] += ' ') += s.spec->name;
+      note(lists[1], s.spec->name);
       stop_by_hand(s);
       s.removed = true;
     }
-    for (size_t j = 0; j < slot.size(); j++) {
+    for (size_t j = 0; j < new_n; j++) {
       const Str& name = next.services[j].name;
       if (slot[j] >= 0) {
-        Service& s = services_[static_cast<size_t>(slot[j])];
+        Service& s = sv[slot[j]];
         if (!d.changed[j]) {
           unchanged++;
           continue;
         }
-        (lists[2] += ' ') += name;
+        note(lists[2], name);
         // Running: stopped now, started once stopped; failed: started again;
         // waiting, in backoff, done or stopped by hand: the new spec applies
         // at its next start.
@@ -162,19 +183,19 @@ bool Supervisor::reload(ReloadReport& r) {
         s.start_after_stop = up || s.state == State::Failed;
         continue;
       }
-      (lists[0] += ' ') += name;
+      note(lists[0], name);
       // The slot of a removed service that has stopped, or a new one.
-      while (scan < old_n && (who[scan] >= 0 || !services_[scan].removed || is_running(services_[scan].state))) scan++;
+      while (scan < old_n && (who[scan] >= 0 || !sv[scan].removed || is_running(sv[scan].state))) scan++;
       if (scan < old_n) {
-        services_[scan].~Service();
-        new (&services_[scan]) Service();
+        sv[scan].~Service();
+        new (&sv[scan]) Service();
         delete watch_[scan];
         watch_[scan] = nullptr;
         slot[j] = static_cast<int>(scan);
       } else {
         slot[j] = static_cast<int>(total++);
       }
-      who[static_cast<size_t>(slot[j])] = static_cast<int>(j);
+      who[slot[j]] = static_cast<int>(j);
     }
     // The new plan in record order, made in the old plan's vectors: a new
     // spec where a record has one, else the old spec of a removed service
@@ -192,25 +213,28 @@ bool Supervisor::reload(ReloadReport& r) {
       } else {
         specs.push_back(std::move(spec));
       }
-      deps[i] = std::move(next.deps[static_cast<size_t>(j)]);
-      for (int& dep : deps[i]) dep = slot[static_cast<size_t>(dep)];
+      // (The old deps go with next's vectors.)
+      swap_vectors(deps[i], next.deps[static_cast<size_t>(j)]);
+      for (int& dep : deps[i]) dep = slot[dep];
     }
-    for (int& o : next.order) o = slot[static_cast<size_t>(o)];
-    next.services.swap(specs);
-    next.deps.swap(deps);
+    operator delete(who);
+    for (int& o : next.order) o = slot[o];
+    swap_vectors(next.services, specs);
+    swap_vectors(next.deps, deps);
     // [init]: what the engine reads as it goes applies now; these were used
     // at start only.
     const InitSpec &a = plan_->init, &b = next.init;
-    const char* later[] = {a.vm != b.vm ? " vm" : "", a.hostname.view() != b.hostname.view() ? " hostname" : "",
-                           a.mount_cgroup != b.mount_cgroup ? " mount_cgroup" : "",
-                           a.cgroups != b.cgroups ? " cgroups" : "",
-                           a.control_socket.view() != b.control_socket.view() ? " control_socket" : ""};
-    for (const char* k : later) lists[4] += k;
+    bool later[] = {a.vm != b.vm, a.hostname != b.hostname.view(), a.mount_cgroup != b.mount_cgroup,
+                    a.cgroups != b.cgroups, a.control_socket != b.control_socket.view()};
+    static const char* const kLater[] = {" vm", " hostname", " mount_cgroup", " cgroups", " control_socket"};
+    for (size_t k = 0; k < 5; k++) {
+      if (later[k]) lists[4] += kLater[k];
+    }
     if (a.final_action != b.final_action) outcome_.action = b.final_action;
-    if (own_plan_) delete plan_;
-    plan_ = nextp;
+    // The old plan goes below, when it is ours.
+    std::swap(plan_, nextp);
+    if (!own_plan_) nextp = nullptr;
     own_plan_ = true;
-    nextp = nullptr;
     // Records only grow (told, so resize leaves out its shrinking code).
     if (total < services_.size() || total < watch_.size()) __builtin_unreachable();
     services_.resize(total);
@@ -229,16 +253,16 @@ bool Supervisor::reload(ReloadReport& r) {
     configure_logs();
     open_notify();
   }
+  delete nextp;
+  if (!ok) return false;
   for (Service& s : services_) {
     if (!s.removed && s.pid > 0 && s.state != State::Stopping && s.spec->reload_signal > 0) {
       kill(s.pid, s.spec->reload_signal);
-      (lists[3] += ' ') += s.spec->name;
+      note(lists[3], s.spec->name);
     }
   }
-  delete nextp;
   char b[40];
-  format(b, sizeof b, "unchanged: %zu", unchanged);
-  r.summary = b;
+  r.summary += std::string_view(b, format(b, sizeof b, "unchanged: %zu", unchanged));
   for (size_t k = 0; k < 5; k++) {
     if (lists[k].empty()) continue;
     r.summary += "; ";

@@ -1,6 +1,7 @@
 #include "ctl/protocol.h"
 
 #include "signals.h"
+#include "sys/format.h"
 #include "sys/text.h"
 
 namespace oxinit::ctl {
@@ -21,12 +22,6 @@ constexpr VerbInfo kVerbs[] = {
 };
 static_assert(sizeof kVerbs / sizeof kVerbs[0] == static_cast<size_t>(Verb::Reload) + 1);
 
-bool usage(Str& err, const char* what, std::string_view word = {}) {
-  err = what;
-  if (!word.empty()) err += quote(word);
-  return false;
-}
-
 }  // namespace
 
 bool valid_name(std::string_view s) {
@@ -39,8 +34,9 @@ bool valid_name(std::string_view s) {
   return true;
 }
 
-bool parse_request(std::string_view line, Request& out, Str& err) {
-  out = Request{};
+// What is wrong with the request, nullptr when nothing; `bad` is the word
+// that is (shown quoted after the message), empty when none is.
+static const char* parse(std::string_view line, Request& out, std::string_view& bad) {
   int v = -1;
   const VerbInfo* info = nullptr;
   size_t i = 0;
@@ -55,11 +51,15 @@ bool parse_request(std::string_view line, Request& out, Str& err) {
     std::string_view w = line.substr(i, e - i);
     i = e == std::string_view::npos ? line.size() : e;
     for (char ch : w) {
-      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) return usage(err, "control characters in the request");
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
+        bad = {};
+        return "control characters in the request";
+      }
     }
+    bad = w;
     if (want_lines) {
       uint64_t n = 0;
-      if (!parse_uint(w, kMaxLines, n)) return usage(err, "-n: expected a number of lines up to 100000, got ", w);
+      if (!parse_uint(w, kMaxLines, n)) return "-n: expected a number of lines up to 100000, got ";
       out.lines = static_cast<uint32_t>(n);
       want_lines = false;
       continue;
@@ -68,7 +68,7 @@ bool parse_request(std::string_view line, Request& out, Str& err) {
       for (int k = 0; k < static_cast<int>(sizeof kVerbs / sizeof kVerbs[0]); k++) {
         if (w == kVerbs[k].name) v = k;
       }
-      if (v < 0) return usage(err, "unknown command ", w);
+      if (v < 0) return "unknown command ";
       info = &kVerbs[v];
       out.verb = static_cast<Verb>(v);
       continue;
@@ -89,26 +89,37 @@ bool parse_request(std::string_view line, Request& out, Str& err) {
       want_lines = flag == kLines;
       if (flag == kAction) out.action = k - 4;
     } else if (w[0] == '-') {
-      return usage(err, "unknown option ", w);
+      return "unknown option ";
     } else if (out.count == info->max_names) {
-      return usage(err, "too many arguments: ", w);
+      return "too many arguments: ";
     } else if (out.verb == Verb::Signal && out.count == 1) {
       out.signal = signal_by_name(w, true, true);
-      if (out.signal <= 0) return usage(err, "not a signal: ", w);
+      if (out.signal <= 0) return "not a signal: ";
       out.count = 2;  // counted, dropped below
       continue;
     } else {
-      if (!valid_name(w)) return usage(err, "not a service name: ", w);
+      if (!valid_name(w)) return "not a service name: ";
       out.names[out.count++] = w;
       continue;
     }
-    if (!(info->flags & flag)) return usage(err, "option not known to this command: ", w);
+    if (!(info->flags & flag)) return "option not known to this command: ";
   }
-  if (v < 0) return usage(err, "no command given");
-  if (want_lines) return usage(err, "-n: expected a number of lines");
-  if (out.count < info->min_names) return usage(err, out.verb == Verb::Signal ? "usage: signal NAME SIGNAL" : "name a service");
+  bad = {};
+  if (v < 0) return "no command given";
+  if (want_lines) return "-n: expected a number of lines";
+  if (out.count < info->min_names) return out.verb == Verb::Signal ? "usage: signal NAME SIGNAL" : "name a service";
   if (out.verb == Verb::Signal) out.count = 1;
-  return true;
+  return nullptr;
+}
+
+bool parse_request(std::string_view line, Request& out, Str& err) {
+  out = Request{};
+  std::string_view bad;
+  const char* why = parse(line, out, bad);
+  if (!why) return true;
+  err = why;
+  if (!bad.empty()) err += quote(bad);
+  return false;
 }
 
 int parse_answer_head(std::string_view data, int& code) {
@@ -123,8 +134,9 @@ int parse_answer_head(std::string_view data, int& code) {
 // The length of the valid UTF-8 sequence at s[i], or 0 (RFC 3629: no
 // overlong forms, no surrogates, nothing above U+10FFFF).
 static size_t utf8_length(std::string_view s, size_t i) {
-  auto at = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
-  unsigned c = at(0);
+  unsigned char b[4] = {};  // s[i..], zeros past its end
+  for (size_t k = 0; k < 4 && i + k < s.size(); k++) b[k] = static_cast<unsigned char>(s[i + k]);
+  unsigned c = b[0];
   size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
   if (c < 0xc2 || c > 0xf4) return 0;
   unsigned lo = 0x80, hi = 0xbf;  // the range of the second byte
@@ -132,9 +144,9 @@ static size_t utf8_length(std::string_view s, size_t i) {
   if (c == 0xed) hi = 0x9f;
   if (c == 0xf0) lo = 0x90;
   if (c == 0xf4) hi = 0x8f;
-  if (at(1) < lo || at(1) > hi) return 0;
+  if (b[1] < lo || b[1] > hi) return 0;
   for (size_t k = 2; k < n; k++) {
-    if ((at(k) & 0xc0) != 0x80) return 0;
+    if ((b[k] & 0xc0) != 0x80) return 0;
   }
   return n;
 }
@@ -143,34 +155,34 @@ void json_string(Str& out, std::string_view s) {
   out += '"';
   size_t run = 0;  // start of the bytes that need no escape
   for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = 1;
-    const char* esc = nullptr;
+    unsigned c = static_cast<unsigned char>(s[i]);
+    size_t len = c >= 0x80 ? utf8_length(s, i) : 1;
     char u[8];
-    if (c >= 0x80) {
-      len = utf8_length(s, i);
-      if (!len) {
-        esc = "\\ufffd";
-        len = 1;
-      }
+    const char* esc = u;
+    if (!len) {
+      esc = "\\ufffd";
+      len = 1;
     } else if (c == '"' || c == '\\') {
       u[0] = '\\';
       u[1] = static_cast<char>(c);
       u[2] = 0;
-      esc = u;
+    } else if (c == '\n') {
+      esc = "\\n";
+    } else if (c == '\t') {
+      esc = "\\t";
     } else if (c < 0x20 || c == 0x7f) {
-      const char* hex = "0123456789abcdef";
-      u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hex[c >> 4], u[5] = hex[c & 15], u[6] = 0;
-      esc = c == '\n' ? "\\n" : c == '\t' ? "\\t" : u;
+      format(u, sizeof u, "\\u%04x", c);
+    } else {
+      esc = nullptr;
     }
     if (esc) {
-      out += s.substr(run, i - run);
+      out += std::string_view(s.data() + run, i - run);
       out += esc;
       run = i + len;
     }
     i += len;
   }
-  out += s.substr(run);
+  out += std::string_view(s.data() + run, s.size() - run);
   out += '"';
 }
 

@@ -25,8 +25,8 @@ void tap(void* ctx, uint32_t channel, std::string_view line) { static_cast<Serve
 
 // "web" names web and, when it has instances, each of web.0, web.1, ...
 bool names(std::string_view service, std::string_view name) {
-  return service == name || (service.size() > name.size() && service.substr(0, name.size()) == name &&
-                             service[name.size()] == '.' && name.find('.') == std::string_view::npos);
+  return service.starts_with(name) && (service.size() == name.size() || (service[name.size()] == '.' &&
+                                                                          name.find('.') == std::string_view::npos));
 }
 
 void add(Str& a, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -55,9 +55,9 @@ const char* last_exit(const Service& s, char* b, const char* none = nullptr, boo
 }  // namespace
 
 // path "": OXINIT_CONTROL_SOCKET, else the default.
-Server::Server(Supervisor& sup, std::string_view path) : sup_(sup), path_(path) {
+Server::Server(Supervisor& sup, std::string_view path) : sup_(sup) {
   const char* env = getenv("OXINIT_CONTROL_SOCKET");
-  if (path_.empty()) path_ = env && *env ? env : kDefaultSocket;
+  path_ += !path.empty() ? path : env && *env ? env : kDefaultSocket;
 }
 Server::~Server() { delete[] clients_; }
 
@@ -73,10 +73,10 @@ void Server::start(Loop& loop, uint64_t kind) {
   if (path_.size() < sizeof a.sun_path && path[0] == '/') {
     std::memcpy(a.sun_path, path, path_.size());
     // Its directory, private when oxinit makes it (the default /run/oxinit).
-    char dir[sizeof a.sun_path];
-    std::memcpy(dir, path, path_.size() + 1);
-    *strrchr(dir, '/') = 0;  // path starts with '/'
-    if (*dir) mkdir(dir, 0700);
+    char* slash = strrchr(a.sun_path, '/');  // path starts with '/'
+    *slash = 0;
+    if (*a.sun_path) mkdir(a.sun_path, 0700);
+    *slash = '/';
     listen_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     r = bind(listen_.get(), sa, sizeof a);
     struct stat st;
@@ -221,7 +221,7 @@ void Server::serve(Client& c) {
     c.in += std::string_view(buf, keep);
     std::string_view in = c.in;
     size_t nl = in.find('\n');
-    if (nl != std::string_view::npos) answer(c, in.substr(0, nl));
+    if (nl != std::string_view::npos) answer(c, std::string_view(in.data(), nl));
     else if (c.in.size() >= kMaxRequest) queue(c, "2\noxinit ctl: request too long\n");
     if (!c.fd.valid()) return;
   }
@@ -272,7 +272,7 @@ void Server::answer(Client& c, std::string_view line) {
   add(a, ok ? "%d\n" : "%d\noxinit ctl: ", ok ? run(c, rq, body) : kUsage);
   a += body;
   if (!ok) a += '\n';
-  c.in = Str();
+  c.in.clear();
   queue(c, a);
 }
 
@@ -295,40 +295,39 @@ int Server::run(Client& c, const Request& rq, Str& a) {
       return kFailed;
     }
   }
-  switch (rq.verb) {
-    case Verb::Status:
-      status(rq, a);
-      return kOk;
-    case Verb::Health:
-      return health(a);
-    case Verb::Shutdown:
-      sup_.shutdown_by_hand(rq.action);
-      a += "shutting down\n";
-      return kOk;
-    case Verb::Reload:
-      return reload(a);
-    case Verb::Logs: {
-      const ServiceSpec& spec = *all[first].spec;
-      if (spec.name.view() != rq.names[0]) {
-        add(a, "oxinit ctl: %s has instances: name one (%s, ...)\n", spec.name.c_str(), spec.name.c_str());
-        return kUsage;
-      }
-      if (spec.log == LogMode::Inherit || spec.log == LogMode::Null) {
-        add(a, "oxinit ctl: %s: oxinit keeps none of its output (log = %s)\n", spec.name.c_str(),
-            spec.log == LogMode::Null ? "null" : "inherit");
-        return kFailed;
-      }
-      Logs& logs = sup_.logs();
-      int ch = logs.channel(spec.name, rq.follow);
-      a += logs.tail(ch, rq.lines);  // (a comes empty)
-      if (rq.follow) {
-        c.follow = ch;
-        logs.set_tap(tap, this);
-      }
-      return kOk;
+  // (ifs, not a switch: its jump table is larger.)
+  Verb v = rq.verb;
+  if (v == Verb::Status) {
+    status(rq, a);
+    return kOk;
+  }
+  if (v == Verb::Health) return health(a);
+  if (v == Verb::Reload) return reload(a);
+  if (v == Verb::Shutdown) {
+    sup_.shutdown_by_hand(rq.action);
+    a += "shutting down\n";
+    return kOk;
+  }
+  if (v == Verb::Logs) {
+    const ServiceSpec& spec = *all[first].spec;
+    const char* name = spec.name.c_str();
+    if (std::string_view(name, spec.name.size()) != rq.names[0]) {
+      add(a, "oxinit ctl: %s has instances: name one (%s, ...)\n", name, name);
+      return kUsage;
     }
-    default:
-      break;
+    if (spec.log == LogMode::Inherit || spec.log == LogMode::Null) {
+      add(a, "oxinit ctl: %s: oxinit keeps none of its output (log = %s)\n", name,
+          spec.log == LogMode::Null ? "null" : "inherit");
+      return kFailed;
+    }
+    Logs& logs = sup_.logs();
+    int ch = logs.channel(spec.name, rq.follow);
+    a += logs.tail(ch, rq.lines);  // (a comes empty)
+    if (rq.follow) {
+      c.follow = ch;
+      logs.set_tap(tap, this);
+    }
+    return kOk;
   }
   int code = kOk;
   for (size_t i = 0; i < n; i++) {
@@ -337,7 +336,7 @@ int Server::run(Client& c, const Request& rq, Str& a) {
     const char* name = s.spec->name.c_str();
     const char* why = nullptr;  // what kept it from being done
     char b[24] = "";
-    if (rq.verb == Verb::Signal) {
+    if (v == Verb::Signal) {
       if (s.pid > 0 && kill(s.pid, rq.signal) == 0) {
         add(a, "%s: %s sent to pid %d\n", name, signal_name(rq.signal, b), s.pid);
         continue;
@@ -345,10 +344,10 @@ int Server::run(Client& c, const Request& rq, Str& a) {
       why = "not running";
     } else if (s.spec->is_main) {
       why = "the main command is not started or stopped by hand (oxinit ctl shutdown)";
-    } else if (rq.verb == Verb::Start) {
+    } else if (v == Verb::Start) {
       if (sup_.start_by_hand(s) == Supervisor::ByHand::DepDown)
         why = "not started: a service it comes after is failed or stopped";
-    } else if (rq.verb == Verb::Stop) {
+    } else if (v == Verb::Stop) {
       sup_.stop_by_hand(s);
     } else {
       sup_.restart_by_hand(s);
@@ -366,8 +365,23 @@ int Server::run(Client& c, const Request& rq, Str& a) {
   return code;
 }
 
+// memory.current (with the memory controller on) and cpu.stat's usage_usec
+// of its group (k 0, 1), while it has one: JSON as read, text in MiB and
+// seconds ("%.0llu" of 0 prints nothing); none without. Out of line: GCC
+// would unroll the two calls' loop.
+[[gnu::noinline]] static const char* cgroup_usage(const Cgroups* cg, const Service& s, int k, bool json,
+                                                  char* b, const char* none) {
+  static const char* const kCgroupUsage[] = {"memory.current", "\n", "cpu.stat", "\nusage_usec "};
+  uint64_t v, unit = json ? 1 : k ? 1000000 : 1048576;
+  if (!cg || s.spec->is_main || !cg->number(s.spec->name, kCgroupUsage[2 * k], kCgroupUsage[2 * k + 1], v))
+    return none;
+  format(b, 24, json ? "%llu%.0llu" : k ? "%llu.%02llus" : "%llu.%lluM", static_cast<unsigned long long>(v / unit),
+         static_cast<unsigned long long>(v % unit * (k ? 100 : 10) / unit));
+  return b;
+}
+
 // JSON: s as a string, or null when empty.
-static void json_or_null(Str& a, std::string_view s) {
+[[gnu::noinline]] static void json_or_null(Str& a, std::string_view s) {
   if (s.empty()) add(a, "null");
   else json_string(a, s);
 }
@@ -382,11 +396,10 @@ void Server::status(const Request& rq, Str& a) {
     int w = static_cast<int>(all[i].spec->name.size());
     if (w > width && (!rq.count || wanted(rq, i))) width = w;
   }
-  // (a comes empty.)
+  // (a comes empty. The titles are padded as the rows' columns.)
   if (json) add(a, "{\"services\":[");
   else
-    add(a, "%-*s  %-9s %7s %7s %8s%s  %s\n", width, "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS",
-        cg ? "   MEMORY      CPU" : "", "LAST EXIT");
+    add(a, "%-*s  STATE         PID  UPTIME RESTARTS%s  LAST EXIT\n", width, "SERVICE", cg ? "   MEMORY      CPU" : "");
   const char* comma = "";
   for (size_t i = 0; i < all.size(); i++) {
     const Service& s = all[i];
@@ -406,25 +419,15 @@ void Server::status(const Request& rq, Str& a) {
       // Text: 4m05s, or 2h05m from an hour on.
       long long t = (now - s.started_at) / 1000;
       bool h = t >= 3600;
-      if (json) format(upt, sizeof upt, "%lld", t);
-      else format(upt, sizeof upt, h ? "%lldh%02lldm" : "%lldm%02llds", t / (h ? 3600 : 60), t / (h ? 60 : 1) % 60);
+      format(upt, sizeof upt, json ? "%lld%.0lld" : h ? "%lldh%02lldm" : "%lldm%02llds",
+             t / (json ? 1 : h ? 3600 : 60), json ? 0 : t / (h ? 60 : 1) % 60);
       up = upt;
     }
     const char* l = last_exit(s, last, none, json);
     std::string_view st = sup_.status_text(s);
-    // memory.current (with the memory controller on) and cpu.stat's
-    // usage_usec of its group, while it has one: JSON as read, text in
-    // MiB and seconds ("%.0llu" of 0 prints nothing).
-    static const char* const kCgroupUsage[] = {"memory.current", "\n", "cpu.stat", "\nusage_usec "};
     char use[2][24], cols[48] = "";
-    const char* shown[2] = {none, none};
-    for (int k = 0; k < 2; k++) {
-      uint64_t v, unit = json ? 1 : k ? 1000000 : 1048576;
-      if (!cg || s.spec->is_main || !cg->number(s.spec->name, kCgroupUsage[2 * k], kCgroupUsage[2 * k + 1], v)) continue;
-      format(use[k], sizeof use[k], json ? "%llu%.0llu" : k ? "%llu.%02llus" : "%llu.%lluM",
-             static_cast<unsigned long long>(v / unit), static_cast<unsigned long long>(v % unit * (k ? 100 : 10) / unit));
-      shown[k] = use[k];
-    }
+    const char* shown[2] = {cgroup_usage(cg, s, 0, json, use[0], none),
+                            cgroup_usage(cg, s, 1, json, use[1], none)};
     unsigned long long ooms = s.oom_kills;
     if (!json) {
       if (cg) format(cols, sizeof cols, " %8s %8s", shown[0], shown[1]);
