@@ -589,9 +589,11 @@ class Schema {
         if (!strings(m, first, n)) return false;
         if (n == 0 || first[0].str.empty()) return fail(KEY_ ": empty command", m, v);
         s->argv.clear();
-        if (v.type == Type::String) {  // a shell command
-          s->argv.push_back("/bin/sh");
-          s->argv.push_back("-c");
+        // A shell command: /bin/sh -c first. (Every push_back here copies:
+        // one growth path for vector<Str> instead of two.)
+        for (const char* w = "/bin/sh\0-c\0"; v.type == Type::String && *w; w = next_name(w)) {
+          Str t(w);
+          s->argv.push_back(t);
         }
         for (size_t k = 0; k < n; k++) s->argv.push_back(first[k].str);
         return true;
@@ -852,7 +854,7 @@ class Schema {
         return fail(AT_KEY_ "sysctl: invalid name " QKEY_, e, e.value);
       Str kv;
       if (!assignment(m, e, "a string or an integer", "1", "0", kv)) return false;
-      out.push_back(std::move(kv));
+      out.push_back(kv);
     }
     return true;
   }
@@ -888,7 +890,7 @@ class Schema {
       size_t k = 0;
       while (k < s.env.size() && !(s.env[k].size() >= n && std::memcmp(s.env[k].c_str(), var.c_str(), n) == 0)) k++;
       if (k == s.env.size()) {
-        s.env.push_back(std::move(var));
+        s.env.push_back(var);
         continue;
       }
       // A drop-in's value replaces the earlier one and goes last (an erase
@@ -1160,9 +1162,10 @@ std::vector<Str> unreadable_env_files(const std::vector<ServiceSpec>& services, 
     if (s.env_file.empty() || (k && services[k - 1].line == s.line && services[k - 1].file.view() == s.file.view())) continue;
     int e = read_file((root + s.env_file).c_str(), toml::kMaxFileSize, text);
     if (!e) continue;
-    out.push_back(fmt("%s:%d: service '%s': env_file %s: %s%s%.*s", s.file.c_str(), s.line, s.name.c_str(),
-                      s.env_file.c_str(), e == EFBIG ? "larger than 1 MiB" : strerror(e), root.empty() ? "" : " under ",
-                      static_cast<int>(root.size()), root.data()));
+    Str line = fmt("%s:%d: service '%s': env_file %s: %s%s%.*s", s.file.c_str(), s.line, s.name.c_str(),
+                   s.env_file.c_str(), e == EFBIG ? "larger than 1 MiB" : strerror(e), root.empty() ? "" : " under ",
+                   static_cast<int>(root.size()), root.data());
+    out.push_back(line);
   }
   return out;
 }
