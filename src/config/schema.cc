@@ -283,7 +283,8 @@ bool parse_size(std::string_view t, uint64_t& out) {
     if (!u || !*u) return false;
     shift = 10 * static_cast<int>(u - kUnits + 1);
     unit.remove_prefix(1);
-    if (!unit.empty() && unit != "B" && unit != "iB") return false;
+    if (unit.size() > 2 || std::memcmp(unit.data(), "iB" + 2 - unit.size(), unit.size()) != 0)
+      return false;  // "", "B" or "iB": a suffix of "iB"
   }
   uint64_t n = 0;
   if (!parse_uint(t.substr(0, k), ~uint64_t{0} >> shift, n)) return false;
