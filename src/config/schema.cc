@@ -618,7 +618,8 @@ class Schema {
       case kId:  // checked here, resolved in credentials()
         return v.type == Type::Integer ? integer(m, kIdRange, nullptr) : text(m, v);
       case kEnv:
-        return env(m, *s);
+      case kSysctl:
+        return assignments(m, *static_cast<std::vector<Str>*>(p), slot.kind == kEnv);
       case kUmask:
         return umask(m, s->umask);
       case kRlimits:
@@ -653,8 +654,6 @@ class Schema {
       }
       case kNetwork:
         return network(m, *static_cast<NetworkSpec*>(p));
-      case kSysctl:
-        return sysctl(m, *static_cast<std::vector<Str>*>(p));
     }
     // kSocket, kPath, kHostname: the string as written.
     *static_cast<Str*>(p) = v.str;
@@ -832,34 +831,6 @@ class Schema {
     return true;
   }
 
-  // NAME=value into out from e, a member of m (env, sysctl): a string, an
-  // integer as written, or a boolean as yes or no.
-  bool assignment(const Member& m, const Member& e, const char* what, const char* yes, const char* no, Str& out) {
-    const Value& v = e.value;
-    if (v.type > Type::Boolean)
-      return fail(ARG1_ ": " QKEY_ EXPECTED_ ARG2_ GOT_TYPE_, e, v, m.key.c_str(), what);
-    out = e.key;
-    out += '=';
-    out += v.type == Type::Boolean ? std::string_view(v.boolean ? yes : no) : v.str.view();
-    return true;
-  }
-
-  // [init] sysctl = { "net.ipv4.ip_forward" = 1 }: a string, an integer or
-  // a boolean (1 or 0) per name; the name is a path under /proc/sys.
-  bool sysctl(const Member& m, std::vector<Str>& out) {
-    if (!expect(m, m.value, Type::Table, "a table such as { \"net.ipv4.ip_forward\" = 1 }")) return false;
-    for (const Member& e : m.value.members) {
-      std::string_view k = e.key;
-      if (k.empty() || k[0] == '/' || k[0] == '.' || k.find('=') != std::string_view::npos ||
-          k.find("..") != std::string_view::npos)
-        return fail(AT_KEY_ "sysctl: invalid name " QKEY_, e, e.value);
-      Str kv;
-      if (!assignment(m, e, "a string or an integer", "1", "0", kv)) return false;
-      out.push_back(kv);
-    }
-    return true;
-  }
-
   // [mount.NAME]: source, target (absolute), type, options; mounted at boot
   // in file order.
   bool mount(const Member& mm, InitSpec& init) {
@@ -880,24 +851,37 @@ class Schema {
     return true;
   }
 
-  bool env(const Member& m, ServiceSpec& s) {
-    if (!expect(m, m.value, Type::Table, "a table of NAME = \"value\"")) return false;
+  // env = { NAME = "value" } and [init] sysctl = { "net.ipv4.ip_forward" =
+  // 1 } into out as "NAME=value": a string, an integer as written, or a
+  // boolean (env: true or false, sysctl: 1 or 0). A sysctl name is a path
+  // under /proc/sys. A drop-in's env value replaces the earlier one.
+  bool assignments(const Member& m, std::vector<Str>& out, bool env) {
+    const char* what = env ? "a table of NAME = \"value\"" : "a table such as { \"net.ipv4.ip_forward\" = 1 }";
+    if (!expect(m, m.value, Type::Table, what)) return false;
     for (const Member& e : m.value.members) {
-      if (e.key.empty() || e.key.view().find('=') != std::string_view::npos)
-        return fail(AT_KEY_ "env: invalid variable name " QKEY_, e, e.value);
-      Str var;
-      if (!assignment(m, e, "a string", "true", "false", var)) return false;
-      size_t n = e.key.size() + 1;  // "NAME="
-      size_t k = 0;
-      while (k < s.env.size() && !(s.env[k].size() >= n && std::memcmp(s.env[k].c_str(), var.c_str(), n) == 0)) k++;
-      if (k == s.env.size()) {
-        s.env.push_back(var);
+      std::string_view k = e.key;
+      if (k.empty() || k.find('=') != std::string_view::npos ||
+          (!env && (k[0] == '/' || k[0] == '.' || k.find("..") != std::string_view::npos)))
+        return fail(env ? AT_KEY_ "env: invalid variable name " QKEY_ : AT_KEY_ "sysctl: invalid name " QKEY_, e,
+                    e.value);
+      const Value& v = e.value;
+      if (v.type > Type::Boolean)
+        return fail(ARG1_ ": " QKEY_ EXPECTED_ ARG2_ GOT_TYPE_, e, v, m.key.c_str(),
+                    env ? "a string" : "a string or an integer");
+      Str var = e.key;
+      var += '=';
+      var += v.type != Type::Boolean ? v.str.c_str() : env ? (v.boolean ? "true" : "false") : (v.boolean ? "1" : "0");
+      size_t n = k.size() + 1;  // "NAME="
+      size_t i = 0;
+      while (env && i < out.size() && !(out[i].size() >= n && std::memcmp(out[i].c_str(), var.c_str(), n) == 0)) i++;
+      if (!env || i == out.size()) {
+        out.push_back(var);
         continue;
       }
-      // A drop-in's value replaces the earlier one and goes last (an erase
-      // and a push_back, without vector's erase code).
-      for (; k + 1 < s.env.size(); k++) s.env[k] = std::move(s.env[k + 1]);
-      s.env[k] = std::move(var);
+      // The earlier one goes, the new one goes last (an erase and a
+      // push_back, without vector's erase code).
+      for (; i + 1 < out.size(); i++) out[i] = std::move(out[i + 1]);
+      out[i] = std::move(var);
     }
     return true;
   }
