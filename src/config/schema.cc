@@ -283,7 +283,7 @@ bool parse_size(std::string_view t, uint64_t& out) {
     if (!u || !*u) return false;
     shift = 10 * static_cast<int>(u - kUnits + 1);
     unit.remove_prefix(1);
-    if (unit.size() > 2 || std::memcmp(unit.data(), "iB" + 2 - unit.size(), unit.size()) != 0)
+    if (unit.size() > 2 || std::memcmp(unit.data(), &"iB"[2 - unit.size()], unit.size()) != 0)
       return false;  // "", "B" or "iB": a suffix of "iB"
   }
   uint64_t n = 0;
