@@ -33,9 +33,11 @@ constexpr uint64_t kMaxCpu = 1024;  // CPU_SETSIZE; the cpu_affinity message spe
 // lookups and suggestions are written once.
 const char* next_name(const char* p) { return p + std::strlen(p) + 1; }
 
-// s begins with p (string_view's substr is bounds-checked: more code).
-[[gnu::noinline]] bool starts(std::string_view s, std::string_view p) {
-  return s.size() >= p.size() && std::memcmp(s.data(), p.data(), p.size()) == 0;
+// s begins with p (string_view's substr is bounds-checked: more code; a
+// string_view made from a literal is a call at every site).
+[[gnu::noinline]] bool starts(std::string_view s, const char* p) {
+  size_t n = std::strlen(p);
+  return s.size() >= n && std::memcmp(s.data(), p, n) == 0;
 }
 
 // Index of word in names, or -1.
@@ -281,7 +283,8 @@ bool parse_size(std::string_view t, uint64_t& out) {
     if (!u || !*u) return false;
     shift = 10 * static_cast<int>(u - kUnits + 1);
     unit.remove_prefix(1);
-    if (!unit.empty() && unit != "B" && unit != "iB") return false;
+    if (unit.size() > 2 || std::memcmp(unit.data(), &"iB"[2 - unit.size()], unit.size()) != 0)
+      return false;  // "", "B" or "iB": a suffix of "iB"
   }
   uint64_t n = 0;
   if (!parse_uint(t.substr(0, k), ~uint64_t{0} >> shift, n)) return false;
@@ -300,7 +303,7 @@ Str got(const Value& v) {
 [[gnu::noinline]] void put(Str& s, std::string_view v) { s = v; }
 
 // v is the string word.
-[[gnu::noinline]] bool is(const Value& v, std::string_view word) { return v.type == Type::String && v.str.view() == word; }
+[[gnu::noinline]] bool is(const Value& v, const char* word) { return v.type == Type::String && v.str.view() == word; }
 
 bool valid_name(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
@@ -315,7 +318,9 @@ bool valid_name(std::string_view s) {
 // Every message is a template with these codes (one error path instead of
 // a printf per check): the key of the member at fault, the key quoted, the
 // two texts given with it, the value as got() shows it, the value's type;
-// and three phrases that most messages share.
+// three phrases that most messages share; and, for a list of names given
+// as the first text, the names quoted ("a", "b" or "c") and a suggestion
+// for the key or the (string) value.
 #define KEY_ "\1"
 #define QKEY_ "\2"
 #define ARG1_ "\3"
@@ -325,6 +330,10 @@ bool valid_name(std::string_view s) {
 #define EXPECTED_ "\7"  // ": expected "
 #define GOT_ "\16"      // ", got " VAL_
 #define GOT_TYPE_ "\17" // ", got " TYPE_
+#define AT_KEY_ "\23"   // first: the position is the key's (fail)
+#define NAMES_ "\20"
+#define KEY_TYPO_ "\21"
+#define VAL_TYPO_ "\22"
 
 void expand(Str& out, const char* t, const Member& m, const Value& v, const char* const* args) {
   for (; *t; t++) {
@@ -340,6 +349,18 @@ void expand(Str& out, const char* t, const Member& m, const Value& v, const char
       case 7: out += ": expected "; break;
       case 016: expand(out, ", got " VAL_, m, v, args); break;
       case 017: expand(out, ", got " TYPE_, m, v, args); break;
+      case 020:
+        for (const char* p = args[0]; *p;) {
+          const char* q = next_name(p);
+          if (p != args[0]) out += *q ? ", " : " or ";
+          out += '"';
+          out += p;
+          out += '"';
+          p = q;
+        }
+        break;
+      case 021:
+      case 022: out += did_you_mean(*t == 021 ? m.key.view() : v.str.view(), args[0]); break;
       default: out += *t;
     }
   }
@@ -382,8 +403,8 @@ class Schema {
 
   // The one error path: msg (a template, see expand) about member m and its
   // value v (or an item of it), at p.
-  [[gnu::cold, gnu::noinline]] bool fail(SrcPos p, const char* msg, const Member& m, const Value& v,
-                                         const char* a = nullptr, const char* b = nullptr) {
+  [[gnu::cold, gnu::noinline]] bool fail_at(SrcPos p, const char* msg, const Member& m, const Value& v,
+                                            const char* a, const char* b) {
     const char* args[] = {a, b};
     err_.message.clear();
     expand(err_.message, msg, m, v, args);
@@ -393,36 +414,48 @@ class Schema {
     return false;
   }
 
+  // At v, or at m's key for a message that starts with AT_KEY_: the call
+  // sites pass no position (and the common case no texts either).
+  [[gnu::cold, gnu::noinline]] bool fail(const char* msg, const Member& m, const Value& v, const char* a,
+                                         const char* b) {
+    bool at_key = *msg == *AT_KEY_;
+    return fail_at(at_key ? m.pos : v.pos, msg + at_key, m, v, a, b);
+  }
+  [[gnu::cold, gnu::noinline]] bool fail(const char* msg, const Member& m, const Value& v) {
+    return fail(msg, m, v, nullptr, nullptr);
+  }
+
   // Index of m's key in names, or -1 after reporting an unknown key.
   int pick(const Member& m, const char* names, const char* where) {
     int k = index_of(m.key, names);
-    if (k < 0) fail(m.pos, "unknown key " QKEY_ ARG1_ ARG2_, m, m.value, where, did_you_mean(m.key, names).c_str());
+    if (k < 0) fail(AT_KEY_ "unknown key " QKEY_ ARG2_ KEY_TYPO_, m, m.value, names, where);
     return k;
   }
 
   bool expect(const Member& m, const Value& v, Type t, const char* what) {
     if (v.type == t) return true;
-    return fail(v.pos, KEY_ EXPECTED_ ARG1_ GOT_TYPE_, m, v, what);
+    return fail(KEY_ EXPECTED_ ARG1_ GOT_TYPE_, m, v, what, nullptr);
   }
 
   // A non-empty string.
   bool text(const Member& m, const Value& v) {
     if (!expect(m, v, Type::String, "a string")) return false;
-    if (v.str.empty()) return fail(v.pos, KEY_ ": must not be empty", m, v);
+    if (v.str.empty()) return fail(KEY_ ": must not be empty", m, v);
     return true;
   }
 
   // A non-empty string that starts with /.
   bool path(const Member& m, const Value& v) {
     if (!text(m, v)) return false;
-    if (v.str[0] != '/') return fail(v.pos, KEY_ ": must be an absolute path" GOT_, m, v);
+    if (v.str[0] != '/') return fail(KEY_ ": must be an absolute path" GOT_, m, v);
     return true;
   }
 
   // [service.NAME] or [mount.NAME]: a table with a valid name.
   bool entry(const Member& m, const char* what) {
     if (!valid_name(m.key))
-      return fail(m.pos, "invalid " ARG1_ " name " QKEY_ " (use 1 to 64 letters, digits, '_' or '-')", m, m.value, what);
+      return fail(AT_KEY_ "invalid " ARG1_ " name " QKEY_ " (use 1 to 64 letters, digits, '_' or '-')", m, m.value,
+                  what, nullptr);
     return expect(m, m.value, Type::Table, "a table");
   }
 
@@ -437,17 +470,8 @@ class Schema {
         return true;
       }
     }
-    Str list;
-    for (const char* p = names; *p;) {
-      const char* q = next_name(p);
-      if (p != names) list += *q ? ", " : " or ";
-      list += '"';
-      list += p;
-      list += '"';
-      p = q;
-    }
-    return fail(v.pos, v.type == Type::String ? KEY_ EXPECTED_ ARG1_ GOT_ ARG2_ : KEY_ EXPECTED_ ARG1_ GOT_TYPE_, m, v,
-                list.c_str(), did_you_mean(v.str, names).c_str());
+    return fail(v.type == Type::String ? KEY_ EXPECTED_ NAMES_ GOT_ VAL_TYPO_ : KEY_ EXPECTED_ NAMES_ GOT_TYPE_, m, v,
+                names, nullptr);
   }
 
   // An integer in kRanges[r], stored at out (an int) unless out is null.
@@ -459,7 +483,7 @@ class Schema {
       char lo[24], hi[24];
       lo[format_int(lo, g.lo)] = 0;
       hi[format_int(hi, g.hi)] = 0;
-      return fail(v.pos, KEY_ ": must be between " ARG1_ " and " ARG2_, m, v, lo, hi);
+      return fail(KEY_ ": must be between " ARG1_ " and " ARG2_, m, v, lo, hi);
     }
     int i = static_cast<int>(v.integer);
     if (out) std::memcpy(out, &i, sizeof i);
@@ -472,13 +496,12 @@ class Schema {
     const Value& v = m.value;
     if (v.type == Type::Integer) {
       if (v.integer < 0 || v.integer > kMaxSeconds)
-        return fail(v.pos, KEY_ ": must be between 0 and 1000000000 seconds", m, v);
+        return fail(KEY_ ": must be between 0 and 1000000000 seconds", m, v);
       out = v.integer * 1000;
     } else if (v.type != Type::String || !parse_duration(v.str, out)) {
-      return fail(v.pos,
-                  KEY_ EXPECTED_ "a duration (\"250ms\", \"5s\", \"2m\", \"1h\" or an integer of seconds)" GOT_, m, v);
+      return fail(KEY_ EXPECTED_ "a duration (\"250ms\", \"5s\", \"2m\", \"1h\" or an integer of seconds)" GOT_, m, v);
     }
-    if (out == 0 && kind == kTimeout) return fail(v.pos, KEY_ ": must be more than 0", m, v);
+    if (out == 0 && kind == kTimeout) return fail(KEY_ ": must be more than 0", m, v);
     if (out == 0 && kind == kLimitDuration) out = -1;
     return true;
   }
@@ -494,8 +517,8 @@ class Schema {
       return true;
     }
     if (v.type == Type::String && (out = signal_by_name(v.str, true, true)) > 0) return true;
-    return fail(v.pos, KEY_ EXPECTED_ "a signal (\"SIGTERM\", \"TERM\" or 1 to 64" ARG1_ ")" GOT_, m, v,
-                allow_none ? ", or \"none\"" : nullptr);
+    return fail(KEY_ EXPECTED_ "a signal (\"SIGTERM\", \"TERM\" or 1 to 64" ARG1_ ")" GOT_, m, v,
+                allow_none ? ", or \"none\"" : nullptr, nullptr);
   }
 
   // A string, or an array of strings (a list of one is the same as the
@@ -543,7 +566,7 @@ class Schema {
             s->log = LogMode::File;
             put(s->log_file, v.str.view().substr(5));
             if (v.str[5] == '/') return true;
-            return fail(v.pos, KEY_ EXPECTED_ "\"file:/ABSOLUTE/PATH\"" GOT_, m, v);
+            return fail(KEY_ EXPECTED_ "\"file:/ABSOLUTE/PATH\"" GOT_, m, v);
           }
           s->log_file.clear();
         }
@@ -561,15 +584,17 @@ class Schema {
         break;
       case kHostname:
         if (!text(m, v)) return false;
-        if (v.str.size() > 64) return fail(v.pos, KEY_ ": longer than 64 characters", m, v);
+        if (v.str.size() > 64) return fail(KEY_ ": longer than 64 characters", m, v);
         break;
       case kCommand:
         if (!strings(m, first, n)) return false;
-        if (n == 0 || first[0].str.empty()) return fail(v.pos, KEY_ ": empty command", m, v);
+        if (n == 0 || first[0].str.empty()) return fail(KEY_ ": empty command", m, v);
         s->argv.clear();
-        if (v.type == Type::String) {  // a shell command
-          s->argv.push_back("/bin/sh");
-          s->argv.push_back("-c");
+        // A shell command: /bin/sh -c first. (Every push_back here copies:
+        // one growth path for vector<Str> instead of two.)
+        for (const char* w = "/bin/sh\0-c\0"; v.type == Type::String && *w; w = next_name(w)) {
+          Str t(w);
+          s->argv.push_back(t);
         }
         for (size_t k = 0; k < n; k++) s->argv.push_back(first[k].str);
         return true;
@@ -593,7 +618,8 @@ class Schema {
       case kId:  // checked here, resolved in credentials()
         return v.type == Type::Integer ? integer(m, kIdRange, nullptr) : text(m, v);
       case kEnv:
-        return env(m, *s);
+      case kSysctl:
+        return assignments(m, *static_cast<std::vector<Str>*>(p), slot.kind == kEnv);
       case kUmask:
         return umask(m, s->umask);
       case kRlimits:
@@ -612,8 +638,8 @@ class Schema {
         bool ok = v.type == Type::Integer ? v.integer >= 0 && ((out = static_cast<uint64_t>(v.integer)), true)
                                           : v.type == Type::String && parse_size(v.str, out);
         if (ok && (!slot.choice || out <= uint64_t{1} << 30)) return true;
-        return fail(v.pos, KEY_ EXPECTED_ "a size (\"512K\", \"256M\", \"1G\", \"1GiB\" or an integer of bytes" ARG1_ ")" GOT_,
-                    m, v, slot.choice ? "; at most 1G" : nullptr);
+        return fail(KEY_ EXPECTED_ "a size (\"512K\", \"256M\", \"1G\", \"1GiB\" or an integer of bytes" ARG1_ ")" GOT_,
+                    m, v, slot.choice ? "; at most 1G" : nullptr, nullptr);
       }
       case kCpuMax:
         return cpu_max(m, *s);
@@ -621,15 +647,13 @@ class Schema {
         if (!strings(m, first, n)) return false;
         auto* out = static_cast<std::vector<Str>*>(p);
         for (size_t k = 0; k < n; k++) {
-          if (first[k].str.empty()) return fail(first[k].pos, KEY_ ": must not be empty", m, first[k]);
+          if (first[k].str.empty()) return fail(KEY_ ": must not be empty", m, first[k]);
           out->push_back(first[k].str);
         }
         return true;
       }
       case kNetwork:
         return network(m, *static_cast<NetworkSpec*>(p));
-      case kSysctl:
-        return sysctl(m, *static_cast<std::vector<Str>*>(p));
     }
     // kSocket, kPath, kHostname: the string as written.
     *static_cast<Str*>(p) = v.str;
@@ -650,7 +674,7 @@ class Schema {
       if (o.file.view() == file_) {
         char line[24];
         line[format_int(line, o.line)] = 0;
-        return fail(sm.pos, "service '" KEY_ "' is already defined at " ARG1_ ":" ARG2_, sm, sm.value, o.file.c_str(),
+        return fail(AT_KEY_ "service '" KEY_ "' is already defined at " ARG1_ ":" ARG2_, sm, sm.value, o.file.c_str(),
                     line);
       }
       sp = &o;
@@ -673,7 +697,7 @@ class Schema {
       put(s.file, file_);
       s.line = sm.pos.line;
     }
-    if (s.argv.empty() && s.enabled) return fail(sm.pos, "service '" KEY_ "' has no command", sm, sm.value);
+    if (s.argv.empty() && s.enabled) return fail(AT_KEY_ "service '" KEY_ "' has no command", sm, sm.value);
     // The checks across keys: the message points at the key when this file
     // set it, else at the service.
     int k = -1;
@@ -696,7 +720,7 @@ class Schema {
       k = kWatchdogKey;
       msg = "watchdog: needs ready = \"notify\" (the WATCHDOG=1 pings come through NOTIFY_SOCKET)";
     }
-    if (msg) return fail(seen[k] ? seen[k]->value.pos : sm.pos, msg, sm, sm.value);
+    if (msg) return fail_at(seen[k] ? seen[k]->value.pos : sm.pos, msg, sm, sm.value, nullptr, nullptr);
     return credentials(seen[kUserKey], seen[kGroupKey], s);
   }
 
@@ -740,8 +764,7 @@ class Schema {
         ((kind == ProbeSpec::Tcp || kind == ProbeSpec::Http) && !slashes) || (kind == ProbeSpec::None && ready))
       kind = -1;
     if (kind < 0)
-      return fail(v.pos,
-                  KEY_ EXPECTED_ ARG1_ "\"tcp://HOST:PORT\", \"http://HOST:PORT/PATH\", \"exec:COMMAND\" or "
+      return fail(KEY_ EXPECTED_ ARG1_ "\"tcp://HOST:PORT\", \"http://HOST:PORT/PATH\", \"exec:COMMAND\" or "
                                        "\"file:PATH\"" ARG2_ GOT_,
                   m, v, ready ? "\"started\", \"notify\", \"fd:N\", " : nullptr, ready ? nullptr : " (or \"none\")");
     // What ProbeSpec() holds, field by field (no temporary to move from).
@@ -752,7 +775,7 @@ class Schema {
     out.fd = -1;
     if (kind == ProbeSpec::None) return true;
     if (!ready && kind <= ProbeSpec::Fd)
-      return fail(v.pos, KEY_ ": " VAL_ " is for ready only (health takes tcp://, http://, exec: or file:)", m, v);
+      return fail(KEY_ ": " VAL_ " is for ready only (health takes tcp://, http://, exec: or file:)", m, v);
     bool ok = true;
     if (kind == ProbeSpec::Fd) {
       uint64_t fd = 0;
@@ -775,8 +798,7 @@ class Schema {
     static constexpr const char* kForms[] = {"fd:N with N from 3 to 1023", "tcp://HOST:PORT, ", "http://HOST:PORT/PATH, ",
                                              "exec:COMMAND", "file:/ABSOLUTE/PATH"};
     bool net = kind == ProbeSpec::Tcp || kind == ProbeSpec::Http;
-    return fail(v.pos,
-                net ? KEY_ EXPECTED_ ARG1_ "HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535" ARG2_ GOT_
+    return fail(net ? KEY_ EXPECTED_ ARG1_ "HOST an IP address (127.0.0.1, [::1]) or localhost, PORT 1 to 65535" ARG2_ GOT_
                     : KEY_ EXPECTED_ ARG1_ GOT_,
                 m, v, kForms[kind - ProbeSpec::Fd], kind == ProbeSpec::Http ? ", no spaces in PATH" : nullptr);
   }
@@ -795,44 +817,16 @@ class Schema {
       if (k < 0 || !(k == 3 ? strings(e, first, n) : text(e, e.value))) return false;
       const Value& v = e.value;
       if (k == 1 && !vm::parse_cidr(v.str, a, prefix))
-        return fail(v.pos, KEY_ EXPECTED_ "an IPv4 address and prefix length such as \"10.0.2.15/24\"" GOT_, e, v);
+        return fail(KEY_ EXPECTED_ "an IPv4 address and prefix length such as \"10.0.2.15/24\"" GOT_, e, v);
       if (k == 2) {  // one address, checked as dns's are
         first = &v;
         n = 1;
       }
       for (size_t j = 0; j < n; j++) {
-        if (!parse_ipv4(first[j].str, a)) return fail(first[j].pos, KEY_ EXPECTED_ "an IPv4 address" GOT_, e, first[j]);
+        if (!parse_ipv4(first[j].str, a)) return fail(KEY_ EXPECTED_ "an IPv4 address" GOT_, e, first[j]);
         if (k == 3) net.dns.push_back(first[j].str);
       }
       if (k < 3) *fields[k] = v.str;
-    }
-    return true;
-  }
-
-  // NAME=value into out from e, a member of m (env, sysctl): a string, an
-  // integer as written, or a boolean as yes or no.
-  bool assignment(const Member& m, const Member& e, const char* what, const char* yes, const char* no, Str& out) {
-    const Value& v = e.value;
-    if (v.type > Type::Boolean)
-      return fail(v.pos, ARG1_ ": " QKEY_ EXPECTED_ ARG2_ GOT_TYPE_, e, v, m.key.c_str(), what);
-    out = e.key;
-    out += '=';
-    out += v.type == Type::Boolean ? std::string_view(v.boolean ? yes : no) : v.str.view();
-    return true;
-  }
-
-  // [init] sysctl = { "net.ipv4.ip_forward" = 1 }: a string, an integer or
-  // a boolean (1 or 0) per name; the name is a path under /proc/sys.
-  bool sysctl(const Member& m, std::vector<Str>& out) {
-    if (!expect(m, m.value, Type::Table, "a table such as { \"net.ipv4.ip_forward\" = 1 }")) return false;
-    for (const Member& e : m.value.members) {
-      std::string_view k = e.key;
-      if (k.empty() || k[0] == '/' || k[0] == '.' || k.find('=') != std::string_view::npos ||
-          k.find("..") != std::string_view::npos)
-        return fail(e.pos, "sysctl: invalid name " QKEY_, e, e.value);
-      Str kv;
-      if (!assignment(m, e, "a string or an integer", "1", "0", kv)) return false;
-      out.push_back(std::move(kv));
     }
     return true;
   }
@@ -842,7 +836,7 @@ class Schema {
   bool mount(const Member& mm, InitSpec& init) {
     if (!entry(mm, "mount")) return false;
     for (const MountSpec& o : init.boot.mounts)
-      if (o.name.view() == mm.key.view()) return fail(mm.pos, "mount '" KEY_ "' is already defined", mm, mm.value);
+      if (o.name.view() == mm.key.view()) return fail(AT_KEY_ "mount '" KEY_ "' is already defined", mm, mm.value);
     format(section_, sizeof section_, " in [mount.%s]", mm.key.c_str());
     MountSpec& ms = init.boot.mounts.emplace_back();  // an error drops the whole config
     ms.name = mm.key;
@@ -853,25 +847,41 @@ class Schema {
       *fields[k] = e.value.str;
     }
     if (ms.source.empty() || ms.target.empty())
-      return fail(mm.pos, "mount '" KEY_ "' needs a source and a target", mm, mm.value);
+      return fail(AT_KEY_ "mount '" KEY_ "' needs a source and a target", mm, mm.value);
     return true;
   }
 
-  bool env(const Member& m, ServiceSpec& s) {
-    if (!expect(m, m.value, Type::Table, "a table of NAME = \"value\"")) return false;
+  // env = { NAME = "value" } and [init] sysctl = { "net.ipv4.ip_forward" =
+  // 1 } into out as "NAME=value": a string, an integer as written, or a
+  // boolean (env: true or false, sysctl: 1 or 0). A sysctl name is a path
+  // under /proc/sys. A drop-in's env value replaces the earlier one.
+  bool assignments(const Member& m, std::vector<Str>& out, bool env) {
+    const char* what = env ? "a table of NAME = \"value\"" : "a table such as { \"net.ipv4.ip_forward\" = 1 }";
+    if (!expect(m, m.value, Type::Table, what)) return false;
     for (const Member& e : m.value.members) {
-      if (e.key.empty() || e.key.view().find('=') != std::string_view::npos)
-        return fail(e.pos, "env: invalid variable name " QKEY_, e, e.value);
-      Str var;
-      if (!assignment(m, e, "a string", "true", "false", var)) return false;
-      size_t n = e.key.size() + 1;  // "NAME="
-      for (size_t k = 0; k < s.env.size(); k++) {  // a drop-in's value replaces the earlier one
-        if (starts(s.env[k], var.view().substr(0, n))) {
-          s.env.erase(s.env.begin() + static_cast<std::ptrdiff_t>(k));
-          break;
-        }
+      std::string_view k = e.key;
+      if (k.empty() || k.find('=') != std::string_view::npos ||
+          (!env && (k[0] == '/' || k[0] == '.' || k.find("..") != std::string_view::npos)))
+        return fail(env ? AT_KEY_ "env: invalid variable name " QKEY_ : AT_KEY_ "sysctl: invalid name " QKEY_, e,
+                    e.value);
+      const Value& v = e.value;
+      if (v.type > Type::Boolean)
+        return fail(ARG1_ ": " QKEY_ EXPECTED_ ARG2_ GOT_TYPE_, e, v, m.key.c_str(),
+                    env ? "a string" : "a string or an integer");
+      Str var = e.key;
+      var += '=';
+      var += v.type != Type::Boolean ? v.str.c_str() : env ? (v.boolean ? "true" : "false") : (v.boolean ? "1" : "0");
+      size_t n = k.size() + 1;  // "NAME="
+      size_t i = 0;
+      while (env && i < out.size() && !(out[i].size() >= n && std::memcmp(out[i].c_str(), var.c_str(), n) == 0)) i++;
+      if (!env || i == out.size()) {
+        out.push_back(var);
+        continue;
       }
-      s.env.push_back(std::move(var));
+      // The earlier one goes, the new one goes last (an erase and a
+      // push_back, without vector's erase code).
+      for (; i + 1 < out.size(); i++) out[i] = std::move(out[i + 1]);
+      out[i] = std::move(var);
     }
     return true;
   }
@@ -892,7 +902,7 @@ class Schema {
       }
     }
     if (!ok || value < 0 || value > 0777)
-      return fail(v.pos, KEY_ EXPECTED_ "an octal mode such as \"022\"" GOT_, m, v);
+      return fail(KEY_ EXPECTED_ "an octal mode such as \"022\"" GOT_, m, v);
     out = static_cast<int>(value);
     return true;
   }
@@ -909,7 +919,7 @@ class Schema {
       out = static_cast<rlim_t>(v.integer);
       return true;
     }
-    return fail(v.pos, "rlimits: " KEY_ EXPECTED_ "an integer, \"unlimited\" or [soft, hard]" GOT_, m, v);
+    return fail("rlimits: " KEY_ EXPECTED_ "an integer, \"unlimited\" or [soft, hard]" GOT_, m, v);
   }
 
   bool rlimits(const Member& m, ServiceSpec& s) {
@@ -929,9 +939,9 @@ class Schema {
       r.resource = kLimitIds[k];
       const Value& v = e.value;
       if (v.type == Type::Array) {
-        if (v.items.size() != 2) return fail(v.pos, "rlimits: " KEY_ EXPECTED_ "[soft, hard]", e, v);
+        if (v.items.size() != 2) return fail("rlimits: " KEY_ EXPECTED_ "[soft, hard]", e, v);
         if (!limit_value(e, v.items[0], r.soft) || !limit_value(e, v.items[1], r.hard)) return false;
-        if (r.soft > r.hard) return fail(v.pos, "rlimits: " KEY_ ": soft limit above the hard limit", e, v);
+        if (r.soft > r.hard) return fail("rlimits: " KEY_ ": soft limit above the hard limit", e, v);
       } else {
         if (!limit_value(e, v, r.soft)) return false;
         r.hard = r.soft;
@@ -956,7 +966,7 @@ class Schema {
       std::string_view name(up, at);
       if (starts(name, "CAP_")) name.remove_prefix(4);
       int c = index_of(name, kCapNames);
-      if (c < 0) return fail(first[k].pos, KEY_ ": unknown capability " VAL_ " (see capabilities(7))", m, first[k]);
+      if (c < 0) return fail(KEY_ ": unknown capability " VAL_ " (see capabilities(7))", m, first[k]);
       s.caps |= uint64_t{1} << c;
     }
     return true;
@@ -970,7 +980,7 @@ class Schema {
     constexpr uint64_t kBits = 8 * sizeof(unsigned long);
     unsigned long mask[kMaxCpu / kBits] = {};
     uint64_t words = 0;
-    if (n == 0) return fail(v.pos, KEY_ ": empty list (leave the key out to keep every CPU)", m, v);
+    if (n == 0) return fail(KEY_ ": empty list (leave the key out to keep every CPU)", m, v);
     for (size_t k = 0; k < n; k++) {
       const Value& it = first[k];
       std::string_view t = it.str;
@@ -983,7 +993,7 @@ class Schema {
       if (ok && (it.type == Type::Integer || dash == std::string_view::npos)) hi = lo;
       ok = ok && lo <= hi;
       if (!ok)
-        return fail(it.pos, KEY_ EXPECTED_ "CPU numbers (0 to 1023) or ranges such as \"0-3\"" GOT_, m, it);
+        return fail(KEY_ EXPECTED_ "CPU numbers (0 to 1023) or ranges such as \"0-3\"" GOT_, m, it);
       if (words <= hi / kBits) words = hi / kBits + 1;
       for (uint64_t c = lo; c <= hi; c++) mask[c / kBits] |= 1UL << (c % kBits);
     }
@@ -1006,7 +1016,7 @@ class Schema {
            parse_uint(t.substr(sp + 1), 1000000, p) && q >= 1000 && p >= 1000;
     }
     if (!ok)
-      return fail(v.pos, KEY_ EXPECTED_ "a share of one CPU (\"50%\", \"200%\") or \"QUOTA PERIOD\" in "
+      return fail(KEY_ EXPECTED_ "a share of one CPU (\"50%\", \"200%\") or \"QUOTA PERIOD\" in "
                   "microseconds (\"50000 100000\")" GOT_, m, v);
     s.cpu_quota = static_cast<uint32_t>(q);
     s.cpu_period = static_cast<uint32_t>(p);
@@ -1015,7 +1025,7 @@ class Schema {
 
   // user -> uid, primary group, supplementary groups; group overrides the
   // primary group (as initgroups(user, group) would).
-  bool credentials(const Member* user, const Member* group, ServiceSpec& s) {
+  [[gnu::noinline]] bool credentials(const Member* user, const Member* group, ServiceSpec& s) {
     if (!user && !group) return true;  // a drop-in that names neither keeps what was resolved
     char b[24];
     auto id = [&](const Member* m, int64_t n) {
@@ -1026,7 +1036,7 @@ class Schema {
     // error there leaves them out, as no user does).
     auto r = user || s.has_user ? users_.user(id(user, s.uid)) : Result<UserDb::User, Str>(Str());
     if (user) {
-      if (!r) return fail(user->value.pos, KEY_ ": " ARG1_, *user, user->value, r.error().c_str());
+      if (!r) return fail(KEY_ ": " ARG1_, *user, user->value, r.error().c_str(), nullptr);
       s.has_user = s.has_group = true;
       s.uid = r->uid;
       s.gid = r->gid;
@@ -1037,7 +1047,7 @@ class Schema {
     s.groups.clear();
     if (group) {
       auto g = users_.group(id(group, 0));
-      if (!g) return fail(group->value.pos, KEY_ ": " ARG1_, *group, group->value, g.error().c_str());
+      if (!g) return fail(KEY_ ": " ARG1_, *group, group->value, g.error().c_str(), nullptr);
       s.gid = g.value();
       s.has_group = true;
     }
@@ -1060,6 +1070,10 @@ class Schema {
 #undef EXPECTED_
 #undef GOT_
 #undef GOT_TYPE_
+#undef AT_KEY_
+#undef NAMES_
+#undef KEY_TYPO_
+#undef VAL_TYPO_
 
 }  // namespace
 
@@ -1096,29 +1110,31 @@ Result<void, ConfigError> load_config(const std::vector<Str>& files, Config& out
 }
 
 void drop_disabled(Config& c) {
-  bool any = false;
-  for (const ServiceSpec& s : c.services) any |= !s.enabled;
-  if (!any && c.disabled.empty()) return;
-  std::vector<ServiceSpec> kept;
-  kept.reserve(c.services.size());
-  for (ServiceSpec& s : c.services) {
-    if (s.enabled) kept.push_back(std::move(s));
-    else c.disabled.push_back(s.name);
+  // In place: the enabled specs move down over the disabled ones (no second
+  // vector, no growth path for it).
+  std::vector<ServiceSpec>& v = c.services;
+  size_t w = 0;
+  for (size_t r = 0; r < v.size(); r++) {
+    if (!v[r].enabled) c.disabled.push_back(v[r].name);
+    else if (w++ != r) v[w - 1] = std::move(v[r]);
   }
-  c.services.swap(kept);
-  for (ServiceSpec& s : c.services) {
-    for (size_t a = 0; a < s.after.size();) {
+  if (w == v.size() && c.disabled.empty()) return;
+  while (v.size() > w) v.pop_back();
+  for (ServiceSpec& s : v) {
+    // after and after_pos go down together (after_pos may be shorter).
+    size_t n = 0, np = 0;
+    for (size_t a = 0; a < s.after.size(); a++) {
       std::string_view name = s.after[a];
       name = name.substr(0, name.find('.'));
       bool off = false;
       for (const Str& d : c.disabled) off |= d.view() == name;
-      if (!off) {
-        a++;
-        continue;
-      }
-      s.after.erase(s.after.begin() + static_cast<std::ptrdiff_t>(a));
-      if (a < s.after_pos.size()) s.after_pos.erase(s.after_pos.begin() + static_cast<std::ptrdiff_t>(a));
+      if (off) continue;
+      if (a < s.after_pos.size()) s.after_pos[np++] = s.after_pos[a];
+      if (n != a) s.after[n] = std::move(s.after[a]);
+      n++;
     }
+    while (s.after.size() > n) s.after.pop_back();
+    while (s.after_pos.size() > np) s.after_pos.pop_back();
   }
 }
 
@@ -1131,9 +1147,10 @@ std::vector<Str> unreadable_env_files(const std::vector<ServiceSpec>& services, 
     if (s.env_file.empty() || (k && services[k - 1].line == s.line && services[k - 1].file.view() == s.file.view())) continue;
     int e = read_file((root + s.env_file).c_str(), toml::kMaxFileSize, text);
     if (!e) continue;
-    out.push_back(fmt("%s:%d: service '%s': env_file %s: %s%s%.*s", s.file.c_str(), s.line, s.name.c_str(),
-                      s.env_file.c_str(), e == EFBIG ? "larger than 1 MiB" : strerror(e), root.empty() ? "" : " under ",
-                      static_cast<int>(root.size()), root.data()));
+    Str line = fmt("%s:%d: service '%s': env_file %s: %s%s%.*s", s.file.c_str(), s.line, s.name.c_str(),
+                   s.env_file.c_str(), e == EFBIG ? "larger than 1 MiB" : strerror(e), root.empty() ? "" : " under ",
+                   static_cast<int>(root.size()), root.data());
+    out.push_back(line);
   }
   return out;
 }

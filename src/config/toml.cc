@@ -434,9 +434,10 @@ class Parser {
     for (int c; is_bare(c = peek()) || c == '+' || c == '.' || c == ':';) i_++;
     std::string_view t = s_.substr(b, i_ - b);
     v.str += t;  // a fresh value: appended to the empty string
-    if (t == "true" || t == "false") {
+    bool yes = t == "true";
+    if (yes || t == "false") {
       v.type = Type::Boolean;
-      v.boolean = t == "true";
+      v.boolean = yes;
       return nullptr;
     }
     v.type = Type::Integer;
