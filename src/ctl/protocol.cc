@@ -165,7 +165,7 @@ void json_string(Str& out, std::string_view s) {
     } else if (c == '"' || c == '\\') {
       u[0] = '\\';
       u[1] = static_cast<char>(c);
-      u[2] = 0;
+      u[2] = 0;  // cppcheck-suppress unreadVariable ; read through esc, which points at u
     } else if (c == '\n') {
       esc = "\\n";
     } else if (c == '\t') {

@@ -369,7 +369,7 @@ int Server::run(Client& c, const Request& rq, Str& a) {
 // of its group (k 0, 1), while it has one: JSON as read, text in MiB and
 // seconds ("%.0llu" of 0 prints nothing); none without. Out of line: GCC
 // would unroll the two calls' loop.
-[[gnu::noinline]] static const char* cgroup_usage(const Cgroups* cg, const Service& s, int k, bool json,
+[[gnu::noinline]] static const char* cgroup_usage(const Cgroups* cg, const Service& s, size_t k, bool json,
                                                   char* b, const char* none) {
   static const char* const kCgroupUsage[] = {"memory.current", "\n", "cpu.stat", "\nusage_usec "};
   uint64_t v, unit = json ? 1 : k ? 1000000 : 1048576;
@@ -425,11 +425,12 @@ void Server::status(const Request& rq, Str& a) {
     }
     const char* l = last_exit(s, last, none, json);
     std::string_view st = sup_.status_text(s);
-    char use[2][24], cols[48] = "";
+    char use[2][24];
     const char* shown[2] = {cgroup_usage(cg, s, 0, json, use[0], none),
                             cgroup_usage(cg, s, 1, json, use[1], none)};
     unsigned long long ooms = s.oom_kills;
     if (!json) {
+      char cols[48] = "";
       if (cg) format(cols, sizeof cols, " %8s %8s", shown[0], shown[1]);
       add(a, "%-*s  %-9s %7s %7s %8u%s  %s%s%.*s", width, s.spec->name.c_str(), state, p, up, restarts, cols, l,
           st.empty() ? "" : "; ", static_cast<int>(st.size()), st.data());
