@@ -138,8 +138,9 @@ class Supervisor : SupervisorState {
   bool running() const { return phase_ == Phase::Running; }
   Logs& logs() { return logs_; }
   // The cgroups of the services (ctl status reads their usage); null when
-  // cgroups are not in use.
+  // cgroups are not in use, or (cgroup_of) when s has no group of its own.
   const Cgroups* cgroups() const { return cgroups_.active() ? &cgroups_ : nullptr; }
+  const Cgroups* cgroup_of(const Service& s) const { return own_cgroup(s) ? &cgroups_ : nullptr; }
   enum class ByHand : uint8_t { Started, Waiting, AfterStop, Running, DepDown };
   // Start at once, or once its `after` services are ready; a stopping
   // service starts again once stopped. DepDown: an `after` service is

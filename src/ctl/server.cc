@@ -368,12 +368,12 @@ int Server::run(Client& c, const Request& rq, Str& a) {
 // memory.current (with the memory controller on) and cpu.stat's usage_usec
 // of its group (k 0, 1), while it has one: JSON as read, text in MiB and
 // seconds ("%.0llu" of 0 prints nothing); none without. Out of line: GCC
-// would unroll the two calls' loop.
+// would unroll the two calls' loop. cg: null when s has no group (Supervisor::cgroup_of).
 [[gnu::noinline]] static const char* cgroup_usage(const Cgroups* cg, const Service& s, size_t k, bool json,
                                                   char* b, const char* none) {
   static const char* const kCgroupUsage[] = {"memory.current", "\n", "cpu.stat", "\nusage_usec "};
   uint64_t v, unit = json ? 1 : k ? 1000000 : 1048576;
-  if (!cg || s.spec->is_main || !cg->number(s.spec->name, kCgroupUsage[2 * k], kCgroupUsage[2 * k + 1], v))
+  if (!cg || !cg->number(s.spec->name, kCgroupUsage[2 * k], kCgroupUsage[2 * k + 1], v))
     return none;
   format(b, 24, json ? "%llu%.0llu" : k ? "%llu.%02llus" : "%llu.%lluM", static_cast<unsigned long long>(v / unit),
          static_cast<unsigned long long>(v % unit * (k ? 100 : 10) / unit));
@@ -426,8 +426,8 @@ void Server::status(const Request& rq, Str& a) {
     const char* l = last_exit(s, last, none, json);
     std::string_view st = sup_.status_text(s);
     char use[2][24];
-    const char* shown[2] = {cgroup_usage(cg, s, 0, json, use[0], none),
-                            cgroup_usage(cg, s, 1, json, use[1], none)};
+    const Cgroups* own = sup_.cgroup_of(s);
+    const char* shown[2] = {cgroup_usage(own, s, 0, json, use[0], none), cgroup_usage(own, s, 1, json, use[1], none)};
     unsigned long long ooms = s.oom_kills;
     if (!json) {
       char cols[48] = "";
