@@ -10,7 +10,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 BUILD_PKGS="meson ninja-build g++ musl-tools doctest-dev python3"
-TEST_PKGS="util-linux procps kmod e2fsprogs busybox-static podman runc uidmap slirp4netns fuse-overlayfs qemu-system-x86 cpio tini dumb-init catatonit clang libclang-rt-14-dev clang-tidy cppcheck groff-base qemu-user-static mmdebstrap"
+TEST_PKGS="util-linux procps strace kmod e2fsprogs busybox-static podman runc uidmap slirp4netns fuse-overlayfs qemu-system-x86 cpio tini dumb-init catatonit clang libclang-rt-14-dev clang-tidy cppcheck groff-base qemu-user-static mmdebstrap"
 case "${1:-}" in
   --build) pkgs="$BUILD_PKGS"; dist=0 ;;
   --dist) pkgs="$BUILD_PKGS"; dist=1 ;;

@@ -196,9 +196,16 @@ bool Cgroups::signal(std::string_view name, int sig) {
 
 bool Cgroups::kill(std::string_view name) {
   char p[128];
-  int e = write_at(base_.get(), at(p, name, "cgroup.kill"), "1");
-  // Before Linux 5.14 (no cgroup.kill): SIGKILL to each process listed.
-  return e == 0 || signal(name, SIGKILL);
+  if (write_at(base_.get(), at(p, name, "cgroup.kill"), "1") == 0) return true;
+  // Before Linux 5.14 (no cgroup.kill): freeze the group (5.2) so that
+  // nothing in it forks while its list is read, SIGKILL each process (a
+  // fatal signal still ends a frozen task, cgroup-v2.rst "Core Interface
+  // Files"), a second pass for a child whose fork was under way, then thaw,
+  // or the next start in this group would be born frozen.
+  bool frozen = write_at(base_.get(), at(p, name, "cgroup.freeze"), "1") == 0;
+  bool ok = signal(name, SIGKILL) && signal(name, SIGKILL);
+  if (frozen) write_at(base_.get(), at(p, name, "cgroup.freeze"), "0");
+  return ok;
 }
 
 int Cgroups::populated(std::string_view name) {

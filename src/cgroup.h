@@ -41,7 +41,7 @@ class Cgroups {
   // sig to every process in the group; false when the group is unreadable.
   bool signal(std::string_view name, int sig);
   // Everything in the group, at once: cgroup.kill (Linux 5.14), else
-  // SIGKILL to each process listed.
+  // SIGKILL to each process listed while the group is frozen.
   bool kill(std::string_view name);
   // 1 while any process is in the group, 0 when empty, -1 unreadable.
   int populated(std::string_view name);

@@ -7,6 +7,7 @@ import re
 import shutil
 import signal
 import stat
+import subprocess
 import time
 
 from harness import OXINIT, test, wait_until
@@ -413,6 +414,76 @@ stop_timeout = "1s"
         assert "service stopped: still running 1s after its stop signal; sending SIGKILL" in i.err, i.err
         # Gone with its service, not in the 30 s sweep of leftovers.
         assert took < 15, took
+
+
+@test
+def without_cgroup_kill_the_group_is_frozen_killed_each_and_thawed():
+    """Linux < 5.14 has no cgroup.kill. Here it cannot be written (oxinit runs
+    without CAP_DAC_OVERRIDE and the file is 0444), so the whole-tree SIGKILL
+    takes the older way: freeze the group, SIGKILL each process listed, thaw.
+    strace shows that way taken; a setsid'd TERM-ignoring grandchild is gone,
+    and the restart in the same group runs (the group was thawed)."""
+    need_tool("setpriv")
+    need_tool("strace")
+    d = tmpdir()
+    sock = os.path.join(d, "ctl.sock")
+    script = os.path.join(d, "stuck.sh")
+    with open(script, "w") as f:
+        f.write(f"""trap '' TERM
+echo $$ >> {d}/leader
+setsid sh -c 'echo $$ > {d}/grandchild; while :; do sleep 0.1; done' &
+while :; do sleep 0.1; done
+""")
+    with CgroupNs(d) as cg:
+        cfg = write_config(d, f"""
+[init]
+control_socket = "{sock}"
+[service.stuck]
+command = ["sh", "{script}"]
+stop_timeout = "1s"
+""")
+        nodac = wrapper(d, "nodac", f'exec setpriv --bounding-set -dac_override {cg.wrapper} "$@"')
+        with Init(["-c", cfg], oxinit=nodac) as i:
+            wait_until(lambda: read(f"{d}/grandchild").strip() and read(f"{d}/leader").strip(), 20,
+                       what="the service and its grandchild")
+            assert proc_status(i.pid)["CapEff"] != proc_status(os.getpid())["CapEff"], "precondition: a capability dropped"
+            grandchild = host_pid(i.pid, int(read(f"{d}/grandchild")))
+            os.chmod(cg.path("stuck", "cgroup.kill"), 0o444)
+            trace = os.path.join(d, "trace")
+            st = subprocess.Popen(["strace", "-qq", "-e", "trace=openat,write", "-e", "signal=none",
+                                   "-s", "64", "-o", trace, "-p", str(i.pid)],
+                                  stderr=subprocess.DEVNULL)
+            try:
+                # strace opens its output file before it attaches: attached once
+                # a `ctl status` shows in it (it reads the group's cpu.stat).
+                wait_until(lambda: subprocess.run([OXINIT, "ctl", "-s", sock, "status"], capture_output=True,
+                                                  timeout=15).returncode == 0 and "stuck/cpu.stat" in read(trace),
+                           20, what="strace to attach")
+                r = subprocess.run([OXINIT, "ctl", "-s", sock, "restart", "stuck"], capture_output=True,
+                                   text=True, timeout=30)
+                assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+                wait_until(lambda: not alive(grandchild), 20, what="the grandchild to be gone")
+                wait_until(lambda: len(read(f"{d}/leader").split()) >= 2, 20,
+                           what="the restarted service to run in its thawed group")
+            finally:
+                st.terminate()
+                st.wait(10)
+            assert read(cg.path("stuck", "cgroup.freeze")).strip() == "0"
+            i.kill(signal.SIGTERM)
+            code = i.wait(25)
+        calls = read(trace)
+        print("  " + "\n  ".join(ln for ln in calls.splitlines() if "stuck/cgroup." in ln or ln.startswith("write(") and '"1"' in ln)[:2000])
+        assert code == 0, (code, i.err)
+        assert re.search(r'openat\(\d+, "stuck/cgroup.kill", O_WRONLY[^)]*\) = -1 EACCES', calls), calls[-3000:]
+        kill_at = calls.index('"stuck/cgroup.kill"')
+        freeze = [m.start() for m in re.finditer(r'openat\(\d+, "stuck/cgroup.freeze", O_WRONLY[^)]*\) = \d+', calls)]
+        assert len(freeze) == 2 and kill_at < freeze[0], calls[-3000:]
+        # Frozen ("1"), the list read between, thawed ("0").
+        between = calls[freeze[0]:freeze[1]]
+        assert re.search(r'write\(\d+, "1", 1\)\s+= 1', between) and '"stuck/cgroup.procs"' in between, between
+        assert re.search(r'write\(\d+, "0", 1\)\s+= 1', calls[freeze[1]:]), calls[freeze[1]:][:500]
+        assert "service stuck: still running 1s after its stop signal; sending SIGKILL" in i.err, i.err
+        assert read(cg.path("stuck", "cgroup.freeze")).strip() == "0"
 
 
 @test
