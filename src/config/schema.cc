@@ -172,9 +172,9 @@ static_assert(std::is_standard_layout_v<ServiceSpec> && std::is_standard_layout_
   X("oom_score_adj", kInt, kOomRange, oom_score_adj)       \
   X("nice", kInt, kNiceRange, nice)                        \
   X("cpu_affinity", kCpus, 0, cpus)                        \
-  X("memory_max", kSize, 0, memory_max)                    \
-  X("memory_high", kSize, 0, memory_high)                  \
-  X("memory_swap_max", kSize, 0, memory_swap_max)          \
+  X("memory_max", kSize, 2, memory_max)                    \
+  X("memory_high", kSize, 2, memory_high)                  \
+  X("memory_swap_max", kSize, 2, memory_swap_max)          \
   X("cpu_max", kCpuMax, 0, cpu_quota)                      \
   X("cpu_weight", kInt, kWeightRange, cpu_weight)          \
   X("io_weight", kInt, kWeightRange, io_weight)            \
@@ -271,10 +271,20 @@ bool parse_ipv6(std::string_view s, uint8_t* a) {
   return true;
 }
 
-// "256M", "1G", "512MiB", "4096": K, M, G and T are powers of 1024.
+// "256M", "1G", "512MiB", "1.5G", "4096": K, M, G and T are powers of 1024
+// (a fraction only with a unit, rounded down to a byte, as systemd does).
 bool parse_size(std::string_view t, uint64_t& out) {
   size_t k = 0;
   while (k < t.size() && t[k] >= '0' && t[k] <= '9') k++;
+  size_t dot = k;
+  uint64_t frac = 0, scale = 1;
+  if (k < t.size() && t[k] == '.') {
+    while (++k < t.size() && t[k] >= '0' && t[k] <= '9' && scale < 1000000000) {
+      frac = frac * 10 + static_cast<uint64_t>(t[k] - '0');
+      scale *= 10;
+    }
+    if (scale == 1 || k == t.size() || (t[k] >= '0' && t[k] <= '9')) return false;  // "1.", "1.5", too many digits
+  }
   std::string_view unit = t.substr(k);
   int shift = 0;
   if (!unit.empty()) {
@@ -287,8 +297,12 @@ bool parse_size(std::string_view t, uint64_t& out) {
       return false;  // "", "B" or "iB": a suffix of "iB"
   }
   uint64_t n = 0;
-  if (!parse_uint(t.substr(0, k), ~uint64_t{0} >> shift, n)) return false;
+  if (!parse_uint(t.substr(0, dot), ~uint64_t{0} >> shift, n)) return false;
   out = n << shift;
+  // frac < scale <= 10^9 < 2^30: shifted by up to 30 it fits in 64 bits
+  // (T loses less than 1K). part < 2^shift, which out's low bits leave free.
+  int s1 = shift > 30 ? 30 : shift;
+  out += (frac << s1) / scale << (shift - s1);
   return true;
 }
 
@@ -614,6 +628,10 @@ class Schema {
         }
         [[fallthrough]];
       case kInt:
+        if (slot.choice == kPidsRange && is(v, "max")) {  // cgroup v2's word for none
+          s->pids_max = kUnset;
+          return true;
+        }
         return integer(m, slot.choice, p);
       case kId:  // checked here, resolved in credentials()
         return v.type == Type::Integer ? integer(m, kIdRange, nullptr) : text(m, v);
@@ -632,14 +650,19 @@ class Schema {
       case kCpus:
         return cpus(m, *s);
       case kSize: {
-        // Bytes, or with K, M, G or T (powers of 1024). A nonzero choice caps
-        // it at 1G: log_buffer is a ring in memory per service.
+        // Bytes, or with K, M, G or T (powers of 1024). Choice 1 caps it at
+        // 1G (log_buffer is a ring in memory per service); choice 2, a cgroup
+        // limit, also takes "max" (cgroup v2's word, systemd's "infinity").
         uint64_t& out = *static_cast<uint64_t*>(p);
         bool ok = v.type == Type::Integer ? v.integer >= 0 && ((out = static_cast<uint64_t>(v.integer)), true)
                                           : v.type == Type::String && parse_size(v.str, out);
-        if (ok && (!slot.choice || out <= uint64_t{1} << 30)) return true;
-        return fail(KEY_ EXPECTED_ "a size (\"512K\", \"256M\", \"1G\", \"1GiB\" or an integer of bytes" ARG1_ ")" GOT_,
-                    m, v, slot.choice ? "; at most 1G" : nullptr, nullptr);
+        if (!ok && slot.choice == 2 && (is(v, "max") || is(v, "infinity"))) {
+          out = kNoLimit;
+          return true;
+        }
+        if (ok && (slot.choice != 1 || out <= uint64_t{1} << 30)) return true;
+        return fail(KEY_ EXPECTED_ "a size (\"512K\", \"256M\", \"1G\", \"1GiB\"" ARG1_ " or an integer of bytes" ARG2_ ")" GOT_,
+                    m, v, slot.choice == 2 ? ", \"max\"" : nullptr, slot.choice == 1 ? "; at most 1G" : nullptr);
       }
       case kCpuMax:
         return cpu_max(m, *s);

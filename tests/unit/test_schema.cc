@@ -527,8 +527,24 @@ TEST_CASE("schema: cgroup limits (issue 15)") {
   CHECK(with("memory_max = 1_000_000").memory_max == 1000000);
   CHECK(with("memory_high = \"100M\"").memory_high == 100ULL << 20);
   CHECK(with("memory_swap_max = 0").memory_swap_max == 0);
-  const char* size_msg = "memory_max: expected a size (\"512K\", \"256M\", \"1G\", \"1GiB\" or an integer of bytes), got ";
-  for (const char* b : {"\"256X\"", "\"M\"", "\"1.5G\"", "\"256 M\"", "\"1Gi\"", "\"99999999999999999999\"", "\"17179869184G\""}) {
+  // A fraction with a unit, rounded down to a byte (systemd, Docker).
+  CHECK(with("memory_max = \"1.5G\"").memory_max == 3ULL << 29);
+  CHECK(with("memory_max = \"0.5K\"").memory_max == 512);
+  CHECK(with("memory_max = \"1.3G\"").memory_max == 1395864371);  // 1.3 * 2^30 = 1395864371.2
+  CHECK(with("memory_max = \"2.25TiB\"").memory_max == 9ULL << 38);
+  CHECK(with("memory_max = \"16777215.5T\"").memory_max == ~0ULL - (1ULL << 39) + 1);  // the largest with a fraction
+  // "max" (cgroup v2) or "infinity" (systemd): no limit, as if not set.
+  CHECK(with("memory_max = \"max\"").memory_max == kNoLimit);
+  CHECK(with("memory_high = \"infinity\"").memory_high == kNoLimit);
+  CHECK(with("memory_swap_max = \"max\"").memory_swap_max == kNoLimit);
+  CHECK(with("pids_max = \"max\"").pids_max == kUnset);
+  CHECK(bad_key("log_max_size = \"max\"") ==
+        "c.toml:3:16: log_max_size: expected a size (\"512K\", \"256M\", \"1G\", \"1GiB\" or an integer of bytes), got \"max\"");
+  const char* size_msg =
+      "memory_max: expected a size (\"512K\", \"256M\", \"1G\", \"1GiB\", \"max\" or an integer of bytes), got ";
+  for (const char* b : {"\"256X\"", "\"M\"", "\"1.5\"", "\"1.G\"", "\".5G\"", "\"1.5.5G\"", "\"1.0000000001G\"",
+                        "\"256 M\"", "\"1Gi\"", "\"99999999999999999999\"", "\"17179869184G\"",
+                        "\"maximum\""}) {
     CAPTURE(b);
     CHECK(bad_key(std::string("memory_max = ") + b) == std::string("c.toml:3:14: ") + size_msg + b);
   }
@@ -923,6 +939,19 @@ TEST_CASE("schema: a later file changes keys of a service (drop-ins, issue 13)")
   CHECK(str(err.format()) == "a.toml:1:10: service 'db' is already defined at a.toml:8");
   CHECK(bad("[service.a]\ncommand = 'x'\n[service.a]\ncommand = 'y'\n") ==
         "c.toml:3:1: table [service.a] is defined twice (first at 1:1)");
+}
+
+TEST_CASE("schema: a drop-in lifts a cgroup limit with \"max\"") {
+  Config c;
+  ConfigError err;
+  UserDb users = fixture_users();
+  REQUIRE(into(parse_config("[service.db]\ncommand = 'd'\nmemory_max = '64M'\npids_max = 5\nmemory_high = '32M'\n",
+                            "a.toml", c, users), err));
+  REQUIRE(into(parse_config("[service.db]\nmemory_max = 'max'\npids_max = 'max'\n", "b.toml", c, users), err));
+  REQUIRE(c.services.size() == 1);
+  CHECK(c.services[0].memory_max == kNoLimit);
+  CHECK(c.services[0].pids_max == kUnset);
+  CHECK(c.services[0].memory_high == 32ULL << 20);  // not named: kept
 }
 
 TEST_CASE("schema: a drop-in is checked as a whole") {
