@@ -1031,7 +1031,9 @@ class Schema {
     uint64_t q = 0, p = 100000;
     size_t sp = t.find(' ');
     bool ok = v.type == Type::String;
-    if (ok && !t.empty() && t.back() == '%') {
+    if (is(v, "max")) {
+      q = 0;  // cpu.max's word for none: as if not set
+    } else if (ok && !t.empty() && t.back() == '%') {
       ok = parse_uint(t.substr(0, t.size() - 1), 100000, q) && q > 0;
       q *= 1000;
     } else if (ok) {

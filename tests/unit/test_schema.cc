@@ -554,6 +554,7 @@ TEST_CASE("schema: cgroup limits (issue 15)") {
   CHECK(c.cpu_period == 100000);
   c = with("cpu_max = \"250%\"");
   CHECK(c.cpu_quota == 250000);
+  CHECK(with("cpu_max = \"max\"").cpu_quota == 0);  // none, as when not set
   c = with("cpu_max = \"20000 50000\"");
   CHECK(c.cpu_quota == 20000);
   CHECK(c.cpu_period == 50000);
