@@ -31,16 +31,17 @@ Str& Str::append(std::string_view s) {
   if (s.size() >= cap_ - n_) {
     auto at = reinterpret_cast<uintptr_t>(s.data()), base = reinterpret_cast<uintptr_t>(p_);
     bool inside = p_ && at >= base && at < base + cap_;
-    size_t cap = cap_ ? cap_ * 2 : 16;
+    size_t cap = cap_ ? 2 * static_cast<size_t>(cap_) : 16;
     while (cap < n_ + s.size() + 1) cap *= 2;
+    if (cap >> 31 >> 1) std::abort();  // 4 GiB of text (a no-op test where size_t has 32 bits)
     char* p = static_cast<char*>(std::realloc(p_, cap));
     if (!p) std::abort();  // out of memory: nothing sensible is left to do
     if (inside) s = std::string_view(p + (at - base), s.size());
     p_ = p;
-    cap_ = cap;
+    cap_ = static_cast<uint32_t>(cap);
   }
   if (!s.empty()) std::memmove(p_ + n_, s.data(), s.size());  // may overlap after assign
-  n_ += s.size();
+  n_ += static_cast<uint32_t>(s.size());
   p_[n_] = 0;
   return *this;
 }

@@ -42,9 +42,11 @@ class Str {
 
  private:
   void assign(std::string_view s);
+  // 32-bit sizes: 16 bytes a Str, not 24, in every spec (ServiceSpec holds
+  // about 20); no text oxinit keeps comes near 4 GiB.
   char* p_ = nullptr;
-  size_t n_ = 0;
-  size_t cap_ = 0;
+  uint32_t n_ = 0;
+  uint32_t cap_ = 0;
 };
 
 Str operator+(std::string_view a, std::string_view b);
