@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "config/toml.h"
 #include "signals.h"
+#include "sys/alloc.h"
 #include "sys/format.h"
 #include "sys/text.h"
 #include "vm/net.h"
@@ -1104,10 +1105,19 @@ class Schema {
 
 Result<void, ConfigError> parse_config(std::string_view text, std::string_view file, Config& out,
                                        UserDb& users) {
-  Value root;
-  if (auto r = toml::parse(text, file, root); !r) return r;
+  // The tree lives in scratch blocks (sys/alloc.h), gone at once after;
+  // what outlives it (the specs, an error) is copied out of it.
   ConfigError err;
-  if (!Schema(file, err, users).apply(root, out)) return err;
+  bool ok;
+  {
+    Value root;
+    alloc_scratch(1);
+    auto r = toml::parse(text, file, root);
+    alloc_scratch(0);
+    ok = r ? Schema(file, err, users).apply(root, out) : (err = r.error(), false);
+  }
+  alloc_scratch_release();
+  if (!ok) return err;
   return {};
 }
 

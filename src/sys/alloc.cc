@@ -35,13 +35,14 @@ constexpr int kMinShift = 5;   // 32 bytes
 constexpr int kMaxShift = 16;  // 64 KiB
 constexpr size_t kArena = size_t{64} * 1024;
 constexpr uint32_t kBigClass = 0xff;
+constexpr uint32_t kScratchClass = 0xfe;  // size: the block's, header included
 
 // 16 bytes on 32-bit targets too (uint64_t, not size_t), so every block
 // stays 16-byte aligned as malloc promises.
 struct Header {
-  uint32_t cls;   // size class shift, or kBigClass
+  uint32_t cls;   // size class shift, kBigClass or kScratchClass
   uint32_t pad;
-  uint64_t size;  // mapping length for big blocks
+  uint64_t size;  // mapping length for big blocks, block length for scratch
 };
 static_assert(sizeof(Header) == kHeader);
 
@@ -52,6 +53,12 @@ struct FreeBlock {
 FreeBlock* g_free[kMaxShift + 1];
 char* g_arena_next = nullptr;
 char* g_arena_end = nullptr;
+
+// Scratch arenas (alloc.h): each starts with the link to the one before.
+bool g_scratch = false;
+void* g_scratch_arenas = nullptr;
+char* g_scratch_next = nullptr;
+char* g_scratch_end = nullptr;
 
 void* map(size_t n) {
   void* p = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -112,6 +119,26 @@ void* OX_ALLOC(malloc)(size_t n) {
     h->size = len;
     return reinterpret_cast<char*>(h) + kHeader;
   }
+  if (g_scratch) {
+    // Bump allocation, 16-byte granules: nothing is freed before the release.
+    size_t size = (n + kHeader + 15) & ~size_t{15};
+    if (static_cast<size_t>(g_scratch_end - g_scratch_next) < size) {
+      char* a = static_cast<char*>(map(kArena));
+      if (!a) {
+        errno = ENOMEM;
+        return nullptr;
+      }
+      *reinterpret_cast<void**>(a) = g_scratch_arenas;
+      g_scratch_arenas = a;
+      g_scratch_next = a + kHeader;
+      g_scratch_end = a + kArena;
+    }
+    auto* h = reinterpret_cast<Header*>(g_scratch_next);
+    g_scratch_next += size;
+    h->cls = kScratchClass;
+    h->size = size;
+    return reinterpret_cast<char*>(h) + kHeader;
+  }
   int cls = class_for(n);
   auto* h = static_cast<Header*>(take(cls));
   if (!h) {
@@ -129,6 +156,7 @@ void OX_ALLOC(free)(void* p) {
     munmap(h, static_cast<size_t>(h->size));
     return;
   }
+  if (h->cls == kScratchClass) return;  // goes with its arena
   uint32_t cls = h->cls;
   auto* f = reinterpret_cast<FreeBlock*>(h);
   f->next = g_free[cls];
@@ -139,7 +167,7 @@ void OX_ALLOC(free)(void* p) {
 size_t OX_ALLOC(malloc_usable_size)(void* p) {
   if (!p) return 0;
   auto* h = reinterpret_cast<Header*>(static_cast<char*>(p) - kHeader);
-  return (h->cls == kBigClass ? static_cast<size_t>(h->size) : size_t{1} << h->cls) - kHeader;
+  return (h->cls >= kScratchClass ? static_cast<size_t>(h->size) : size_t{1} << h->cls) - kHeader;
 }
 
 void* OX_ALLOC(realloc)(void* p, size_t n) {
@@ -170,6 +198,16 @@ void* OX_ALLOC(aligned_alloc)(size_t align, size_t n) {
     return nullptr;
   }
   return OX_ALLOC(malloc)(n);
+}
+
+void OX_ALLOC(alloc_scratch)(int on) { g_scratch = on != 0; }
+
+void OX_ALLOC(alloc_scratch_release)() {
+  while (void* a = g_scratch_arenas) {
+    g_scratch_arenas = *static_cast<void**>(a);
+    munmap(a, kArena);
+  }
+  g_scratch_next = g_scratch_end = nullptr;
 }
 
 }  // extern "C"

@@ -4,6 +4,8 @@
 // blocks are poisoned, so a use after free in the allocator's users shows.
 #include <doctest/doctest.h>
 
+#include <sys/mman.h>
+
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -133,4 +135,54 @@ TEST_CASE("alloc: calloc, aligned_alloc and failures") {
   errno = 0;
   CHECK(ox_aligned_alloc(32, 64) == nullptr);
   CHECK(errno == EINVAL);
+}
+
+TEST_CASE("alloc: scratch blocks go at the release, the others stay") {
+  auto* kept = static_cast<unsigned char*>(ox_malloc(100));
+  REQUIRE(kept);
+  std::memset(kept, 0x11, 100);
+  ox_alloc_scratch(1);
+  std::vector<unsigned char*> scratch;
+  for (int i = 0; i < 3000; i++) {  // more than one 64 KiB arena
+    size_t n = static_cast<size_t>(i % 97) + 1;
+    auto* p = static_cast<unsigned char*>(ox_malloc(n));
+    REQUIRE(p);
+    CHECK(aligned16(p));
+    CHECK(ox_malloc_usable_size(p) >= n);
+    CHECK(ox_malloc_usable_size(p) < n + 16);  // 16-byte granules, not powers of two
+    std::memset(p, i & 0xff, n);
+    scratch.push_back(p);
+  }
+  auto* big = static_cast<unsigned char*>(ox_malloc(100000));  // a mapping of its own, as always
+  REQUIRE(big);
+  ox_free(big);
+  // realloc: a scratch block grows into another scratch block, contents kept.
+  auto* grown = static_cast<unsigned char*>(ox_realloc(scratch[5], 500));
+  REQUIRE(grown);
+  CHECK(filled(grown, 6, 5));
+  ox_free(scratch[7]);  // a no-op: the block stays as it was
+  CHECK(filled(scratch[7], 8, 7));
+  ox_alloc_scratch(0);
+  // Out of scratch: a copy of a scratch block is an ordinary block.
+  auto* copy = static_cast<unsigned char*>(ox_realloc(grown, 5000));
+  REQUIRE(copy);
+  CHECK(filled(copy, 6, 5));
+  CHECK(ox_malloc_usable_size(copy) >= 5000);
+  unsigned char* first = scratch[0];
+  ox_alloc_scratch_release();
+  // The arenas are unmapped: mincore(2) says ENOMEM for an address not mapped.
+  unsigned char vec = 0;
+  void* page = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(first) & ~uintptr_t{4095});
+  errno = 0;
+  CHECK(mincore(page, 4096, &vec) == -1);
+  CHECK(errno == ENOMEM);
+  // What was allocated outside scratch is untouched, and allocation goes on.
+  CHECK(filled(kept, 100, 0x11));
+  CHECK(filled(copy, 6, 5));
+  ox_free(copy);
+  ox_free(kept);
+  void* again = ox_malloc(40);
+  CHECK(again);
+  ox_free(again);
+  ox_alloc_scratch_release();  // nothing left: a no-op
 }
