@@ -167,7 +167,7 @@ void OX_ALLOC(free)(void* p) {
 size_t OX_ALLOC(malloc_usable_size)(void* p) {
   if (!p) return 0;
   auto* h = reinterpret_cast<Header*>(static_cast<char*>(p) - kHeader);
-  return (h->cls >= kScratchClass ? static_cast<size_t>(h->size) : size_t{1} << h->cls) - kHeader;
+  return (h->cls <= kMaxShift ? size_t{1} << h->cls : static_cast<size_t>(h->size)) - kHeader;
 }
 
 void* OX_ALLOC(realloc)(void* p, size_t n) {
