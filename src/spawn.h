@@ -33,13 +33,15 @@ struct SpawnRequest {
   // still obey its stop_signal). The main command keeps what oxinit inherited.
   bool clean_signals = false;
   // vfork-style (see spawn.cc): cheapest for one start, but oxinit waits for
-  // the exec; a burst of starts is quicker with fork, which does not wait.
+  // the exec; a burst of starts is quicker with fork, which does not wait,
+  // unless fork itself proves slow here: then every start is vfork-style.
   bool share_memory = false;
   bool sigchld_was_ignored = false;
   // The directory of the service's cgroup (cgroup.h), -1 for none: the child
   // starts in it (clone3's CLONE_INTO_CGROUP, Linux 5.7; else it moves itself
   // before anything else). Such a child is never vfork-style: a move takes a
-  // lock that may wait for an RCU grace period, and oxinit would wait too.
+  // lock that may wait for an RCU grace period, and oxinit would wait too
+  // (measured in the VM: 200 starts into groups with limits took longer so).
   int cgroup_fd = -1;
   // The s6 notification fd (notify.h ReadyPipe): ready_fd becomes fd
   // ready_fd_target (>= 3) in the child.
