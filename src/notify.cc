@@ -108,12 +108,14 @@ bool NotifySocket::receive(pid_t& sender, NotifyMessage& msg) {
       return false;
     }
     sender = 0;
+    uid_t uid = 0;
     for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
       if (c->cmsg_level != SOL_SOCKET) continue;
       if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(ucred))) {
         ucred cr;
         memcpy(&cr, CMSG_DATA(c), sizeof cr);
         sender = cr.pid;
+        uid = cr.uid;
       } else if (c->cmsg_type == SCM_RIGHTS) {
         // FDSTORE=1 and the like: oxinit keeps no descriptors for services.
         size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -126,6 +128,7 @@ bool NotifySocket::receive(pid_t& sender, NotifyMessage& msg) {
     }
     if ((mh.msg_flags & MSG_TRUNC) || sender <= 0) continue;
     parse_notify(std::string_view(buf_, static_cast<size_t>(n)), msg);
+    msg.uid = uid;
     return true;
   }
   return false;  // a flood: the loop wakes again for the rest

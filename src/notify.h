@@ -20,6 +20,7 @@ struct NotifyMessage {
   uint8_t flags = 0;         // READY=1, STOPPING=1, RELOADING=1, WATCHDOG=1, WATCHDOG=trigger
   bool has_status = false;
   std::string_view status;   // STATUS=..., views the datagram
+  uid_t uid = 0;             // the sender's, from SCM_CREDENTIALS (receive)
 };
 void parse_notify(std::string_view d, NotifyMessage& m);
 

@@ -365,11 +365,14 @@ void Supervisor::probe_timers(Millis now) {
 // The service a datagram came from: its main process, or any process in its
 // session or process group (a helper that calls systemd-notify), or one of
 // its descendants that left both.
-Service* Supervisor::notify_sender(pid_t pid) {
+Service* Supervisor::notify_sender(pid_t pid, uid_t uid) {
   for (int depth = 0; depth < 8 && pid > 1; depth++) {
     if (Service* s = find(pid)) return s;
     ProcIds ids;
-    if (!read_proc_ids(pid, ids)) return nullptr;
+    // Gone, or being reaped: then /proc/PID/stat still reads, but with
+    // session and group 0 (proc(5); do_task_stat finds no signal struct).
+    bool found = read_proc_ids(pid, ids);
+    if (!found || (ids.session == 0 && ids.pgrp == 0)) return depth ? nullptr : gone_sender(uid);
     if (Service* s = find(ids.session)) return s;
     if (Service* s = find(ids.pgrp)) return s;
     pid = ids.ppid;
@@ -377,11 +380,28 @@ Service* Supervisor::notify_sender(pid_t pid) {
   return nullptr;
 }
 
+// A sender already gone when its datagram is read: `systemd-notify --ready`
+// in a script exits at once, and the shell reaps it before oxinit can look
+// in /proc (systemd drops such a message: sd_notify(3), "NotifyAccess=").
+// Only ready = "notify" services know the socket, so it came from one that
+// is still starting, if exactly one of those runs as the sender's user.
+Service* Supervisor::gone_sender(uid_t uid) {
+  Service* only = nullptr;
+  for (Service& s : services_) {
+    const ServiceSpec& spec = *s.spec;
+    if (spec.ready.kind != ProbeSpec::Notify || s.state != State::Starting) continue;
+    if ((spec.has_user ? spec.uid : geteuid()) != uid) continue;
+    if (only) return nullptr;  // two could have sent it: neither is told
+    only = &s;
+  }
+  return only;
+}
+
 void Supervisor::on_notify(Millis now) {
   pid_t pid;
   NotifyMessage m;
   for (int k = 0; k < 64 && notify_->receive(pid, m); k++) {
-    Service* s = notify_sender(pid);
+    Service* s = notify_sender(pid, m.uid);
     Watch* w = s ? watch(*s) : nullptr;
     if (!w || s->spec->ready.kind != ProbeSpec::Notify) {
       OX_DEBUG("notify: a datagram from pid %d, which is no ready = \"notify\" service's", pid);

@@ -195,7 +195,8 @@ class Supervisor : SupervisorState {
   void check_done(Service& s, Watch& w, Millis now);
   void probe_timers(Millis now);
   void on_notify(Millis now);
-  Service* notify_sender(pid_t pid);
+  Service* notify_sender(pid_t pid, uid_t uid);
+  Service* gone_sender(uid_t uid);
   void log_probe_step(const Service& s, Event e, const Step& st);
   void notify_upwards(const char* msg) const;
   Service* find(pid_t pid);

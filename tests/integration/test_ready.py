@@ -189,6 +189,53 @@ def notify_ready_from_the_service_its_child_and_another_user():
 
 
 @test
+def notify_from_a_sender_already_reaped_goes_to_the_one_starting_service_of_its_user():
+    """`systemd-notify --ready` in a script exits at once and the shell reaps
+    it: by the time oxinit reads the datagram, /proc has no trace of the
+    sender. Made certain here by stopping oxinit (SIGSTOP from outside its
+    namespace) while the helper sends, exits and is reaped. The datagram
+    goes to the one ready = "notify" service still starting under the
+    sender's uid; `other` (nobody) is starting too, but is not root."""
+    d = tmpdir()
+    os.chmod(d, 0o777)
+    ev = f"{d}/events"
+    sender = os.path.join(d, "sender.py")
+    with open(sender, "w") as f:
+        f.write(f"""import os, socket, time
+open('{d}/waiting', 'w').close()
+for _ in range(600):
+    if os.path.exists('{d}/go'):
+        break
+    time.sleep(0.05)
+pid = os.fork()
+if pid == 0:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.sendto(b'READY=1', '\\0' + os.environ['NOTIFY_SOCKET'][1:])
+    os._exit(0)
+os.waitpid(pid, 0)
+open('{d}/sent', 'w').close()
+time.sleep(60)
+""")
+    cfg = write_config(d, f'[service.one]\ncommand = ["{PY}", "{sender}"]\nready = "notify"\n'
+                       f'[service.other]\ncommand = ["sleep", "60"]\nready = "notify"\nuser = "nobody"\n' +
+                       marker(d, "dep") + 'after = ["one"]\n')
+    with Init(["-v", "-c", cfg]) as i:
+        wait_until(lambda: os.path.exists(f"{d}/waiting"), 20, what="the sender to wait")
+        i.kill(signal.SIGSTOP)
+        try:
+            wait_until(lambda: read(f"/proc/{i.pid}/stat").rsplit(")", 1)[1].split()[0] == "T", 10,
+                       what="oxinit to be stopped")
+            open(f"{d}/go", "w").close()
+            wait_until(lambda: os.path.exists(f"{d}/sent"), 20, what="the helper to send, exit and be reaped")
+        finally:
+            i.kill(signal.SIGCONT)
+        wait_until(lambda: when(ev, "dep-started"), 20, what="dep after one's READY=1")
+        assert stop(i) == 0
+    assert "service one: ready (READY=1)" in i.out, i.out
+    assert "service other: ready" not in i.out, i.out
+
+
+@test
 def fd_notification():
     d = tmpdir()
     ev = f"{d}/events"

@@ -101,6 +101,7 @@ TEST_CASE("notify socket: sender pid, any uid, passed fds, bounds") {
   REQUIRE(wait_readable(s.fd()));
   REQUIRE(s.receive(sender, m));
   CHECK(sender == getpid());
+  CHECK(m.uid == getuid());  // SCM_CREDENTIALS' uid, kept past parse_notify
   CHECK(m.flags == NotifyMessage::kReady);
   CHECK(m.status == "up");
 
